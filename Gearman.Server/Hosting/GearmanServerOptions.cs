@@ -1,0 +1,29 @@
+namespace Gearman.Server.Hosting;
+
+/// <summary>Settings of one job server, modelled on gearmand's command line (spec §6.1).</summary>
+internal sealed record GearmanServerOptions
+{
+    /// <summary>The defaults: port 4730 on all addresses, unlimited retries, no persistence beyond the default store.</summary>
+    public static GearmanServerOptions Default { get; } = new();
+
+    /// <summary>TCP port (<c>-p</c>); 0 picks a free port (read it back from <see cref="GearmanServer.EndPoint"/>).</summary>
+    public int Port { get; init; } = 4730;
+
+    /// <summary>Bind address (<c>-L</c>); null listens on every address, as gearmand does.</summary>
+    public string? ListenAddress { get; init; }
+
+    /// <summary><c>--job-retries</c>: -1 unlimited (HEAD default), 0 drop at the first failure, N run at most N times.</summary>
+    public int JobRetries { get; init; } = -1;
+
+    /// <summary><c>--worker-wakeup</c>: most NOOPs sent per queued job; 0 wakes every sleeping worker.</summary>
+    public int WorkerWakeup { get; init; }
+
+    /// <summary>Largest packet body accepted (<c>--max-packet-size</c>); larger declared sizes are refused before allocation.</summary>
+    public uint MaxPacketSize { get; init; } = 64u << 20;
+
+    /// <summary><c>--job-handle-prefix</c>: handles become <c>prefix:n</c>; null means <c>H:hostname</c>.</summary>
+    public string? HandlePrefix { get; init; }
+
+    /// <summary><c>--exceptions</c>: every connection starts with exceptions enabled.</summary>
+    public bool Exceptions { get; init; }
+}
