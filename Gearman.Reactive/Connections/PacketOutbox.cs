@@ -1,0 +1,196 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Gearman.Reactive.Protocol;
+
+namespace Gearman.Reactive.Connections;
+
+/// <summary>
+/// The outbound side of one connection. Any thread may send packets: they are serialised under a short lock into a
+/// pending batch. One write loop (<see cref="RunAsync"/>) swaps batches, copies a whole batch into the
+/// <see cref="PipeWriter"/> and flushes once per batch, so bursts of small packets cost one syscall.
+/// </summary>
+internal sealed class PacketOutbox : IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly AsyncSignal _signal = new();
+    private readonly PacketMagic _magic;
+    private PooledBufferWriter _pending = new();
+    private PooledBufferWriter _sending = new();
+    private int _pendingCount;
+    private bool _completed;
+    private bool _disposed;
+
+    /// <param name="magic"><see cref="PacketMagic.Request"/> for clients and workers, <see cref="PacketMagic.Response"/> for a server.</param>
+    public PacketOutbox(PacketMagic magic)
+    {
+        _magic = magic;
+    }
+
+    /// <summary>Bytes queued and not yet handed to the transport (approximate; for back-pressure decisions).</summary>
+    public int PendingBytes => Volatile.Read(ref _pendingCount);
+
+    /// <summary>Whether the outbox accepts no more packets.</summary>
+    public bool IsCompleted
+    {
+        get
+        {
+            lock (_lock) return _completed;
+        }
+    }
+
+    public bool Send(PacketType type)
+    {
+        lock (_lock)
+        {
+            if (_completed) return false;
+            PacketWriter.Write(_pending, _magic, type);
+            return Queued();
+        }
+    }
+
+    public bool Send(PacketType type, ReadOnlySpan<byte> last)
+    {
+        lock (_lock)
+        {
+            if (_completed) return false;
+            PacketWriter.Write(_pending, _magic, type, last);
+            return Queued();
+        }
+    }
+
+    public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> last)
+    {
+        lock (_lock)
+        {
+            if (_completed) return false;
+            PacketWriter.Write(_pending, _magic, type, f0, last);
+            return Queued();
+        }
+    }
+
+    public bool Send(PacketType type, ReadOnlySpan<byte> f0, in ReadOnlySequence<byte> data)
+    {
+        lock (_lock)
+        {
+            if (_completed) return false;
+            PacketWriter.Write(_pending, _magic, type, f0, data);
+            return Queued();
+        }
+    }
+
+    public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> f1, ReadOnlySpan<byte> last)
+    {
+        lock (_lock)
+        {
+            if (_completed) return false;
+            PacketWriter.Write(_pending, _magic, type, f0, f1, last);
+            return Queued();
+        }
+    }
+
+    public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> f1, ReadOnlySpan<byte> f2, ReadOnlySpan<byte> last)
+    {
+        lock (_lock)
+        {
+            if (_completed) return false;
+            PacketWriter.Write(_pending, _magic, type, f0, f1, f2, last);
+            return Queued();
+        }
+    }
+
+    public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> f1, ReadOnlySpan<byte> f2, ReadOnlySpan<byte> f3, ReadOnlySpan<byte> last)
+    {
+        lock (_lock)
+        {
+            if (_completed) return false;
+            PacketWriter.Write(_pending, _magic, type, f0, f1, f2, f3, last);
+            return Queued();
+        }
+    }
+
+    public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> f1, ReadOnlySpan<byte> f2, ReadOnlySpan<byte> f3, ReadOnlySpan<byte> f4, ReadOnlySpan<byte> last)
+    {
+        lock (_lock)
+        {
+            if (_completed) return false;
+            PacketWriter.Write(_pending, _magic, type, f0, f1, f2, f3, f4, last);
+            return Queued();
+        }
+    }
+
+    /// <summary>Queues raw bytes, for example an admin text reply.</summary>
+    public bool SendRaw(ReadOnlySpan<byte> bytes)
+    {
+        lock (_lock)
+        {
+            if (_completed) return false;
+            _pending.Write(bytes);
+            return Queued();
+        }
+    }
+
+    /// <summary>Accepts no more packets; the write loop sends what is queued and then ends.</summary>
+    public void Complete()
+    {
+        lock (_lock) _completed = true;
+        _signal.Set();
+    }
+
+    /// <summary>Drains queued batches into <paramref name="output"/> until <see cref="Complete"/> or cancellation.</summary>
+    public async Task RunAsync(PipeWriter output, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            await _signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+            PooledBufferWriter batch;
+            bool last;
+            lock (_lock)
+            {
+                batch = _pending;
+                _pending = _sending;
+                _sending = batch;
+                last = _completed;
+                _pendingCount = 0;
+            }
+
+            if (batch.WrittenCount > 0)
+            {
+                output.Write(batch.WrittenSpan);
+                batch.Clear();
+                var flush = await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled) return;
+            }
+
+            if (last)
+            {
+                // Anything queued between the swap and Complete is sent too.
+                lock (_lock)
+                {
+                    if (_pending.WrittenCount == 0) return;
+                }
+
+                _signal.Set();
+            }
+        }
+    }
+
+    /// <summary>Returns the buffers to the pool; call only after <see cref="RunAsync"/> has ended.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _completed = true;
+            _pending.Dispose();
+            _sending.Dispose();
+        }
+    }
+
+    private bool Queued()
+    {
+        _pendingCount = _pending.WrittenCount;
+        _signal.Set();
+        return true;
+    }
+}
