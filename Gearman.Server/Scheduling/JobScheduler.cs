@@ -262,7 +262,8 @@ internal sealed partial class JobScheduler
         // As a client: detach; foreground jobs nobody waits for any more are abandoned (spec §2.4).
         foreach (var job in connection.AttachedJobs)
         {
-            job.Clients.RemoveAll(c => c == connection);
+            // A connection that joined its own job twice is listed twice: the first visit detaches it completely.
+            if (job.Clients.RemoveAll(c => c == connection) == 0) continue;
             if (job.Clients.Count == 0 && !job.IsBackground) Abandon(job);
         }
 
