@@ -241,6 +241,37 @@ public sealed class FailureConformanceTests
     [Theory]
     [InlineData(ServerKind.Gearmand)]
     [InlineData(ServerKind.Ours)]
+    public async Task PRE_SLEEP_while_running_a_timed_job(ServerKind kind)
+    {
+        // §2.7/§2.11: gearmand cancels the connection's job timer on PRE_SLEEP, so the job never times out. Known
+        // difference: ours ties the timer to the assignment (the spec's C# rule), so it fires and wakes both sleepers.
+        await using var s = await ConformanceSession.StartAsync(kind);
+        string fn = TestNames.Unique("tsleep");
+        var client = await s.ConnectAsync();
+        string handle = await client.SubmitAsync(fn, string.Empty, "x");
+        var slow = await s.ConnectAsync();
+        await slow.SendAsync(PacketType.CanDoTimeout, fn, "1000");
+        await slow.GrabExpectAsync(handle, fn, "x");
+        await slow.SleepAsync();
+        var peer = await s.WorkerAsync(fn);
+        await peer.SleepAsync();
+        if (s.IsGearmand)
+        {
+            await peer.ExpectNothingAsync(TimeSpan.FromMilliseconds(1500));
+            await slow.SendAsync(PacketType.WorkComplete, handle, "r");
+            await client.ExpectAsync(PacketType.WorkComplete, $"{handle}\0r");
+        }
+        else
+        {
+            await peer.ExpectNoopAsync(TimeSpan.FromSeconds(10));
+            await slow.ExpectNoopAsync();
+            await peer.GrabExpectAsync(handle, fn, "x");
+        }
+    }
+
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
     public async Task CAN_DO_TIMEOUT_registers_like_CAN_DO(ServerKind kind)
     {
         // §2.6: shows in workers and counts as a worker; 0 and negative values mean no timeout.

@@ -150,6 +150,95 @@ public sealed class FramingConformanceTests
         Assert.Contains(workers, l => l.EndsWith($" 127.0.0.1 {id} :", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Payload_of_a_command_without_arguments_is_ignored(ServerKind kind)
+    {
+        // §1.1: zero arguments and no data → the payload bytes are read and ignored.
+        await using var s = await ConformanceSession.StartAsync(kind);
+        var c = await s.ConnectAsync();
+        await c.SendAsync(PacketType.GrabJob, "junk");
+        await c.ExpectAsync(PacketType.NoJob, string.Empty);
+        await c.SendAsync(PacketType.PreSleep, "junk");
+        await c.SendAsync(PacketType.ResetAbilities, "junk");
+        await c.SyncAsync();
+    }
+
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Epoch_that_overflows_closes_the_connection(ServerKind kind)
+    {
+        // §1.3: an internal error without ERROR. (Deterministic with gearmand's -t 1, which the harness uses.)
+        await using var s = await ConformanceSession.StartAsync(kind);
+        var c = await s.ConnectAsync();
+        await c.SendAsync(PacketType.SubmitJobEpoch, TestNames.Unique("ov"), "u", "99999999999999999999999", "d");
+        await c.SendAsync(PacketType.EchoReq, "x");
+        Assert.True(await c.WaitForServerCloseAsync(), "the connection should close without a reply");
+    }
+
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task CAN_DO_TIMEOUT_longer_than_20_characters_closes_the_connection(ServerKind kind)
+    {
+        // §1.3. (A 20-character value that overflows `long` crashed gearmand 1.1.20 outright, so only ours is probed with it.)
+        await using var s = await ConformanceSession.StartAsync(kind);
+        var c = await s.ConnectAsync();
+        await c.SendAsync(PacketType.CanDoTimeout, TestNames.Unique("ov"), "123456789012345678901");
+        await c.SendAsync(PacketType.EchoReq, "x");
+        Assert.True(await c.WaitForServerCloseAsync(), "the connection should close without a reply");
+    }
+
+    [Fact]
+    public async Task Ours_closes_on_a_CAN_DO_TIMEOUT_that_overflows_long()
+    {
+        await using var s = await ConformanceSession.StartAsync(ServerKind.Ours);
+        var c = await s.ConnectAsync();
+        await c.SendAsync(PacketType.CanDoTimeout, TestNames.Unique("ov"), "99999999999999999999");
+        await c.SendAsync(PacketType.EchoReq, "x");
+        Assert.True(await c.WaitForServerCloseAsync(), "the connection should close without a reply");
+    }
+
+    [Fact]
+    public async Task Ours_closes_on_a_packet_with_too_few_fields_in_its_declared_size()
+    {
+        // §1.1 BUG: gearmand searches past the declared size (a 2-field WORK_STATUS stalls it); ours closes.
+        await using var s = await ConformanceSession.StartAsync(ServerKind.Ours);
+        var c = await s.ConnectAsync();
+        await c.SendAsync(PacketType.WorkStatus, "H:x:1", "1");
+        await c.SendAsync(PacketType.EchoReq, "x");
+        Assert.True(await c.WaitForServerCloseAsync(), "the connection should close without a reply");
+    }
+
+    [Fact]
+    public async Task Ours_refuses_a_declared_size_above_the_maximum_packet_size()
+    {
+        // §1.3: gearmand has no maximum; ours answers ARGUMENT_TOO_LARGE and closes before allocating.
+        await using var s = await ConformanceSession.StartAsync(ServerKind.Ours);
+        var c = await s.ConnectAsync();
+        byte[] header = Packet(Request, (uint)PacketType.EchoReq, []);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(8), 0xFFFFFFF0);
+        await c.SendRawAsync(header, TestContext.Current.CancellationToken);
+        var error = await c.ExpectPacketAsync(PacketType.Error);
+        Assert.StartsWith("ARGUMENT_TOO_LARGE\0Packet of 4294967280 bytes", error.BodyText, StringComparison.Ordinal);
+        Assert.True(await c.WaitForServerCloseAsync(), "the connection should close");
+    }
+
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Admin_lines_up_to_8_KiB_are_answered_and_longer_ones_close(ServerKind kind)
+    {
+        await using var s = await ConformanceSession.StartAsync(kind);
+        var c = await s.ConnectAsync();
+        string word = new('x', 8190);
+        Assert.Equal("ERR UNKNOWN_COMMAND Unknown+server+command" + word, await c.AdminAsync(word));
+        await c.SendAdminAsync(new string('y', 9000));
+        Assert.True(await c.WaitForServerCloseAsync(), "an admin line over 8 KiB should close the connection");
+    }
+
     private static readonly byte[] Request = [0, (byte)'R', (byte)'E', (byte)'Q'];
 
     private static byte[] Packet(byte[] magic, uint type, byte[] body)

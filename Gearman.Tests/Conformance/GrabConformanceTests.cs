@@ -129,6 +129,22 @@ public sealed class GrabConformanceTests
     [Theory]
     [InlineData(ServerKind.Gearmand)]
     [InlineData(ServerKind.Ours)]
+    public async Task Registering_for_a_function_with_queued_jobs_sends_no_NOOP(ServerKind kind)
+    {
+        // §2.7: NOOPs are sent when a job is queued, not when a sleeping worker gains a registration.
+        await using var s = await ConformanceSession.StartAsync(kind);
+        string fn = TestNames.Unique("late");
+        var c = await s.ConnectAsync();
+        string handle = await c.SubmitBackgroundAsync(fn, string.Empty, "x");
+        var worker = await s.ConnectAsync();
+        await worker.SleepAsync();
+        await worker.CanDoAsync(fn);
+        await worker.GrabExpectAsync(handle, fn, "x");
+    }
+
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
     public async Task Worker_without_registrations_gets_NO_JOB(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
