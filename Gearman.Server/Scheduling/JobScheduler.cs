@@ -42,7 +42,8 @@ internal sealed partial class JobScheduler
             AllowSynchronousContinuations = false,
         });
         _functionsBySpan = _functions.GetAlternateLookup<ReadOnlySpan<byte>>();
-        string prefix = options.HandlePrefix ?? "H:" + Environment.MachineName;
+        // gearmand uses uname's nodename in full; Environment.MachineName would cut it at the first dot (spec §2.2).
+        string prefix = options.HandlePrefix ?? "H:" + System.Net.Dns.GetHostName();
         _handlePrefix = Encoding.UTF8.GetBytes(prefix + ":");
         _admin = new AdminCommands(this);
         _epochTimer = _time.CreateTimer(static s => ((JobScheduler)s!).Post(ServerCommand.ForEpochDue()), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);

@@ -258,14 +258,70 @@ public sealed partial class AdminConformanceTests
     [Theory]
     [InlineData(ServerKind.Gearmand)]
     [InlineData(ServerKind.Ours)]
+    public async Task Token_splitting_case_and_extra_tokens(ServerKind kind)
+    {
+        // §3 parsing: tokens are separated by runs of spaces only (a tab is part of a token, a leading space makes an
+        // empty first token), command words and sub-words are case-insensitive, extra tokens are ignored by the
+        // list commands and refused by the others.
+        await using var s = await ConformanceSession.StartAsync(kind);
+        string fn = TestNames.Unique("tok");
+        var admin = await s.AdminAsync();
+        Assert.Equal("OK", await admin.AdminAsync($"create  function  {fn}\r"));
+        (string Line, string[] Reply)[] cases =
+        [
+            ("status\t", ["ERR UNKNOWN_COMMAND Unknown+server+commandstatus\t\r"]),
+            ("\tstatus", ["ERR UNKNOWN_COMMAND Unknown+server+command\tstatus\r"]),
+            (" status", ["ERR UNKNOWN_COMMAND Unknown+server+command\r"]),
+            ("   x", ["ERR UNKNOWN_COMMAND Unknown+server+command\r"]),
+            (" a b c d", ["ERR UNKNOWN_COMMAND Unknown+server+command\r"]),
+            ("a b c d ", ["ERR UNKNOWN_COMMAND Unknown+server+commanda\r"]),
+            ("SHOW JOBS", ["."]),
+            ("show  jobs", ["."]),
+            ("Show Unique Jobs", ["."]),
+            ("show jobs ", ["ERR UNKNOWN_SHOW_ARGUMENTS\r"]),
+            ("show jobs extra", ["ERR UNKNOWN_SHOW_ARGUMENTS\r"]),
+            ("show unique jobs extra", ["ERR UNKNOWN_SHOW_ARGUMENTS\r"]),
+            ("cancel job nope extra", ["ERR UNKNOWN_ERROR\r"]),
+            ("cancel job   ", ["ERR UNKNOWN_JOB\r"]),
+            ("CANCEL JOB nope", ["ERR UNKNOWN_JOB\r"]),
+            ("create function a b", ["ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+create\r"]),
+            ("drop function a b", ["ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+drop\r"]),
+            ($"maxqueue {fn} 1 2 3", ["OK\r"]),
+            ($"maxqueue {fn} x", ["OK\r"]),
+            ("status  ", [$"{fn}\t0\t0\t0", "."]),
+            ("prioritystatus x", [$"{fn}\t0\t0\t0\t0", "."]),
+            ($"DROP FUNCTION {fn.ToUpperInvariant()}", ["OK\r"]),
+            ("status", ["."]),
+        ];
+        foreach (var (line, reply) in cases)
+        {
+            await admin.SendAdminAsync(line);
+            var actual = new List<string>();
+            foreach (var _ in reply) actual.Add(await admin.ReadLineAsync(keepCr: true));
+            Assert.True(reply.SequenceEqual(actual), $"'{line}': expected [{string.Join(", ", reply)}], got [{string.Join(", ", actual)}]");
+        }
+
+        await admin.SendAdminAsync("getpid extra");
+        Assert.Equal($"OK {s.Server.ProcessId}", await admin.ReadLineAsync(keepCr: true));
+        await admin.SendAdminAsync("version extra");
+        Assert.StartsWith("OK 1.1.20+", await admin.ReadLineAsync(keepCr: true), StringComparison.Ordinal);
+        await admin.SyncAsync();
+    }
+
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
     public async Task Six_tokens_close_the_connection_and_five_do_not(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
         var five = await s.ConnectAsync();
         Assert.Equal("ERR UNKNOWN_COMMAND Unknown+server+commanda", await five.AdminAsync("a b c d e"));
-        var six = await s.ConnectAsync();
-        await six.SendAdminAsync("a b c d e f");
-        Assert.True(await six.WaitForServerCloseAsync(), "six tokens should close the connection without a reply");
+        foreach (string line in new[] { "a b c d e f", " a b c d e", "a b c d e ", " a b c d " })
+        {
+            var six = await s.ConnectAsync();
+            await six.SendAdminAsync(line);
+            Assert.True(await six.WaitForServerCloseAsync(), $"'{line}' has six tokens and should close the connection without a reply");
+        }
     }
 
     [Theory]
