@@ -8,7 +8,6 @@ internal sealed partial class JobScheduler
 {
     private const int MaxUniqueLength = 64;
     private const int MaxReducerLength = 512;
-    private const int MaxFunctionLength = 512;
 
     private readonly PriorityQueue<Job, (long Epoch, long Sequence)> _delayed = new();
     private readonly ITimer _epochTimer;
@@ -64,12 +63,6 @@ internal sealed partial class JobScheduler
         if (reducer.Length > MaxReducerLength)
         {
             SendError(connection, "ARGUMENT_TOO_LARGE"u8, "Reducer name too large"u8);
-            return false;
-        }
-
-        if (functionName.Length > MaxFunctionLength)
-        {
-            SendError(connection, "ARGUMENT_TOO_LARGE"u8, "Function name too large"u8);
             return false;
         }
 

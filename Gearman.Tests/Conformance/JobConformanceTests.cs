@@ -83,6 +83,20 @@ public sealed class JobConformanceTests
     [Theory]
     [InlineData(ServerKind.Gearmand)]
     [InlineData(ServerKind.Ours)]
+    public async Task Function_names_have_no_server_side_length_limit(ServerKind kind)
+    {
+        // Only libgearman limits names (512 bytes, §5.1); the server takes what the packet holds.
+        await using var s = await ConformanceSession.StartAsync(kind);
+        string fn = TestNames.Unique("long") + new string('f', 600);
+        var worker = await s.WorkerAsync(fn);
+        var client = await s.ConnectAsync();
+        string handle = await client.SubmitAsync(fn, string.Empty, "x");
+        await worker.GrabExpectAsync(handle, fn, "x");
+    }
+
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
     public async Task Work_results_for_unknown_handles_get_the_three_JOB_NOT_FOUND_texts(ServerKind kind)
     {
         // §1.3, §7 probe 5.
