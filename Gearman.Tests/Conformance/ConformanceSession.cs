@@ -1,3 +1,4 @@
+using Gearman.Reactive.Protocol;
 using Gearman.Tests.Infrastructure;
 using Xunit;
 
@@ -52,7 +53,7 @@ internal sealed class ConformanceSession : IAsyncDisposable
     public async Task<RawGearmanConnection> WorkerAsync(params string[] functions)
     {
         var worker = await ConnectAsync();
-        foreach (var function in functions) await worker.SendAsync(Gearman.Reactive.Protocol.PacketType.CanDo, function);
+        foreach (var function in functions) await worker.SendAsync(PacketType.CanDo, function);
         await worker.SyncAsync();
         return worker;
     }

@@ -144,7 +144,7 @@ public sealed class FailureConformanceTests
         string handle = await client.SubmitAsync(fn, string.Empty, "x");
         var doomed = await s.WorkerAsync(fn);
         await doomed.GrabExpectAsync(handle, fn, "x");
-        await doomed.DisposeAsync();
+        await s.CloseAsync(doomed);
         if (s.IsGearmand)
         {
             var peer = await s.WorkerAsync(fn);

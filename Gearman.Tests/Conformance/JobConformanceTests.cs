@@ -83,6 +83,30 @@ public sealed class JobConformanceTests
     [Theory]
     [InlineData(ServerKind.Gearmand)]
     [InlineData(ServerKind.Ours)]
+    public async Task Large_binary_payloads_pass_through_unchanged(ServerKind kind)
+    {
+        await using var s = await ConformanceSession.StartAsync(kind);
+        string fn = TestNames.Unique("big");
+        var data = new byte[1 << 20];
+        new Random(42).NextBytes(data);
+        var client = await s.ConnectAsync();
+        await client.SendAsync(PacketMagic.Request, PacketType.SubmitJob, System.Text.Encoding.UTF8.GetBytes(fn), [], data);
+        string handle = await client.ExpectJobCreatedAsync();
+        var worker = await s.WorkerAsync(fn);
+        await worker.SendAsync(PacketType.GrabJob);
+        var assign = await worker.ExpectPacketAsync(PacketType.JobAssign);
+        Assert.Equal(data, assign.Fields()[2]);
+
+        var handleBytes = System.Text.Encoding.UTF8.GetBytes(handle);
+        await worker.SendAsync(PacketMagic.Request, PacketType.WorkData, handleBytes, data);
+        await worker.SendAsync(PacketMagic.Request, PacketType.WorkComplete, handleBytes, data.AsSpan(0, 70000).ToArray());
+        Assert.Equal(data, (await client.ExpectPacketAsync(PacketType.WorkData)).Fields()[1]);
+        Assert.Equal(data.AsSpan(0, 70000).ToArray(), (await client.ExpectPacketAsync(PacketType.WorkComplete)).Fields()[1]);
+    }
+
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
     public async Task Function_names_have_no_server_side_length_limit(ServerKind kind)
     {
         // Only libgearman limits names (512 bytes, §5.1); the server takes what the packet holds.
