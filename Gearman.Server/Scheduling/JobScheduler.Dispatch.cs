@@ -166,8 +166,12 @@ internal sealed partial class JobScheduler
     {
         if (worker.RunningJobs.Count == 0) return;
         var jobs = worker.RunningJobs.ToArray();
-        foreach (var job in jobs)
+
+        // Newest assignment first, as gearmand walks its per-worker job list (LIFO): the job the worker took last
+        // ends up ahead of the worker's other jobs in the queue.
+        for (int i = jobs.Length - 1; i >= 0; i--)
         {
+            var job = jobs[i];
             if (function is not null && job.Function != function) continue;
             worker.RunningJobs.Remove(job);
             Requeue(job);

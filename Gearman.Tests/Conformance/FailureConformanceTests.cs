@@ -109,6 +109,39 @@ public sealed class FailureConformanceTests
     }
 
     [Theory]
+    [InlineData(ServerKind.Gearmand, false)]
+    [InlineData(ServerKind.Ours, false)]
+    [InlineData(ServerKind.Gearmand, true)]
+    [InlineData(ServerKind.Ours, true)]
+    public async Task A_workers_jobs_are_requeued_newest_assignment_first(ServerKind kind, bool cantDo)
+    {
+        // gearmand's per-worker job list is LIFO: after the worker that took A then B goes, the queue is C, B, A.
+        await using var s = await ConformanceSession.StartAsync(kind);
+        string fn = TestNames.Unique("lifo");
+        var client = await s.ConnectAsync();
+        string a = await client.SubmitBackgroundAsync(fn, string.Empty, "a");
+        string b = await client.SubmitBackgroundAsync(fn, string.Empty, "b");
+        string c = await client.SubmitBackgroundAsync(fn, string.Empty, "c");
+        var doomed = await s.WorkerAsync(fn);
+        await doomed.GrabExpectAsync(a, fn, "a");
+        await doomed.GrabExpectAsync(b, fn, "b");
+        if (cantDo)
+        {
+            await doomed.SendAsync(PacketType.CantDo, fn);
+            await doomed.SyncAsync();
+        }
+        else
+        {
+            await s.CloseAsync(doomed);
+        }
+
+        var peer = await s.WorkerAsync(fn);
+        await peer.GrabExpectAsync(c, fn, "c");
+        await peer.GrabExpectAsync(b, fn, "b");
+        await peer.GrabExpectAsync(a, fn, "a");
+    }
+
+    [Theory]
     [InlineData(ServerKind.Gearmand)]
     [InlineData(ServerKind.Ours)]
     public async Task Job_retries_2_fails_the_job_after_two_worker_deaths(ServerKind kind)
