@@ -109,7 +109,7 @@ public sealed partial class GearmanWorker : IAsyncDisposable
     /// <param name="function">The function name.</param>
     /// <param name="handler">
     /// Computes the result. It may send data, warnings and status through the job while it runs. If it ends the job
-    /// itself, its return value is ignored. If it throws, the job fails with <c>WORK_EXCEPTION</c> carrying the message (or
+    /// itself (for example with <see cref="GearmanJob.FailAsync"/>), its return value is ignored. If it throws, the job fails with <c>WORK_EXCEPTION</c> carrying the message (or
     /// <c>WORK_FAIL</c>, see <see cref="GearmanWorkerOptions.SendExceptions"/>). The token is the job's
     /// <see cref="GearmanJob.CancellationToken"/>.
     /// </param>
@@ -123,25 +123,6 @@ public sealed partial class GearmanWorker : IAsyncDisposable
         {
             var result = await handler(job, job.CancellationToken).ConfigureAwait(false);
             await job.CompleteAsync(result).ConfigureAwait(false);
-        });
-    }
-
-    /// <summary>
-    /// Registers <paramref name="function"/> with a handler that ends the job itself (or is completed with an empty result
-    /// when it returns without ending it). Otherwise as
-    /// <see cref="AddFunction(string, Func{GearmanJob, CancellationToken, ValueTask{ReadOnlyMemory{byte}}}, GearmanFunctionOptions)"/>.
-    /// </summary>
-    /// <param name="function">The function name.</param>
-    /// <param name="handler">Runs the job; throwing fails it.</param>
-    /// <param name="options">Timeout, capacity and parallelism, for example <see cref="GearmanFunctionOptions.Default"/>.</param>
-    public void AddFunction(string function, Func<GearmanJob, CancellationToken, ValueTask> handler, GearmanFunctionOptions options)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(function);
-        ArgumentNullException.ThrowIfNull(handler);
-        AddHandler(function, options, async job =>
-        {
-            await handler(job, job.CancellationToken).ConfigureAwait(false);
-            await job.CompleteAsync().ConfigureAwait(false);
         });
     }
 
