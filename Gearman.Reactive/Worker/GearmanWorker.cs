@@ -154,10 +154,12 @@ public sealed partial class GearmanWorker : IAsyncDisposable
     public ValueTask StopAsync(CancellationToken cancellationToken = default)
     {
         Task stop;
+        bool first = false;
         lock (_lock)
         {
             if (_stopTask is null)
             {
+                first = true;
                 bool started = _state == Running;
                 _state = Stopping;
                 var lanes = _lanes.ToArray();
@@ -167,6 +169,8 @@ public sealed partial class GearmanWorker : IAsyncDisposable
             stop = _stopTask;
         }
 
+        // No grab starts once StopAsync has been called (a grab already sent is still answered and its job run).
+        if (first) _stopping.Cancel();
         return new ValueTask(stop);
     }
 
@@ -299,7 +303,6 @@ public sealed partial class GearmanWorker : IAsyncDisposable
     private async Task StopCoreAsync(WorkerLane[] lanes, CancellationToken cancellationToken)
     {
         Log.Stopping(Logger, lanes.Sum(l => l.InFlight), Options.ShutdownTimeout);
-        await _stopping.CancelAsync().ConfigureAwait(false);
 
         using var deadlineCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var deadline = Task.Delay(Options.ShutdownTimeout, Options.TimeProvider, deadlineCancel.Token);

@@ -135,7 +135,7 @@ internal sealed class WorkerSession
                 return healthy;
             }
 
-            if (!connection.Outbox.Send(PacketType.GrabJobAll))
+            if (stopping.IsCancellationRequested || !connection.Outbox.Send(PacketType.GrabJobAll))
             {
                 Lane.Release();
                 return healthy;
