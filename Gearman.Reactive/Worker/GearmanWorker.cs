@@ -305,7 +305,8 @@ public sealed partial class GearmanWorker : IAsyncDisposable
         Log.Stopping(Logger, lanes.Sum(l => l.InFlight), Options.ShutdownTimeout);
 
         using var deadlineCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var deadline = Task.Delay(Options.ShutdownTimeout, Options.TimeProvider, deadlineCancel.Token);
+        // Real time, not Options.TimeProvider: a stop must end even when a test's fake clock stands still.
+        var deadline = Task.Delay(Options.ShutdownTimeout, deadlineCancel.Token);
 
         // 1. Stop grabbing; a grab already sent is answered and its job delivered.
         await Task.WhenAny(Task.WhenAll(lanes.Select(l => l.GrabbingStopped)), deadline).ConfigureAwait(false);

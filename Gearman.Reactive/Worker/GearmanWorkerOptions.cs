@@ -56,6 +56,9 @@ public sealed record GearmanWorkerOptions
     /// <summary>Where the worker logs (category <c>Gearman.Reactive.Worker.GearmanWorker</c>). Default: no logging.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 
-    /// <summary>The clock for job timeouts and reconnect back-off. Default: <see cref="TimeProvider.System"/>.</summary>
+    /// <summary>
+    /// The clock for job timeouts and reconnect back-off (the shutdown timeout always runs on real time). Default:
+    /// <see cref="TimeProvider.System"/>.
+    /// </summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }
