@@ -47,7 +47,7 @@ public sealed partial class GearmanWorker
         [LoggerMessage(2013, LogLevel.Error, "The block for {Function} declined job {Handle}; failing it", EventName = "JobDeclined")]
         public static partial void JobDeclined(ILogger logger, string handle, string function);
 
-        [LoggerMessage(2014, LogLevel.Error, "The job block for {Functions} completed before the worker stopped; no more jobs are grabbed for it", EventName = "BlockCompleted")]
+        [LoggerMessage(2014, LogLevel.Warning, "The job block for {Functions} completed before the worker stopped; no more jobs are grabbed for it", EventName = "BlockCompleted")]
         public static partial void TargetCompleted(ILogger logger, string functions, Exception? exception);
 
         [LoggerMessage(2020, LogLevel.Information, "Gearman worker stopping: no more grabs; waiting up to {Timeout} for {JobCount} job(s) in flight", EventName = "WorkerStopping")]

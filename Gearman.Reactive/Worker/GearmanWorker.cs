@@ -109,9 +109,10 @@ public sealed partial class GearmanWorker : IAsyncDisposable
     /// <param name="function">The function name.</param>
     /// <param name="handler">
     /// Computes the result. It may send data, warnings and status through the job while it runs. If it ends the job
-    /// itself (for example with <see cref="GearmanJob.FailAsync"/>), its return value is ignored. If it throws, the job fails with <c>WORK_EXCEPTION</c> carrying the message (or
-    /// <c>WORK_FAIL</c>, see <see cref="GearmanWorkerOptions.SendExceptions"/>). The token is the job's
-    /// <see cref="GearmanJob.CancellationToken"/>.
+    /// itself (for example with <see cref="GearmanJob.FailAsync"/>), its return value is ignored. If it throws, the job
+    /// fails with <c>WORK_EXCEPTION</c> carrying the message (or <c>WORK_FAIL</c>, see
+    /// <see cref="GearmanWorkerOptions.SendExceptions"/>). The token is the job's <see cref="GearmanJob.CancellationToken"/>;
+    /// a job taken away before its handler started (lost connection, timeout, stop) is skipped.
     /// </param>
     /// <param name="options">Timeout, capacity and parallelism, for example <see cref="GearmanFunctionOptions.Default"/>.</param>
     /// <example><code>worker.AddFunction("echo", (job, _) => ValueTask.FromResult(job.Workload), GearmanFunctionOptions.Default);</code></example>
@@ -119,11 +120,17 @@ public sealed partial class GearmanWorker : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(function);
         ArgumentNullException.ThrowIfNull(handler);
-        AddHandler(function, options, async job =>
-        {
-            var result = await handler(job, job.CancellationToken).ConfigureAwait(false);
-            await job.CompleteAsync(result).ConfigureAwait(false);
-        });
+        var registered = ValidateFunctions([function], options);
+        var block = new ActionBlock<GearmanJob>(
+            job => RunHandlerAsync(job, handler),
+            new ExecutionDataflowBlockOptions
+            {
+                BoundedCapacity = options.BoundedCapacity,
+                MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
+                EnsureOrdered = false,
+                SingleProducerConstrained = false,
+            });
+        AddLane(registered, options.BoundedCapacity, block, releasesOnJobEnd: false);
     }
 
     /// <summary>Connects to the job servers and starts grabbing for every registration (and for those added later).</summary>
@@ -163,7 +170,16 @@ public sealed partial class GearmanWorker : IAsyncDisposable
                 bool started = _state == Running;
                 _state = Stopping;
                 var lanes = _lanes.ToArray();
-                _stopTask = started ? Task.Run(() => StopCoreAsync(lanes, cancellationToken), CancellationToken.None) : Task.CompletedTask;
+                if (started)
+                {
+                    _stopTask = Task.Run(() => StopCoreAsync(lanes, cancellationToken), CancellationToken.None);
+                }
+                else
+                {
+                    // Never started: complete the sources so that pipelines linked to them finish.
+                    foreach (var lane in lanes) lane.BeginDrain();
+                    _stopTask = Task.CompletedTask;
+                }
             }
 
             stop = _stopTask;
@@ -243,13 +259,17 @@ public sealed partial class GearmanWorker : IAsyncDisposable
         return registered;
     }
 
-    private static async Task RunHandlerAsync(GearmanJob job, Func<GearmanJob, Task> run)
+    private static async Task RunHandlerAsync(GearmanJob job, Func<GearmanJob, CancellationToken, ValueTask<ReadOnlyMemory<byte>>> handler)
     {
         var lane = job.Connection.Lane;
         try
         {
             // A job taken away while it waited in the block (lost connection, timeout, stop) is not started.
-            if (!job.IsEnded) await run(job).ConfigureAwait(false);
+            if (!job.IsEnded)
+            {
+                var result = await handler(job, job.CancellationToken).ConfigureAwait(false);
+                await job.CompleteAsync(result).ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (job.CancellationToken.IsCancellationRequested)
         {
@@ -266,21 +286,6 @@ public sealed partial class GearmanWorker : IAsyncDisposable
         {
             lane.Release();
         }
-    }
-
-    private void AddHandler(string function, GearmanFunctionOptions options, Func<GearmanJob, Task> run)
-    {
-        var registered = ValidateFunctions([function], options);
-        var block = new ActionBlock<GearmanJob>(
-            job => RunHandlerAsync(job, run),
-            new ExecutionDataflowBlockOptions
-            {
-                BoundedCapacity = options.BoundedCapacity,
-                MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
-                EnsureOrdered = false,
-                SingleProducerConstrained = false,
-            });
-        AddLane(registered, options.BoundedCapacity, block, releasesOnJobEnd: false);
     }
 
     private void AddLane(List<RegisteredFunction> functions, int capacity, ITargetBlock<GearmanJob> target, bool releasesOnJobEnd)

@@ -105,8 +105,8 @@ internal sealed class WorkerLane
     /// <summary>Grabbing has stopped: completes the target (the handler block finishes what it holds) and waits for the credits to return.</summary>
     public void BeginDrain()
     {
-        Target.Complete();
         Interlocked.Exchange(ref _draining, 1);
+        Target.Complete();
         if (Volatile.Read(ref _held) == 0) _drained.TrySetResult();
     }
 
