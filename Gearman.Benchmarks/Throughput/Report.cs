@@ -23,7 +23,7 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord>
         return md.ToString();
     }
 
-    public string Markdown(string chartFileName)
+    public string Markdown(string? chartFileName)
     {
         var md = new StringBuilder();
         md.AppendLine("# Throughput: our server and gearmand");
@@ -34,16 +34,27 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord>
         md.AppendLine(Ic, $"- Run at: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(options.Smoke ? " (smoke run: tiny counts, not a measurement)" : string.Empty)}");
         md.AppendLine(Ic, $"- Machine: {machine.Cpu}, {machine.Cores} cores, {machine.Os}; {machine.Dotnet}; {machine.Gearmand}");
         md.AppendLine(Ic, $"- Servers: {string.Join("; ", machine.ServerCommands.Select(kv => $"{kv.Key}: `{kv.Value}`"))}");
-        md.AppendLine(Ic, $"- Rounds: {options.Runs} per scenario, servers interleaved ({string.Join(", ", Servers)}, then again), a fresh server on a fresh loopback port for every run; figures are medians over the rounds. Job-count scale: {options.Scale.ToString(Ic)}.");
+        md.AppendLine(Ic, $"- Rounds: {options.Runs} per scenario (memory: 1), each round running every server in turn ({string.Join(", ", Servers)}), a fresh server on a fresh loopback port for every run; figures are medians over the rounds. Job-count scale: {options.Scale.ToString(Ic)}.");
         md.AppendLine();
-        md.AppendLine("## Jobs per second, latency, server CPU");
-        md.AppendLine();
-        AppendThroughputTable(md);
-        md.AppendLine(Ic, $"![jobs per second, per scenario]({chartFileName})");
-        md.AppendLine();
-        md.AppendLine("## Memory");
-        md.AppendLine();
-        AppendMemoryTable(md);
+        if (Rows.Any(r => r.Scenario.Kind != ScenarioKind.Memory))
+        {
+            md.AppendLine("## Jobs per second, latency, server CPU");
+            md.AppendLine();
+            AppendThroughputTable(md);
+            if (chartFileName is not null)
+            {
+                md.AppendLine(Ic, $"![jobs per second, per scenario]({chartFileName})");
+                md.AppendLine();
+            }
+        }
+
+        if (Rows.Any(r => r.Scenario.Kind == ScenarioKind.Memory))
+        {
+            md.AppendLine("## Memory");
+            md.AppendLine();
+            AppendMemoryTable(md);
+        }
+
         md.AppendLine("## Method");
         md.AppendLine();
         md.AppendLine("- Foreground: workers echo the payload; clients wait for each job (batch 1: `gearman_client_do` in a loop) or for each pipelined batch (`add_task` x N, then `run_tasks`). jobs/s = jobs / wall time of the clients; latency = submit to WORK_COMPLETE at the client.");
@@ -66,13 +77,18 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord>
         return md.ToString();
     }
 
-    public string Chart()
+    /// <summary>The SVG chart, or null when no scenario has a figure to plot.</summary>
+    public string? Chart()
     {
         var groups = Rows
-            .Where(row => row.Scenario.Kind != ScenarioKind.Memory)
-            .Select(row => ($"{row.Scenario.Id} ({row.Driver})", (IReadOnlyList<double?>)Servers.Select(s => Median(Ok(row, s), r => r.JobsPerSecond)).ToList()))
+            .Where(row => row.Scenario.Kind != ScenarioKind.Memory && Servers.Any(s => Ok(row, s).Any()))
+            .Select(row => (
+                $"{row.Scenario.Id} ({row.Driver})",
+                (IReadOnlyList<(double? Value, string Missing)>)Servers
+                    .Select(s => (Median(Ok(row, s), r => r.JobsPerSecond), Figure(row, s, _ => null, _ => "no figure")))
+                    .ToList()))
             .ToList();
-        return SvgChart.Render("Jobs per second: ours and gearmand", Servers, groups);
+        return groups.Count == 0 ? null : SvgChart.Render("Jobs per second: ours and gearmand", Servers, groups);
     }
 
     private void AppendThroughputTable(StringBuilder md)
@@ -130,8 +146,8 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord>
         var rule = new StringBuilder("|---|---|---:|");
         foreach (var s in Servers)
         {
-            head.Append(Ic, $" {s} RSS idle -> queued MiB | {s} bytes / job |");
-            rule.Append("---:|---:|");
+            head.Append(Ic, $" {s} RSS idle -> queued MiB | {s} bytes / job | {s} submit jobs/s |");
+            rule.Append("---:|---:|---:|");
         }
 
         if (HasPair)
@@ -149,7 +165,8 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord>
             {
                 string rss = Figure(row, s, r => r.RssAfter, _ => $"{Mib(Median(Ok(row, s), r => r.RssBefore))} -> {Mib(Median(Ok(row, s), r => r.RssAfter))}");
                 string perJob = Figure(row, s, r => r.RssPerJob, v => Fixed(v, 0));
-                line.Append(Ic, $" {rss} | {perJob} |");
+                string rate = Figure(row, s, r => r.JobsPerSecond, Num);
+                line.Append(Ic, $" {rss} | {perJob} | {rate} |");
             }
 
             if (HasPair) line.Append(Ic, $" {Ratio(row, r => r.RssAfter)} |");

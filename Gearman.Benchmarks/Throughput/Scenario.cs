@@ -27,6 +27,7 @@ internal enum ScenarioKind
 /// <param name="Jobs">Measured jobs in a full run (map-reduce: map jobs).</param>
 /// <param name="SmokeJobs">Measured jobs under <c>--smoke</c>.</param>
 /// <param name="Chunks">Map-reduce only: reducer jobs per map job.</param>
+/// <param name="MaxRounds">Caps <c>--runs</c> for scenarios whose figure does not vary but whose run is long.</param>
 internal sealed record Scenario(
     string Id,
     string Title,
@@ -37,7 +38,8 @@ internal sealed record Scenario(
     int PayloadSize,
     long Jobs,
     long SmokeJobs,
-    int Chunks = 0)
+    int Chunks = 0,
+    int MaxRounds = int.MaxValue)
 {
     /// <summary>Every scenario of issue 6, in report order.</summary>
     public static IReadOnlyList<Scenario> All { get; } =
@@ -45,11 +47,14 @@ internal sealed record Scenario(
         new("fg-1x1", "1 client / 1 worker, 16 B foreground", ScenarioKind.Foreground, 1, 1, 1, 16, 20_000, 200),
         new("fg-4x2", "4 clients / 2 workers, 16 B foreground", ScenarioKind.Foreground, 4, 2, 1, 16, 40_000, 400),
         new("fg-batch100", "pipelined batches of 100 x 16 B (1 client / 2 workers)", ScenarioKind.Foreground, 1, 2, 100, 16, 100_000, 300),
-        new("bg-16b", "100,000 background 16 B jobs until drained (2 workers)", ScenarioKind.Background, 1, 2, 100, 16, 100_000, 500),
-        new("bg-64k", "100,000 background 64 KiB jobs until drained (2 workers)", ScenarioKind.Background, 1, 2, 100, 64 * 1024, 100_000, 100),
+        new("bg-16b", "background 16 B jobs until drained (1 submitter / 2 workers)", ScenarioKind.Background, 1, 2, 100, 16, 100_000, 500),
+        new("bg-64k", "background 64 KiB jobs until drained (1 submitter / 2 workers)", ScenarioKind.Background, 1, 2, 100, 64 * 1024, 100_000, 100),
         new("mapreduce", "map-reduce, 1,000 x 16 B chunks (1 mapper / 2 reducers)", ScenarioKind.MapReduce, 1, 2, 1, 16, 20, 1, Chunks: 1000),
-        new("memory", "1,000,000 queued 16 B background jobs, no worker", ScenarioKind.Memory, 1, 0, 1000, 16, 1_000_000, 2_000),
+        new("memory", "queued 16 B background jobs, no worker", ScenarioKind.Memory, 1, 0, 1000, 16, 1_000_000, 2_000, MaxRounds: 1),
     ];
+
+    /// <summary>Rounds for this invocation.</summary>
+    public int RoundsFor(int runs) => Math.Min(runs, MaxRounds);
 
     /// <summary>Measured jobs for this invocation.</summary>
     public long JobsFor(bool smoke, double scale) => smoke ? SmokeJobs : Math.Max(1, (long)Math.Round(Jobs * scale));

@@ -27,14 +27,18 @@ internal static class ServerCatalog
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "unknown server"),
     };
 
+    /// <summary>
+    /// Our server: a Gearman.Server.dll runs under the dotnet host; any other path (the apphost, a published or AOT
+    /// build) is executed directly. Either way it gets <c>--listen 127.0.0.1 --port PORT</c>.
+    /// </summary>
     private static ServerSpec OurServer(ThroughputOptions options)
     {
-        string dll = options.OurServerPath ?? FindOurServer();
-        string dotnet = FindDotnetHost();
+        string path = Path.GetFullPath(options.OurServerPath ?? FindOurServer());
+        string[] launcher = path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? [FindDotnetHost(), path] : [path];
         return new(
             Ours,
-            $"{dotnet} {dll} --listen 127.0.0.1 --port PORT",
-            port => [dotnet, dll, "--listen", "127.0.0.1", "--port", Port(port)],
+            $"{string.Join(' ', launcher)} --listen 127.0.0.1 --port PORT",
+            port => [.. launcher, "--listen", "127.0.0.1", "--port", Port(port)],
             TimeSpan.FromSeconds(30));
     }
 

@@ -16,7 +16,7 @@ internal static class SvgChart
     private const int GroupGap = 14;
     private static readonly string[] Colors = ["#7f7f7f", "#1f6fd1", "#d1731f", "#2a9d4b"];
 
-    public static string Render(string title, IReadOnlyList<string> servers, IReadOnlyList<(string Label, IReadOnlyList<double?> Values)> groups)
+    public static string Render(string title, IReadOnlyList<string> servers, IReadOnlyList<(string Label, IReadOnlyList<(double? Value, string Missing)> Values)> groups)
     {
         int barArea = Width - LabelWidth - 150;
         int height = 60 + groups.Count * ((servers.Count * BarHeight) + GroupGap) + 30;
@@ -35,29 +35,29 @@ internal static class SvgChart
         int y = 60;
         foreach (var (label, values) in groups)
         {
-            double max = values.Where(v => v is > 0).Select(v => v!.Value).DefaultIfEmpty(0).Max();
+            double max = values.Where(v => v.Value is > 0).Select(v => v.Value!.Value).DefaultIfEmpty(0).Max();
             int groupHeight = servers.Count * BarHeight;
             svg.Append(ic, $"<text x=\"10\" y=\"{y + (groupHeight / 2) + 4}\">{Escape(label)}</text>\n");
             for (int i = 0; i < servers.Count; i++)
             {
                 int by = y + (i * BarHeight);
-                if (values[i] is > 0 && max > 0)
+                if (values[i].Value is > 0 && max > 0)
                 {
-                    double v = values[i]!.Value;
+                    double v = values[i].Value!.Value;
                     int w = Math.Max(1, (int)Math.Round(v / max * barArea));
                     svg.Append(ic, $"<rect x=\"{LabelWidth}\" y=\"{by + 1}\" width=\"{w}\" height=\"{BarHeight - 2}\" fill=\"{Colors[i % Colors.Length]}\"/>");
                     svg.Append(ic, $"<text x=\"{LabelWidth + w + 6}\" y=\"{by + BarHeight - 4}\">{v.ToString("N0", ic)} jobs/s</text>\n");
                 }
                 else
                 {
-                    svg.Append(ic, $"<text x=\"{LabelWidth + 6}\" y=\"{by + BarHeight - 4}\" fill=\"#999\">{Escape(servers[i])}: no figure</text>\n");
+                    svg.Append(ic, $"<text x=\"{LabelWidth + 6}\" y=\"{by + BarHeight - 4}\" fill=\"#999\">{Escape(servers[i])}: {Escape(values[i].Missing)}</text>\n");
                 }
             }
 
             y += groupHeight + GroupGap;
         }
 
-        svg.Append(ic, $"<text x=\"10\" y=\"{height - 10}\" fill=\"#666\">Bars are scaled per scenario to its fastest server.</text>\n");
+        svg.Append(ic, $"<text x=\"10\" y=\"{height - 10}\" fill=\"#666\">Bars are scaled per scenario to its fastest server; scenarios without any figure are left out.</text>\n");
         svg.Append("</svg>\n");
         return svg.ToString();
     }

@@ -91,7 +91,7 @@ internal static class ThroughputCommand
 
                 long jobs = scenario.JobsFor(options.Smoke, options.Scale);
                 var run = new ScenarioRun(scenario, jobs, scenario.WarmupFor(options.Smoke, jobs), options.PhaseTimeout);
-                for (int round = 1; round <= options.Runs; round++)
+                for (int round = 1; round <= scenario.RoundsFor(options.Runs); round++)
                 {
                     foreach (var server in servers)
                     {
@@ -161,9 +161,10 @@ internal static class ThroughputCommand
         string md = OutputPath(options);
         string svg = Path.ChangeExtension(md, ".svg");
         Directory.CreateDirectory(Path.GetDirectoryName(md)!);
-        File.WriteAllText(svg, report.Chart());
-        File.WriteAllText(md, report.Markdown(Path.GetFileName(svg)));
-        Console.WriteLine($"written: {md}, {svg}");
+        string? chart = report.Chart();
+        if (chart is not null) File.WriteAllText(svg, chart);
+        File.WriteAllText(md, report.Markdown(chart is null ? null : Path.GetFileName(svg)));
+        Console.WriteLine(chart is null ? $"written: {md}" : $"written: {md}, {svg}");
 
         // Failures fail the invocation (CI runs --smoke); pending drivers do not.
         int failed = records.Count(r => r.Status is RunStatus.Failed or RunStatus.FailedToStart);
