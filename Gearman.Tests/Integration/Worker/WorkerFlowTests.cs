@@ -325,6 +325,55 @@ public sealed class WorkerFlowTests
         Assert.Equal(1, status.Total);
     }
 
+    [Theory(Timeout = 90_000)]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Hundreds_of_jobs_on_two_servers_all_complete_once_within_the_bound(ServerKind kind)
+    {
+        await using var a = await TestServers.StartAsync(kind, ct: Ct);
+        await using var b = await TestServers.StartAsync(kind, ct: Ct);
+        string fn = TestNames.Unique("w_many");
+        const int perServer = 200;
+        int running = 0, maxRunning = 0, runs = 0;
+        var allDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var worker = new GearmanWorker(Options(a, b));
+        worker.AddFunction(fn, async (job, ct) =>
+        {
+            InterlockedMax(ref maxRunning, Interlocked.Increment(ref running));
+            await Task.Yield();
+            Interlocked.Decrement(ref running);
+            if (Interlocked.Increment(ref runs) == 2 * perServer) allDone.TrySetResult();
+            return job.Workload;
+        }, GearmanFunctionOptions.Default with { BoundedCapacity = 6, MaxDegreeOfParallelism = 4 });
+
+        var clients = new List<(RawGearmanConnection Client, Dictionary<string, string> Expected)>();
+        foreach (var server in new[] { a, b })
+        {
+            var client = await RawGearmanConnection.ConnectAsync(server, Ct);
+            var expected = new Dictionary<string, string>();
+            for (int i = 0; i < perServer; i++) expected[await SubmitAsync(client, fn, $"{server.Port}-{i}")] = $"{server.Port}-{i}";
+            clients.Add((client, expected));
+        }
+
+        await worker.StartAsync(Ct);
+        foreach (var (client, expected) in clients)
+        {
+            await using var _ = client;
+            var seen = new Dictionary<string, string>();
+            while (seen.Count < perServer)
+            {
+                var f = (await client.ExpectPacketAsync(PacketType.WorkComplete, WaitLimit)).Strings();
+                Assert.True(seen.TryAdd(f[0], f[1]), $"{f[0]} completed twice");
+            }
+
+            Assert.Equal(expected.OrderBy(e => e.Key), seen.OrderBy(e => e.Key));
+        }
+
+        await allDone.Task.Within();
+        Assert.Equal(2 * perServer, runs);
+        Assert.InRange(maxRunning, 1, 4);
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         int current;
