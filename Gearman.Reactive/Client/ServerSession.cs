@@ -331,7 +331,7 @@ internal sealed partial class ServerSession : IPacketHandler
         {
             foreach (var job in lost)
             {
-                job.Complete(error is ObjectDisposedException || job.State != JobState.Running
+                job.Complete(error is ObjectDisposedException or GearmanProtocolException || job.State != JobState.Running
                     ? error
                     : new GearmanConnectionException(
                         $"Lost the connection to job server {Name} while job {job.Handle.Handle} of '{job.Request.Function}' was running; " +
