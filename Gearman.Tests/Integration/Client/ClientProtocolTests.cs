@@ -488,15 +488,4 @@ public sealed class ClientProtocolTests
         await c.SendAsync(PacketType.StatusRes, "H:probe", "0", "0", "0", "0");
         Assert.False((await probe.WaitAsync(Wait, Ct)).IsKnown);
     }
-
-    /// <summary>A unique ID whose rendezvous hash picks server <paramref name="index"/> first.</summary>
-    private static string UniqueFor(GearmanClient client, int index)
-    {
-        var sessions = client.Sessions.ToArray();
-        for (int i = 0; ; i++)
-        {
-            string candidate = $"u{i}";
-            if (ServerSelector.Next(sessions, ServerSelector.KeyHash(candidate), 0, 0) == index) return candidate;
-        }
-    }
 }

@@ -68,6 +68,17 @@ internal static class ClientTestSupport
         return replay;
     }
 
+    /// <summary>A unique ID whose rendezvous hash sends jobs to server <paramref name="index"/> of <paramref name="client"/> first.</summary>
+    public static string UniqueFor(GearmanClient client, int index, string prefix = "u")
+    {
+        var sessions = client.Sessions.ToArray();
+        for (int i = 0; ; i++)
+        {
+            string candidate = $"{prefix}{i}";
+            if (ServerSelector.Next(sessions, ServerSelector.KeyHash(candidate), 0, 0) == index) return candidate;
+        }
+    }
+
     /// <summary>Waits for the Created event of a started task.</summary>
     public static Task<TaskEvent> CreatedAsync(this IObservable<TaskEvent> task)
         => task.FirstAsync(e => e.Kind == TaskEventKind.Created).ToTask(Ct).WaitAsync(Wait, Ct);
