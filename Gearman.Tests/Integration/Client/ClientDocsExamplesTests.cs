@@ -2,7 +2,9 @@ using System.Reactive.Linq;
 using System.Text;
 using Gearman.Reactive;
 using Gearman.Reactive.Client;
+using Gearman.Reactive.Hosting;
 using Gearman.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 using static Gearman.Tests.Integration.Client.ClientTestSupport;
 
@@ -100,11 +102,12 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
         var sut = await servers.GetAsync(kind);
         string server = sut.Address();
         string report = TestNames.Unique("nightly_report");
-        var output = new StringWriter();
+        var output = new SignalingWriter("known=");
         await using var client = new GearmanClient(GearmanClientOptions.Default with { Servers = [server] });
         await using var worker = await TestWorker.StartAsync(sut, report, async job =>
         {
             await job.StatusAsync(50, 100);
+            await output.Signaled; // the job stays queued or running until the example has read its status once
             await job.CompleteAsync("done");
         });
 
@@ -182,6 +185,31 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
         await Assert.ThrowsAsync<GearmanJobException>(async () => await failing);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task Several_servers_and_DI()
+    {
+        // Construction connects nothing: servers are contacted on first use.
+        {
+            // docs: servers
+            await using var client = new GearmanClient(GearmanClientOptions.Default with { Servers = ["gm1:4730", "gm2:4730", "gm3:4730"] });
+            // end
+            Assert.Equal(3, client.Sessions.Count);
+        }
+
+        {
+            // docs: di
+            var services = new ServiceCollection();
+            services.AddLogging();
+            services.AddGearmanClient(o => o with { Servers = ["gm1:4730", "gm2:4730"], ClientId = "web-frontend" });
+            await using var provider = services.BuildServiceProvider(); // disposes the client: dispose it with DisposeAsync
+
+            var client = provider.GetRequiredService<GearmanClient>(); // one shared instance
+            // end
+            Assert.Same(client, provider.GetRequiredService<GearmanClient>());
+            Assert.Equal("web-frontend", client.Options.ClientId);
+        }
+    }
+
     /// <summary>
     /// The server, and two functions with workers: "reverse" (status, data, warning, status, result; WORK_EXCEPTION
     /// for "bad") and "resize" (result "small-N"; WORK_FAIL for odd N), each with two workers.
@@ -234,5 +262,19 @@ internal sealed class WorkerGroup : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         foreach (var w in _workers) await w.DisposeAsync();
+    }
+}
+
+/// <summary>A <see cref="StringWriter"/> that signals when a line containing a marker is written.</summary>
+internal sealed class SignalingWriter(string marker) : StringWriter
+{
+    private readonly TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task Signaled => _signal.Task;
+
+    public override void WriteLine(string? value)
+    {
+        base.WriteLine(value);
+        if (value?.Contains(marker, StringComparison.Ordinal) == true) _signal.TrySetResult();
     }
 }
