@@ -19,6 +19,7 @@ public sealed partial class GearmanClient : IAsyncDisposable
 {
     private readonly ServerSession[] _sessions;
     private readonly CancellationTokenSource _shutdown = new();
+    private readonly CancellationToken _shutdownToken;
     private readonly ITimer? _responseTimer;
     private int _roundRobin = -1;
     private int _disposed;
@@ -30,6 +31,7 @@ public sealed partial class GearmanClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         Validate(options);
         Options = options;
+        _shutdownToken = _shutdown.Token;
         var logger = options.LoggerFactory.CreateLogger<GearmanClient>();
         var endpoints = options.Servers.Select(ServerEndpoint.Parse).ToArray();
         if (endpoints.Distinct().Count() != endpoints.Length) throw new ArgumentException("A job server is listed twice.", nameof(options));
@@ -46,7 +48,7 @@ public sealed partial class GearmanClient : IAsyncDisposable
     public GearmanClientOptions Options { get; }
 
     /// <summary>Cancelled when the client is disposed.</summary>
-    internal CancellationToken ShutdownToken => _shutdown.Token;
+    internal CancellationToken ShutdownToken => _shutdownToken;
 
     /// <summary>One per configured server, in order (for tests).</summary>
     internal IReadOnlyList<ServerSession> Sessions => _sessions;

@@ -59,15 +59,6 @@ internal sealed partial class ServerSession : IPacketHandler
 
     public ulong Bit => 1UL << Index;
 
-    /// <summary>Whether a connection is open (for tests and diagnostics).</summary>
-    public bool IsConnected
-    {
-        get
-        {
-            lock (_lock) return _connection is { IsOpen: true };
-        }
-    }
-
     /// <summary>
     /// True while the server is skipped: no open connection, no connect in progress, and the back-off after the last
     /// failure has not elapsed. <paramref name="lastError"/> then says why.
