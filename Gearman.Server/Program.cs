@@ -1,1 +1,3 @@
-return 0;
+using Gearman.Server.Hosting;
+
+return await ServerCommandLine.RunAsync(args).ConfigureAwait(false);

@@ -28,13 +28,16 @@ internal static class AdminLineReader
         line = default;
         endedWithCrLf = false;
         var newline = buffer.PositionOf((byte)'\n');
+        long withCr = (long)maxLength + 1;
         if (newline is null)
         {
-            return buffer.Length > maxLength ? AdminLineStatus.TooLong : AdminLineStatus.Incomplete;
+            // maxLength bytes and a CR may still become a line once the LF arrives.
+            long length = buffer.Length;
+            return length > withCr || (length == withCr && !EndsWithCr(buffer)) ? AdminLineStatus.TooLong : AdminLineStatus.Incomplete;
         }
 
         var content = buffer.Slice(0, newline.Value);
-        if (content.Length > maxLength + 1) return AdminLineStatus.TooLong;
+        if (content.Length > withCr) return AdminLineStatus.TooLong;
         if (content.Length > 0 && EndsWithCr(content))
         {
             content = content.Slice(0, content.Length - 1);
@@ -50,6 +53,10 @@ internal static class AdminLineReader
     private static bool EndsWithCr(in ReadOnlySequence<byte> content)
     {
         if (content.IsSingleSegment) return content.FirstSpan[^1] == (byte)'\r';
-        return content.Slice(content.Length - 1).FirstSpan[0] == (byte)'\r';
+
+        // CopyTo, not FirstSpan: a slice of a multi-segment sequence may start with an empty segment.
+        Span<byte> last = stackalloc byte[1];
+        content.Slice(content.Length - 1).CopyTo(last);
+        return last[0] == (byte)'\r';
     }
 }

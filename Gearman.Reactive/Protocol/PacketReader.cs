@@ -55,5 +55,12 @@ internal static class PacketReader
     /// True when the next unit in <paramref name="buffer"/> is a binary packet (it starts with NUL);
     /// otherwise it is an admin text line (spec §1.1). Call only on a non-empty buffer.
     /// </summary>
-    public static bool StartsWithBinaryPacket(in ReadOnlySequence<byte> buffer) => buffer.FirstSpan[0] == 0;
+    public static bool StartsWithBinaryPacket(in ReadOnlySequence<byte> buffer)
+    {
+        var first = buffer.FirstSpan;
+        if (first.Length > 0) return first[0] == 0;
+
+        // A non-empty multi-segment sequence may still start with an empty segment.
+        return new SequenceReader<byte>(buffer).TryPeek(out byte b) && b == 0;
+    }
 }

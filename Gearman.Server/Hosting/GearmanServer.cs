@@ -1,31 +1,146 @@
 using System.Net;
+using Gearman.Server.Diagnostics;
+using Gearman.Server.Networking;
+using Gearman.Server.Scheduling;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Gearman.Server.Hosting;
 
 /// <summary>
-/// A running job server. Tests and the command line both start it through <see cref="StartAsync"/>.
+/// A running job server: Kestrel accepts TCP connections and hands them to <see cref="GearmanConnectionHandler"/>; the
+/// <see cref="JobScheduler"/> loop runs beside it. Tests and the command line both start it through <see cref="StartAsync"/>.
 /// </summary>
 internal sealed class GearmanServer : IAsyncDisposable
 {
-    private GearmanServer(IPEndPoint endPoint)
+    private readonly WebApplication _app;
+    private readonly JobScheduler _scheduler;
+    private readonly Task _schedulerLoop;
+    private readonly CancellationTokenSource _schedulerStop = new();
+    private int _stopped;
+
+    private GearmanServer(WebApplication app, JobScheduler scheduler, Task schedulerLoop, CancellationTokenSource schedulerStop, IPEndPoint endPoint)
     {
+        _app = app;
+        _scheduler = scheduler;
+        _schedulerLoop = schedulerLoop;
+        _schedulerStop = schedulerStop;
         EndPoint = endPoint;
     }
 
     /// <summary>Where the server listens (the real port when 0 was asked for).</summary>
     public IPEndPoint EndPoint { get; }
 
+    /// <summary>Completes when the server has stopped (by <see cref="StopAsync"/> or a signal).</summary>
+    public Task Stopped => _app.WaitForShutdownAsync();
+
     /// <summary>Starts a server and returns once it accepts connections.</summary>
-    public static Task<GearmanServer> StartAsync(GearmanServerOptions options, CancellationToken cancellationToken = default)
+    public static async Task<GearmanServer> StartAsync(GearmanServerOptions options, CancellationToken cancellationToken = default, Action<ILoggingBuilder>? configureLogging = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        // Placeholder until the scheduler and networking land (issue 2).
-        throw new NotImplementedException("The job server is being built (issue 2).");
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        if (configureLogging is not null) configureLogging(builder.Logging);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(sp => new JobScheduler(options, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Gearman.Server.Scheduler")));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            if (options.ListenAddress is null)
+            {
+                kestrel.ListenAnyIP(options.Port, l => l.UseConnectionHandler<GearmanConnectionHandler>());
+            }
+            else
+            {
+                foreach (var address in ResolveListenAddresses(options.ListenAddress))
+                {
+                    kestrel.Listen(address, options.Port, l => l.UseConnectionHandler<GearmanConnectionHandler>());
+                }
+            }
+        });
+
+        var app = builder.Build();
+        var scheduler = app.Services.GetRequiredService<JobScheduler>();
+        var stop = new CancellationTokenSource();
+        var loop = Task.Run(() => scheduler.RunAsync(stop.Token), CancellationToken.None);
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            scheduler.Complete();
+            await stop.CancelAsync().ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        var endPoint = ParseBoundEndPoint(addresses.First());
+        var server = new GearmanServer(app, scheduler, loop, stop, endPoint);
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Gearman.Server");
+        foreach (var address in addresses) ServerLog.Listening(logger, address);
+
+        // A signal (SIGTERM, Ctrl-C) stops the host; finish the scheduler after Kestrel has drained.
+        app.Lifetime.ApplicationStopped.Register(() => _ = server.StopSchedulerAsync());
+        return server;
     }
 
-    /// <summary>Stops accepting, lets writes drain, and stops.</summary>
-    public Task StopAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
+    /// <summary>Stops accepting, lets connections finish their writes, then stops the scheduler.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 0)
+        {
+            await _app.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await StopSchedulerAsync().ConfigureAwait(false);
+    }
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+        _schedulerStop.Dispose();
+    }
+
+    private async Task StopSchedulerAsync()
+    {
+        _scheduler.Complete();
+        try
+        {
+            await _schedulerLoop.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            await _schedulerStop.CancelAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static IEnumerable<IPAddress> ResolveListenAddresses(string listen)
+    {
+        if (IPAddress.TryParse(listen, out var address)) return [address];
+        if (string.Equals(listen, "localhost", StringComparison.OrdinalIgnoreCase)) return [IPAddress.Loopback];
+        return Dns.GetHostAddresses(listen);
+    }
+
+    private static IPEndPoint ParseBoundEndPoint(string address)
+    {
+        // Kestrel reports "http://127.0.0.1:4730" or "http://[::]:4730" even for raw TCP listeners.
+        var uri = new Uri(address.Replace("://+", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute);
+        var host = uri.Host.Trim('[', ']');
+        var ip = IPAddress.TryParse(host, out var parsed) ? parsed : IPAddress.Loopback;
+        return new IPEndPoint(ip, uri.Port);
+    }
 }

@@ -26,4 +26,10 @@ internal sealed record GearmanServerOptions
 
     /// <summary><c>--exceptions</c>: every connection starts with exceptions enabled.</summary>
     public bool Exceptions { get; init; }
+
+    /// <summary><c>--verbose</c> as gearmand's level index: 0 FATAL … 3 ERROR (default) … 6 INFO, 7 DEBUG.</summary>
+    public int Verbosity { get; init; } = 3;
+
+    /// <summary><c>--log-file</c>: where logs go; null or <c>stderr</c> for standard error, <c>none</c> for nowhere.</summary>
+    public string? LogFile { get; init; }
 }

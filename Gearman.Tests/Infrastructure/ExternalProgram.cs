@@ -226,6 +226,10 @@ public sealed class ExternalProgram : IAsyncDisposable
         {
             // Never started.
         }
+        catch (TimeoutException)
+        {
+            // SIGKILL was sent; an unkillable (D-state) child must not hide the test's own result.
+        }
 
         _process.Dispose();
     }

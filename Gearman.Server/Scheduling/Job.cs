@@ -1,0 +1,104 @@
+using System.Buffers;
+using Gearman.Server.Networking;
+
+namespace Gearman.Server.Scheduling;
+
+/// <summary>
+/// One job. It owns the pooled copy of its submit packet body: function, unique, reducer and data
+/// are slices of it, so a job costs one buffer and this object. Owned by the scheduler loop; never touched elsewhere.
+/// </summary>
+internal sealed class Job
+{
+    private byte[] _body;
+    private FieldSlice _unique;
+    private FieldSlice _reducer;
+    private FieldSlice _data;
+
+    public Job(uint number, byte[] handle, FunctionRecord function, byte[] body, FieldSlice unique, FieldSlice reducer, FieldSlice data, JobPriority priority, bool background, long epoch, long sequence)
+    {
+        Number = number;
+        Handle = handle;
+        Function = function;
+        _body = body;
+        _unique = unique;
+        _reducer = reducer;
+        _data = data;
+        Priority = priority;
+        IsBackground = background;
+        Epoch = epoch;
+        Sequence = sequence;
+    }
+
+    /// <summary>The counter part of the handle.</summary>
+    public uint Number { get; }
+
+    /// <summary>The full handle, for example <c>H:vm:17</c>.</summary>
+    public byte[] Handle { get; }
+
+    public FunctionRecord Function { get; }
+
+    public ReadOnlyMemory<byte> Unique => _body.AsMemory(_unique.Offset, _unique.Length);
+
+    public ReadOnlySpan<byte> Reducer => _body.AsSpan(_reducer.Offset, _reducer.Length);
+
+    public ReadOnlySpan<byte> Data => _body.AsSpan(_data.Offset, _data.Length);
+
+    public ReadOnlyMemory<byte> DataMemory => _body.AsMemory(_data.Offset, _data.Length);
+
+    public JobPriority Priority { get; }
+
+    public bool IsBackground { get; }
+
+    /// <summary>Unix seconds before which the job must not run; 0 runs at once.</summary>
+    public long Epoch { get; }
+
+    /// <summary>Creation order, for FIFO placement of jobs that become due later.</summary>
+    public long Sequence { get; }
+
+    /// <summary>The worker connection running the job, or null while it is queued.</summary>
+    public PeerConnection? Worker { get; set; }
+
+    /// <summary>Bumped at each assignment so a stale timeout never requeues a later run.</summary>
+    public int Assignment { get; set; }
+
+    public ITimer? TimeoutTimer { get; set; }
+
+    /// <summary>Foreground clients that receive the job's WORK_* packets.</summary>
+    public List<PeerConnection> Clients { get; } = new(1);
+
+    public int Retries { get; set; }
+
+    public bool IsIgnored { get; set; }
+
+    /// <summary>Whether a durable store holds the job.</summary>
+    public bool IsPersisted { get; set; }
+
+    /// <summary>Whether the job waits in <see cref="FunctionRecord"/>'s delayed set for its epoch.</summary>
+    public bool IsDelayed { get; set; }
+
+    public int Numerator { get; set; }
+
+    public int Denominator { get; set; }
+
+    /// <summary>Whether the job is linked into one of its function's queues.</summary>
+    public bool IsQueued => Queue is not null;
+
+    // Intrusive links of JobQueue.
+    internal JobQueue? Queue { get; set; }
+
+    internal Job? Previous { get; set; }
+
+    internal Job? Next { get; set; }
+
+    /// <summary>Gives the body back to the pool; the job must be unreachable afterwards.</summary>
+    public void Release()
+    {
+        var body = _body;
+        _body = [];
+        _unique = _reducer = _data = default;
+        if (body.Length > 0) ArrayPool<byte>.Shared.Return(body);
+    }
+}
+
+/// <summary>Offset and length of a field within a job's body buffer.</summary>
+internal readonly record struct FieldSlice(int Offset, int Length);

@@ -1,0 +1,234 @@
+using Gearman.Reactive.Protocol;
+using Gearman.Server.Networking;
+
+namespace Gearman.Server.Scheduling;
+
+/// <summary>Submitting jobs: priorities, background, unique-ID coalescing, epoch jobs, queue limits (spec §2.3, §2.4, §2.12, §2.13).</summary>
+internal sealed partial class JobScheduler
+{
+    private const int MaxUniqueLength = 64;
+    private const int MaxReducerLength = 512;
+    private const int MaxFunctionLength = 512;
+
+    private readonly PriorityQueue<Job, (long Epoch, long Sequence)> _delayed = new();
+    private readonly ITimer _epochTimer;
+    private long _epochTimerDue = long.MaxValue;
+
+    /// <returns>True when the new job took ownership of <paramref name="buffer"/>.</returns>
+    private bool Submit(PeerConnection connection, PacketType type, byte[] buffer, int length, in PacketFields fields)
+    {
+        var body = buffer.AsSpan(0, length);
+        var (priority, background) = type switch
+        {
+            PacketType.SubmitJobHigh => (JobPriority.High, false),
+            PacketType.SubmitJobHighBg => (JobPriority.High, true),
+            PacketType.SubmitJobLow => (JobPriority.Low, false),
+            PacketType.SubmitJobLowBg => (JobPriority.Low, true),
+            PacketType.SubmitJobBg or PacketType.SubmitJobEpoch or PacketType.SubmitReduceJobBackground => (JobPriority.Normal, true),
+            _ => (JobPriority.Normal, false),
+        };
+
+        var functionName = fields.Slice(body, 0);
+        var unique = fields[1];
+        FieldRange reducer = default;
+        FieldRange data;
+        long epoch = 0;
+        switch (type)
+        {
+            case PacketType.SubmitJobEpoch:
+                if (!TryParseEpoch(fields.Slice(body, 2), out epoch))
+                {
+                    // gearmand treats an overflowing time as an internal error and drops the connection (spec §1.3).
+                    CloseForViolation(connection, "SUBMIT_JOB_EPOCH time overflows a 64-bit integer");
+                    return false;
+                }
+
+                data = fields[3];
+                break;
+            case PacketType.SubmitReduceJob:
+            case PacketType.SubmitReduceJobBackground:
+                reducer = fields[2];
+                data = fields[4];
+                break;
+            default:
+                data = fields[2];
+                break;
+        }
+
+        if (unique.Length > MaxUniqueLength)
+        {
+            SendError(connection, "ARGUMENT_TOO_LARGE"u8, "Unique value too large"u8);
+            return false;
+        }
+
+        if (reducer.Length > MaxReducerLength)
+        {
+            SendError(connection, "ARGUMENT_TOO_LARGE"u8, "Reducer name too large"u8);
+            return false;
+        }
+
+        if (functionName.Length > MaxFunctionLength)
+        {
+            SendError(connection, "ARGUMENT_TOO_LARGE"u8, "Function name too large"u8);
+            return false;
+        }
+
+        var function = GetOrAddFunction(functionName);
+        var uniqueSpan = body.Slice(unique.Offset, unique.Length);
+        var dataSpan = body.Slice(data.Offset, data.Length);
+
+        // Coalescing: an existing job with the same key absorbs the submit whatever its state (spec §2.4).
+        Job? existing = null;
+        if (uniqueSpan.SequenceEqual("-"u8))
+        {
+            if (!dataSpan.IsEmpty) function.DataKeyedJobs.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(dataSpan, out existing);
+        }
+        else if (!uniqueSpan.IsEmpty)
+        {
+            function.UniqueJobs.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(uniqueSpan, out existing);
+        }
+
+        if (existing is not null)
+        {
+            if (!background) Attach(existing, connection);
+            connection.Outbox.Send(PacketType.JobCreated, existing.Handle);
+            return false;
+        }
+
+        int limit = function.MaxQueue[(int)priority];
+        if (limit > 0 && function.JobTotal >= limit)
+        {
+            SendError(connection, "QUEUE_ERROR"u8, "Job queue is full"u8);
+            return false;
+        }
+
+        var job = CreateJob(function, buffer, unique, reducer, data, priority, background, epoch);
+        if (background) job.IsPersisted = true;
+        if (!background) Attach(job, connection);
+
+        Enqueue(job);
+        connection.Outbox.Send(PacketType.JobCreated, job.Handle);
+        return true;
+    }
+
+    private Job CreateJob(FunctionRecord function, byte[] buffer, FieldRange unique, FieldRange reducer, FieldRange data, JobPriority priority, bool background, long epoch)
+    {
+        uint number = NextHandleNumber();
+        var handle = FormatHandle(number);
+        var job = new Job(
+            number, handle, function, buffer,
+            new FieldSlice(unique.Offset, unique.Length),
+            new FieldSlice(reducer.Offset, reducer.Length),
+            new FieldSlice(data.Offset, data.Length),
+            priority, background, epoch, _nextSequence++);
+        _jobs.Add(number, job);
+        var key = job.Unique;
+        if (key.Span.SequenceEqual("-"u8))
+        {
+            if (job.DataMemory.Length > 0) function.DataKeyedJobs.TryAdd(job.DataMemory, job);
+        }
+        else if (key.Length > 0)
+        {
+            function.UniqueJobs.TryAdd(key, job);
+        }
+
+        function.JobTotal++;
+        return job;
+    }
+
+    private uint NextHandleNumber()
+    {
+        // 32-bit like gearmand; skip numbers still in use after a wrap-around.
+        do
+        {
+            _nextHandle = _nextHandle == uint.MaxValue ? 1 : _nextHandle + 1;
+        }
+        while (_jobs.ContainsKey(_nextHandle));
+        return _nextHandle;
+    }
+
+    private byte[] FormatHandle(uint number)
+    {
+        Span<byte> digits = stackalloc byte[10];
+        number.TryFormat(digits, out int written);
+        var handle = new byte[_handlePrefix.Length + written];
+        _handlePrefix.CopyTo(handle, 0);
+        digits[..written].CopyTo(handle.AsSpan(_handlePrefix.Length));
+        return handle;
+    }
+
+    private static void Attach(Job job, PeerConnection client)
+    {
+        job.Clients.Add(client);
+        client.AttachedJobs.Add(job);
+    }
+
+    /// <summary>Queues a new job, or parks it until its epoch.</summary>
+    private void Enqueue(Job job)
+    {
+        long now = _time.GetUtcNow().ToUnixTimeSeconds();
+        if (job.Epoch > now)
+        {
+            job.IsDelayed = true;
+            job.Function.DelayedCount++;
+            _delayed.Enqueue(job, (job.Epoch, job.Sequence));
+            ArmEpochTimer();
+            return;
+        }
+
+        job.Function.Queues[(int)job.Priority].Append(job);
+        WakeWorkers(job.Function);
+    }
+
+    /// <summary>Moves every epoch job whose time has come into its queue (in submit order) and wakes workers.</summary>
+    private void ReleaseDueJobs()
+    {
+        _epochTimerDue = long.MaxValue;
+        long now = _time.GetUtcNow().ToUnixTimeSeconds();
+        while (_delayed.TryPeek(out var job, out var key) && key.Epoch <= now)
+        {
+            _delayed.Dequeue();
+            if (!job.IsDelayed) continue; // cancelled while waiting
+            job.IsDelayed = false;
+            job.Function.DelayedCount--;
+            job.Function.Queues[(int)job.Priority].InsertBySequence(job);
+            WakeWorkers(job.Function);
+        }
+
+        ArmEpochTimer();
+    }
+
+    private void ArmEpochTimer()
+    {
+        while (_delayed.TryPeek(out var head, out _) && !head.IsDelayed) _delayed.Dequeue();
+        if (!_delayed.TryPeek(out _, out var next) || next.Epoch >= _epochTimerDue) return;
+        _epochTimerDue = next.Epoch;
+        long dueMs = (next.Epoch * 1000) - _time.GetUtcNow().ToUnixTimeMilliseconds();
+        _epochTimer.Change(TimeSpan.FromMilliseconds(Math.Max(0, dueMs)), Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>strtoll-like: leading digits count, anything else stops the number; false only on overflow.</summary>
+    private static bool TryParseEpoch(ReadOnlySpan<byte> text, out long value)
+    {
+        value = 0;
+        int i = 0;
+        while (i < text.Length && text[i] is (byte)' ' or (byte)'\t') i++;
+        bool negative = false;
+        if (i < text.Length && text[i] is (byte)'+' or (byte)'-')
+        {
+            negative = text[i] == (byte)'-';
+            i++;
+        }
+
+        long result = 0;
+        for (; i < text.Length && text[i] is >= (byte)'0' and <= (byte)'9'; i++)
+        {
+            int digit = text[i] - '0';
+            if (result > (long.MaxValue - digit) / 10) return false;
+            result = (result * 10) + digit;
+        }
+
+        value = negative ? -result : result;
+        return true;
+    }
+}

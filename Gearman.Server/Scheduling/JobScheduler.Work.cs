@@ -1,0 +1,154 @@
+using Gearman.Reactive.Protocol;
+using Gearman.Server.Networking;
+
+namespace Gearman.Server.Scheduling;
+
+/// <summary>Results from workers, forwarded to every attached client, and status queries (spec §2.9, §2.10, §2.14).</summary>
+internal sealed partial class JobScheduler
+{
+    private void WorkResult(PeerConnection connection, PacketType type, ReadOnlySpan<byte> body, in PacketFields fields)
+    {
+        // WORK_FAIL's single field is the handle; a trailing NUL some workers add is not part of it.
+        var handle = type == PacketType.WorkFail ? UpToNul(fields.Slice(body, 0)) : fields.Slice(body, 0);
+        if (!TryGetJob(handle, out var job) || job.Worker != connection)
+        {
+            var text = type switch
+            {
+                PacketType.WorkData or PacketType.WorkWarning => "Job does not exist on server"u8,
+                PacketType.WorkException => "An exception was received for a job that does not exist"u8,
+                _ => "Job given in work result not found"u8,
+            };
+            SendError(connection, "JOB_NOT_FOUND"u8, text);
+            return;
+        }
+
+        switch (type)
+        {
+            case PacketType.WorkData:
+            case PacketType.WorkWarning:
+                // Forwarded byte for byte (spec §2.9).
+                foreach (var client in job.Clients) client.Outbox.Send(type, body);
+                break;
+
+            case PacketType.WorkStatus:
+                job.Numerator = Atoi(fields.Slice(body, 1));
+                job.Denominator = Atoi(fields.Slice(body, 2));
+                foreach (var client in job.Clients) client.Outbox.Send(type, body);
+                break;
+
+            case PacketType.WorkComplete:
+                foreach (var client in job.Clients) client.Outbox.Send(type, body);
+                Finish(job);
+                break;
+
+            case PacketType.WorkFail:
+                // Always the bare handle: 1.1.20 clients cannot match one with a trailing NUL (spec §2.9).
+                foreach (var client in job.Clients) client.Outbox.Send(PacketType.WorkFail, job.Handle);
+                Finish(job);
+                break;
+
+            case PacketType.WorkException:
+                foreach (var client in job.Clients)
+                {
+                    if (client.ExceptionsEnabled) client.Outbox.Send(PacketType.WorkException, body);
+                    else client.Outbox.Send(PacketType.WorkFail, job.Handle);
+                }
+
+                Finish(job);
+                break;
+        }
+    }
+
+    /// <summary>The job ended on its worker: remove it from the store and from memory.</summary>
+    private void Finish(Job job) => Free(job);
+
+    private void GetStatus(PeerConnection connection, ReadOnlySpan<byte> handle)
+    {
+        Span<byte> numerator = stackalloc byte[11];
+        Span<byte> denominator = stackalloc byte[11];
+        if (TryGetJob(handle, out var job))
+        {
+            job.Numerator.TryFormat(numerator, out int n);
+            job.Denominator.TryFormat(denominator, out int d);
+            connection.Outbox.Send(PacketType.StatusRes, handle, "1"u8, job.Worker is null ? "0"u8 : "1"u8, numerator[..n], denominator[..d]);
+        }
+        else
+        {
+            connection.Outbox.Send(PacketType.StatusRes, handle, "0"u8, "0"u8, "0"u8, "0"u8);
+        }
+    }
+
+    /// <summary>Searches every function; the most recently created job with that unique wins (spec §2.10).</summary>
+    private void GetStatusUnique(PeerConnection connection, ReadOnlySpan<byte> unique)
+    {
+        Job? found = null;
+        if (!unique.IsEmpty && !unique.SequenceEqual("-"u8))
+        {
+            foreach (var function in _functions.Values)
+            {
+                if (function.UniqueJobs.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(unique, out var job)
+                    && (found is null || job.Sequence > found.Sequence))
+                {
+                    found = job;
+                }
+            }
+        }
+
+        if (found is null)
+        {
+            connection.Outbox.Send(PacketType.StatusResUnique, unique, "0"u8, "0"u8, "0"u8, "0"u8, "0"u8);
+            return;
+        }
+
+        Span<byte> numerator = stackalloc byte[11];
+        Span<byte> denominator = stackalloc byte[11];
+        Span<byte> clients = stackalloc byte[11];
+        found.Numerator.TryFormat(numerator, out int n);
+        found.Denominator.TryFormat(denominator, out int d);
+        found.Clients.Count.TryFormat(clients, out int c);
+        connection.Outbox.Send(PacketType.StatusResUnique, unique, "1"u8, found.Worker is null ? "0"u8 : "1"u8, numerator[..n], denominator[..d], clients[..c]);
+    }
+
+    /// <summary>
+    /// Admin <c>cancel job</c> (spec §2.14): every client gets WORK_FAIL now. A queued job is removed; a running job is
+    /// not stopped, and its clients stay attached (so, as in gearmand, they may also see its WORK_COMPLETE).
+    /// </summary>
+    internal bool Cancel(ReadOnlySpan<byte> handle)
+    {
+        if (!TryGetJob(handle, out var job)) return false;
+        foreach (var client in job.Clients) client.Outbox.Send(PacketType.WorkFail, job.Handle);
+        job.IsPersisted = false;
+        if (job.Worker is null)
+        {
+            Free(job);
+        }
+        else
+        {
+            job.IsIgnored = true;
+        }
+
+        return true;
+    }
+
+    /// <summary>C's atoi: optional blanks and sign, then leading digits; anything else yields what was read so far.</summary>
+    internal static int Atoi(ReadOnlySpan<byte> text)
+    {
+        int i = 0;
+        while (i < text.Length && text[i] is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r' or (byte)'\v' or (byte)'\f') i++;
+        bool negative = false;
+        if (i < text.Length && text[i] is (byte)'+' or (byte)'-')
+        {
+            negative = text[i] == (byte)'-';
+            i++;
+        }
+
+        long value = 0;
+        for (; i < text.Length && text[i] is >= (byte)'0' and <= (byte)'9'; i++)
+        {
+            value = Math.Min((value * 10) + (text[i] - '0'), (long)int.MaxValue + 1);
+        }
+
+        value = negative ? -value : value;
+        return (int)Math.Clamp(value, int.MinValue, int.MaxValue);
+    }
+}
