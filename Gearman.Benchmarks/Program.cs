@@ -1,1 +1,23 @@
-return 0;
+using BenchmarkDotNet.Running;
+using Gearman.Benchmarks;
+using Gearman.Benchmarks.Throughput;
+
+// dotnet run -c Release --project Gearman.Benchmarks -- micro [BenchmarkDotNet arguments]
+// dotnet run -c Release --project Gearman.Benchmarks -- throughput [--smoke] [--servers ours,gearmand] [--scenarios ...] [--out docs/throughput.md]
+switch (args.Length > 0 ? args[0] : null)
+{
+    case "micro":
+        BenchmarkSwitcher.FromAssembly(typeof(BenchmarkConfig).Assembly).Run(args[1..], BenchmarkConfig.Create());
+        return 0;
+    case "throughput":
+        return ThroughputCommand.Run(args[1..]);
+    default:
+        Console.Error.WriteLine("""
+            usage: Gearman.Benchmarks micro [BenchmarkDotNet arguments, e.g. --filter '*Codec*' --job short]
+                   Gearman.Benchmarks throughput [--smoke] [--servers ours,gearmand] [--drivers libgearman,sdk]
+                                                 [--scenarios id,...] [--runs N] [--scale F] [--out docs/throughput.md]
+                                                 [--gearmand PATH] [--our-server Gearman.Server.dll or executable] [--timeout SECONDS]
+                   Gearman.Benchmarks throughput --list
+            """);
+        return 2;
+}

@@ -73,6 +73,7 @@ internal static class ServerCommandLine
                 var minimum = ToLogLevel(options.Verbosity);
                 logging.SetMinimumLevel(minimum);
                 logging.AddFilter("Microsoft", LogLevel.Warning);
+                logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.Critical); // a failed bind is reported once, below
                 switch (options.LogFile)
                 {
                     case null or "stderr":

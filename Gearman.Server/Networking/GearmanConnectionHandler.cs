@@ -6,6 +6,7 @@ using Gearman.Server.Diagnostics;
 using Gearman.Server.Hosting;
 using Gearman.Server.Scheduling;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Gearman.Server.Networking;
@@ -26,8 +27,11 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
     private readonly GearmanServerOptions _options;
     private readonly ILogger _logger;
 
-    public GearmanConnectionHandler(JobScheduler scheduler, GearmanServerOptions options, ILogger<GearmanConnectionHandler> logger)
+    private readonly CancellationToken _stopping;
+
+    public GearmanConnectionHandler(JobScheduler scheduler, GearmanServerOptions options, ILogger<GearmanConnectionHandler> logger, IHostApplicationLifetime lifetime)
     {
+        _stopping = lifetime.ApplicationStopping;
         _scheduler = scheduler;
         _options = options;
         _logger = logger;
@@ -43,11 +47,14 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
         ServerLog.ConnectionOpened(_logger, peer.ToString());
         var writeLoop = WriteLoopAsync(peer, connection.Transport.Output);
         bool posted = false;
+
+        // Reading ends when the peer closes or when the server stops; queued replies are still flushed below.
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, _stopping);
         try
         {
-            await _scheduler.PostAsync(ServerCommand.ForConnected(peer), connection.ConnectionClosed).ConfigureAwait(false);
+            await _scheduler.PostAsync(ServerCommand.ForConnected(peer), reading.Token).ConfigureAwait(false);
             posted = true;
-            await ReadLoopAsync(peer, connection.Transport.Input, connection.ConnectionClosed).ConfigureAwait(false);
+            await ReadLoopAsync(peer, connection.Transport.Input, reading.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

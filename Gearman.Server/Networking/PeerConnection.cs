@@ -43,8 +43,8 @@ internal sealed class PeerConnection
     /// <summary>Jobs assigned to this connection as a worker.</summary>
     public List<Job> RunningJobs { get; } = [];
 
-    /// <summary>Foreground jobs this connection waits on as a client.</summary>
-    public List<Job> AttachedJobs { get; } = [];
+    /// <summary>Foreground jobs this connection waits on as a client (a set: a pipelining client may wait on thousands).</summary>
+    public HashSet<Job> AttachedJobs { get; } = [];
 
     /// <summary>Closes the transport at once (set by the connection handler); the reader then reports the disconnect.</summary>
     public Action? Abort { get; set; }

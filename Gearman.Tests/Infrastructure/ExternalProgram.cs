@@ -74,7 +74,8 @@ public sealed class ExternalProgram : IAsyncDisposable
     /// <param name="arguments">Its arguments.</param>
     /// <param name="environment">Extra environment variables.</param>
     /// <param name="standardInput">Written to stdin, which is then closed; stdin is closed at once when null.</param>
-    public static ExternalProgram Start(string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, string? standardInput = null)
+    /// <param name="keepInputOpen">Leave stdin open for <see cref="WriteInputLineAsync"/> (closed on dispose).</param>
+    public static ExternalProgram Start(string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, string? standardInput = null, bool keepInputOpen = false)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -111,7 +112,7 @@ public sealed class ExternalProgram : IAsyncDisposable
         try
         {
             if (standardInput is not null) process.StandardInput.Write(standardInput);
-            process.StandardInput.Close();
+            if (!keepInputOpen) process.StandardInput.Close();
         }
         catch (IOException)
         {
@@ -119,6 +120,13 @@ public sealed class ExternalProgram : IAsyncDisposable
         }
 
         return program;
+    }
+
+    /// <summary>Writes a line to the program's stdin (started with <c>keepInputOpen</c>).</summary>
+    public async Task WriteInputLineAsync(string line)
+    {
+        await _process.StandardInput.WriteAsync(line + "\n");
+        await _process.StandardInput.FlushAsync();
     }
 
     /// <summary>Runs a program to completion and returns it (exited); throws with its output on timeout.</summary>
@@ -217,6 +225,10 @@ public sealed class ExternalProgram : IAsyncDisposable
         catch (InvalidOperationException)
         {
             // Never started.
+        }
+        catch (TimeoutException)
+        {
+            // SIGKILL was sent; an unkillable (D-state) child must not hide the test's own result.
         }
 
         _process.Dispose();

@@ -27,7 +27,10 @@ internal sealed class GearmandServer : IServerUnderTest
         _pidFile = pidFile;
     }
 
-    /// <summary>Pid files of running test gearmands (<c>$TMPDIR/gearman-tests/gearmand-*.pid</c>); <c>.ci/run</c> reaps what is left.</summary>
+    /// <summary>
+    /// Pid files of running test gearmands: <c>$TMPDIR/gearman-tests/gearmand-HOSTPID-PORT-ID.pid</c>. <c>.ci/run</c>
+    /// stops a gearmand whose test host (HOSTPID) no longer exists.
+    /// </summary>
     public static string PidFileDirectory { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "gearman-tests");
 
     public string Host => "127.0.0.1";
@@ -56,7 +59,8 @@ internal sealed class GearmandServer : IServerUnderTest
         {
             // The port is free now; gearmand may still lose a race for it, and then it exits and we try another.
             int port = FreePort();
-            string pidFile = System.IO.Path.Combine(PidFileDirectory, $"gearmand-{port}-{Guid.NewGuid():N}.pid");
+            // The name carries the test host's pid: CI reaps a gearmand only when its test host is gone.
+            string pidFile = System.IO.Path.Combine(PidFileDirectory, $"gearmand-{Environment.ProcessId}-{port}-{Guid.NewGuid():N}.pid");
             var process = ExternalProgram.Start(Path, Arguments(options, port, pidFile));
             var server = new GearmandServer(process, port, pidFile);
             try

@@ -1,0 +1,66 @@
+namespace Gearman.Benchmarks.Throughput;
+
+/// <summary>
+/// Drives one scenario's load against a running server: (a) libgearman C clients and workers, (b) our SDK's clients
+/// and workers. The harness owns the servers and the bookkeeping; a driver starts its clients and workers, runs the
+/// warm-up, and brackets exactly the measured part with <see cref="MeasurementWindow.Begin"/> and
+/// <see cref="MeasurementWindow.End"/> so that server CPU and memory are read around it.
+/// </summary>
+/// <remarks>
+/// <see cref="Run"/> is called on the main thread. A driver that starts processes must start them from that thread
+/// (see <see cref="ChildProcesses"/>); one that runs in-process async code may block on it there.
+/// </remarks>
+internal interface ILoadDriver
+{
+    /// <summary>Command-line and table name.</summary>
+    string Name { get; }
+
+    /// <summary>Why this driver cannot run at all in this build or on this machine; null when it can.</summary>
+    string? Unavailable { get; }
+
+    /// <summary>Why <paramref name="scenario"/> is not implemented by this driver; null when it is.</summary>
+    string? Unsupported(Scenario scenario);
+
+    /// <summary>Runs one measured run of <paramref name="run"/> against <paramref name="server"/>.</summary>
+    /// <exception cref="LoadException">The load failed; the run is reported as failed.</exception>
+    RunMeasurement Run(ScenarioRun run, RunningServer server, MeasurementWindow window);
+}
+
+/// <summary>A scenario with this invocation's counts.</summary>
+internal sealed record ScenarioRun(Scenario Scenario, long Jobs, long Warmup, TimeSpan PhaseTimeout);
+
+/// <summary>What a driver measured.</summary>
+/// <param name="Jobs">Jobs completed in the measured part (map-reduce: map jobs; memory: jobs queued).</param>
+/// <param name="Seconds">Elapsed time that <paramref name="Jobs"/> took, as the load generator measured it.</param>
+/// <param name="P50Us">Median job latency in microseconds, when measured.</param>
+/// <param name="P99Us">99th percentile job latency in microseconds, when measured.</param>
+/// <param name="Notes">Anything else worth keeping in the raw results.</param>
+internal sealed record RunMeasurement(long Jobs, double Seconds, double? P50Us, double? P99Us, string Notes = "");
+
+/// <summary>Reads the server's CPU time and memory at the start and end of the measured part of a run.</summary>
+internal sealed class MeasurementWindow(RunningServer server)
+{
+    private double? _cpuBegin;
+
+    public double? CpuSeconds { get; private set; }
+
+    public long RssBefore { get; private set; }
+
+    public long RssAfter { get; private set; }
+
+    public long PeakRss { get; private set; }
+
+    public void Begin()
+    {
+        if (_cpuBegin is not null) throw new InvalidOperationException("Begin called twice");
+        RssBefore = server.Memory().Rss;
+        _cpuBegin = server.CpuSeconds();
+    }
+
+    public void End()
+    {
+        if (_cpuBegin is null || CpuSeconds is not null) throw new InvalidOperationException("End without Begin, or twice");
+        CpuSeconds = server.CpuSeconds() - _cpuBegin.Value;
+        (RssAfter, PeakRss) = server.Memory();
+    }
+}

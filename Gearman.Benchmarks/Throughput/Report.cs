@@ -1,0 +1,240 @@
+using System.Globalization;
+using System.Text;
+
+namespace Gearman.Benchmarks.Throughput;
+
+/// <summary>The results as Markdown (summary, memory, method, raw runs) and as an SVG chart.</summary>
+internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord> records, MachineInfo machine, string command)
+{
+    private static readonly CultureInfo Ic = CultureInfo.InvariantCulture;
+
+    private IReadOnlyList<string> Servers => options.Servers;
+
+    /// <summary>Rows of the summary: every scenario and driver that has records, in run order.</summary>
+    private IEnumerable<(Scenario Scenario, string Driver)> Rows
+        => records.Select(r => (r.Scenario, r.Driver)).Distinct();
+
+    /// <summary>The summary tables, as printed on the console.</summary>
+    public string Summary()
+    {
+        var md = new StringBuilder();
+        AppendThroughputTable(md);
+        AppendMemoryTable(md);
+        return md.ToString();
+    }
+
+    public string Markdown(string? chartFileName)
+    {
+        var md = new StringBuilder();
+        md.AppendLine("# Throughput: our server and gearmand");
+        md.AppendLine();
+        md.AppendLine("Written by the throughput harness of Gearman.Benchmarks; see docs/benchmarks.md for how to read it.");
+        md.AppendLine();
+        md.AppendLine(Ic, $"- Command: `{command}`");
+        md.AppendLine(Ic, $"- Run at: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(options.Smoke ? " (smoke run: tiny counts, not a measurement)" : string.Empty)}");
+        md.AppendLine(Ic, $"- Machine: {machine.Cpu}, {machine.Cores} cores, {machine.Os}; {machine.Dotnet}; {machine.Gearmand}");
+        md.AppendLine(Ic, $"- Servers: {string.Join("; ", machine.ServerCommands.Select(kv => $"{kv.Key}: `{kv.Value}`"))}");
+        md.AppendLine(Ic, $"- Rounds: {options.Runs} per scenario (memory: 1), each round running every server in turn ({string.Join(", ", Servers)}), a fresh server on a fresh loopback port for every run; figures are medians over the rounds. Job-count scale: {options.Scale.ToString(Ic)}.");
+        md.AppendLine();
+        if (Rows.Any(r => r.Scenario.Kind != ScenarioKind.Memory))
+        {
+            md.AppendLine("## Jobs per second, latency, server CPU");
+            md.AppendLine();
+            AppendThroughputTable(md);
+            if (chartFileName is not null)
+            {
+                md.AppendLine(Ic, $"![jobs per second, per scenario]({chartFileName})");
+                md.AppendLine();
+            }
+        }
+
+        if (Rows.Any(r => r.Scenario.Kind == ScenarioKind.Memory))
+        {
+            md.AppendLine("## Memory");
+            md.AppendLine();
+            AppendMemoryTable(md);
+        }
+
+        md.AppendLine("## Method");
+        md.AppendLine();
+        md.AppendLine("- Foreground: workers echo the payload; clients wait for each job (batch 1: `gearman_client_do` in a loop) or for each pipelined batch (`add_task` x N, then `run_tasks`). jobs/s = jobs / wall time of the clients; latency = submit to WORK_COMPLETE at the client.");
+        md.AppendLine("- Background: workers that stop after exactly N jobs start first; one submitter pipelines N background jobs in batches of 100, each stamped with its submit time. jobs/s = N / (last job done - first job submitted); latency = submit to done at the worker, so it includes queueing behind the burst.");
+        md.AppendLine("- Map-reduce: `gearman_execute_by_partition` to a libgearman partition function that splits its workload into 1,000 chunks, each a reducer job on the echo workers; jobs/s and latency count map-reduce jobs, each of which is 1,001 jobs on the server.");
+        md.AppendLine("- Memory: N background jobs are queued with no worker registered; RSS is the server's VmRSS (from /proc) before and after.");
+        md.AppendLine("- Server CPU: utime + stime of the server process from /proc/PID/stat around the measured part only (warm-up excluded); per 1,000 measured jobs.");
+        md.AppendLine("- Ratios are ours / gearmand: above 1 means ours is faster (jobs/s) or uses more (CPU, latency, memory).");
+        md.AppendLine();
+        md.AppendLine("## Raw runs");
+        md.AppendLine();
+        md.AppendLine("| Scenario | Load | Server | Round | Jobs | Seconds | Jobs/s | p50 ms | p99 ms | Server CPU s | RSS before -> after MiB | Status |");
+        md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        foreach (var r in records)
+        {
+            var m = r.Measurement;
+            md.AppendLine(Ic, $"| {r.Scenario.Id} | {r.Driver} | {r.Server} | {r.Round} | {Num(m?.Jobs)} | {Fixed(m?.Seconds, 3)} | {Num(r.JobsPerSecond)} | {Ms(m?.P50Us)} | {Ms(m?.P99Us)} | {Fixed(r.CpuSeconds, 2)} | {Rss(r)} | {Cell(StatusText(r))} |");
+        }
+
+        return md.ToString();
+    }
+
+    /// <summary>The SVG chart, or null when no scenario has a figure to plot.</summary>
+    public string? Chart()
+    {
+        var groups = Rows
+            .Where(row => row.Scenario.Kind != ScenarioKind.Memory && Servers.Any(s => Ok(row, s).Any()))
+            .Select(row => (
+                $"{row.Scenario.Id} ({row.Driver})",
+                (IReadOnlyList<(double? Value, string Missing)>)Servers
+                    .Select(s => (Median(Ok(row, s), r => r.JobsPerSecond), Figure(row, s, _ => null, _ => "no figure")))
+                    .ToList()))
+            .ToList();
+        return groups.Count == 0 ? null : SvgChart.Render("Jobs per second: ours and gearmand", Servers, groups);
+    }
+
+    private void AppendThroughputTable(StringBuilder md)
+    {
+        var head = new StringBuilder("| Scenario | Load | Jobs per run |");
+        var rule = new StringBuilder("|---|---|---:|");
+        foreach (var s in Servers)
+        {
+            head.Append(Ic, $" {s} jobs/s |");
+            rule.Append("---:|");
+        }
+
+        if (HasPair) AppendRatioHeader("jobs/s");
+        foreach (var s in Servers)
+        {
+            head.Append(Ic, $" {s} p50 / p99 ms |");
+            rule.Append("---:|");
+        }
+
+        foreach (var s in Servers)
+        {
+            head.Append(Ic, $" {s} CPU s / 1k jobs |");
+            rule.Append("---:|");
+        }
+
+        if (HasPair) AppendRatioHeader("CPU");
+        md.AppendLine(head.ToString());
+        md.AppendLine(rule.ToString());
+
+        foreach (var row in Rows.Where(r => r.Scenario.Kind != ScenarioKind.Memory))
+        {
+            var line = new StringBuilder().Append(Ic, $"| {Cell(row.Scenario.Title)} | {row.Driver} | {JobsPerRun(row)} |");
+            foreach (var s in Servers) line.Append(Ic, $" {Figure(row, s, r => r.JobsPerSecond, Num)} |");
+            if (HasPair) line.Append(Ic, $" {Ratio(row, r => r.JobsPerSecond)} |");
+            foreach (var s in Servers) line.Append(Ic, $" {Figure(row, s, r => r.Measurement?.P50Us, _ => $"{Ms(Median(Ok(row, s), r => r.Measurement?.P50Us))} / {Ms(Median(Ok(row, s), r => r.Measurement?.P99Us))}")} |");
+            foreach (var s in Servers) line.Append(Ic, $" {Figure(row, s, r => r.CpuPerThousand, v => Fixed(v, 3))} |");
+            if (HasPair) line.Append(Ic, $" {Ratio(row, r => r.CpuPerThousand)} |");
+            md.AppendLine(line.ToString());
+        }
+
+        md.AppendLine();
+
+        void AppendRatioHeader(string what)
+        {
+            head.Append(Ic, $" {ServerCatalog.Ours}/{ServerCatalog.Gearmand} {what} |");
+            rule.Append("---:|");
+        }
+    }
+
+    private void AppendMemoryTable(StringBuilder md)
+    {
+        var rows = Rows.Where(r => r.Scenario.Kind == ScenarioKind.Memory).ToList();
+        if (rows.Count == 0) return;
+        var head = new StringBuilder("| Scenario | Load | Jobs queued |");
+        var rule = new StringBuilder("|---|---|---:|");
+        foreach (var s in Servers)
+        {
+            head.Append(Ic, $" {s} RSS idle -> queued MiB | {s} bytes / job | {s} submit jobs/s |");
+            rule.Append("---:|---:|---:|");
+        }
+
+        if (HasPair)
+        {
+            head.Append(Ic, $" {ServerCatalog.Ours}/{ServerCatalog.Gearmand} RSS queued |");
+            rule.Append("---:|");
+        }
+
+        md.AppendLine(head.ToString());
+        md.AppendLine(rule.ToString());
+        foreach (var row in rows)
+        {
+            var line = new StringBuilder().Append(Ic, $"| {Cell(row.Scenario.Title)} | {row.Driver} | {JobsPerRun(row)} |");
+            foreach (var s in Servers)
+            {
+                string rss = Figure(row, s, r => r.RssAfter, _ => $"{Mib(Median(Ok(row, s), r => r.RssBefore))} -> {Mib(Median(Ok(row, s), r => r.RssAfter))}");
+                string perJob = Figure(row, s, r => r.RssPerJob, v => Fixed(v, 0));
+                string rate = Figure(row, s, r => r.JobsPerSecond, Num);
+                line.Append(Ic, $" {rss} | {perJob} | {rate} |");
+            }
+
+            if (HasPair) line.Append(Ic, $" {Ratio(row, r => r.RssAfter)} |");
+            md.AppendLine(line.ToString());
+        }
+
+        md.AppendLine();
+    }
+
+    /// <summary>Measured jobs per run (they differ from the title under --smoke or --scale).</summary>
+    private string JobsPerRun((Scenario Scenario, string Driver) row)
+        => Num(row.Scenario.JobsFor(options.Smoke, options.Scale));
+
+    private bool HasPair => Servers.Contains(ServerCatalog.Ours) && Servers.Contains(ServerCatalog.Gearmand);
+
+    private IEnumerable<RunRecord> Ok((Scenario Scenario, string Driver) row, string server)
+        => records.Where(r => r.Scenario == row.Scenario && r.Driver == row.Driver && r.Server == server && r.Status == RunStatus.Ok);
+
+    /// <summary>The median figure of a server's good runs, or why there is none.</summary>
+    private string Figure((Scenario Scenario, string Driver) row, string server, Func<RunRecord, double?> select, Func<double?, string> format)
+    {
+        var ok = Ok(row, server).ToList();
+        if (ok.Count > 0) return format(Median(ok, select));
+        var any = records.FirstOrDefault(r => r.Scenario == row.Scenario && r.Driver == row.Driver && r.Server == server && r.Status != RunStatus.Ok)
+            ?? records.FirstOrDefault(r => r.Server == server && r.Status == RunStatus.FailedToStart);
+        return any is null ? "not run" : any.Status switch
+        {
+            RunStatus.FailedToStart => "failed to start",
+            RunStatus.Pending => "pending",
+            _ => "failed",
+        };
+    }
+
+    private string Ratio((Scenario Scenario, string Driver) row, Func<RunRecord, double?> select)
+    {
+        var ours = Median(Ok(row, ServerCatalog.Ours), select);
+        var theirs = Median(Ok(row, ServerCatalog.Gearmand), select);
+        return ours is { } o && theirs is > 0 ? (o / theirs.Value).ToString("0.00", Ic) : "-";
+    }
+
+    private static double? Median(IEnumerable<RunRecord> runs, Func<RunRecord, double?> select)
+    {
+        var values = runs.Select(select).Where(v => v is not null).Select(v => v!.Value).Order().ToList();
+        if (values.Count == 0) return null;
+        int mid = values.Count / 2;
+        return values.Count % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+    }
+
+    private static string StatusText(RunRecord r) => r.Status switch
+    {
+        RunStatus.Ok => r.Measurement?.Notes is { Length: > 0 } notes ? $"ok; {notes}" : "ok",
+        RunStatus.FailedToStart => $"failed to start: {r.Message}",
+        RunStatus.Pending => r.Message,
+        _ => $"failed: {r.Message}",
+    };
+
+    private static string Rss(RunRecord r) => r.Status == RunStatus.Ok ? $"{Mib(r.RssBefore)} -> {Mib(r.RssAfter)}" : "-";
+
+    private static string Cell(string text) => text.Replace("|", "\\|", StringComparison.Ordinal).ReplaceLineEndings(" ");
+
+    private static string Num(double? v) => v is { } d ? d.ToString("N0", Ic) : "-";
+
+    private static string Fixed(double? v, int digits) => v is { } d ? d.ToString("F" + digits.ToString(Ic), Ic) : "-";
+
+    private static string Ms(double? us) => us is { } u ? (u / 1000).ToString(u < 10_000 ? "0.000" : "0.0", Ic) : "-";
+
+    private static string Mib(double? bytes) => bytes is { } b ? (b / (1024 * 1024)).ToString("0.0", Ic) : "-";
+}
+
+/// <summary>What the report says about the machine and the servers.</summary>
+internal sealed record MachineInfo(string Cpu, int Cores, string Os, string Dotnet, string Gearmand, IReadOnlyDictionary<string, string> ServerCommands);

@@ -1,0 +1,260 @@
+using System.Buffers;
+using Gearman.Reactive.Connections;
+
+namespace Gearman.Reactive.Client;
+
+/// <summary>Submitting, failing over, and consuming a job's events.</summary>
+public sealed partial class GearmanClient
+{
+    /// <summary>The body of a <see cref="Submit"/> subscription: the only caller of the observer.</summary>
+    private async Task ObserveAsync(SubmitRequest request, IObserver<TaskEvent> observer, CancellationToken cancellationToken)
+    {
+        var subscription = new TaskSubscription();
+        using var deadline = Deadline.Start(request.Options.Timeout, Options.TimeProvider, cancellationToken);
+        var token = deadline?.Token ?? cancellationToken;
+        try
+        {
+            await DispatchAsync(new ClientJob(request, subscription), token).ConfigureAwait(false);
+            var events = subscription.Events;
+            while (await events.WaitToReadAsync(token).ConfigureAwait(false))
+            {
+                while (events.TryRead(out var e)) observer.OnNext(e);
+            }
+        }
+        catch (OperationCanceledException) when (deadline is { Expired: true } && !cancellationToken.IsCancellationRequested)
+        {
+            throw TimedOut(request);
+        }
+        finally
+        {
+            subscription.Detach();
+        }
+    }
+
+    private async ValueTask<ReadOnlyMemory<byte>> ExecuteCoreAsync(SubmitRequest request, IProgress<JobProgress>? progress, CancellationToken cancellationToken)
+    {
+        var subscription = new TaskSubscription();
+        using var deadline = Deadline.Start(request.Options.Timeout, Options.TimeProvider, cancellationToken);
+        var token = deadline?.Token ?? cancellationToken;
+        try
+        {
+            await DispatchAsync(new ClientJob(request, subscription), token).ConfigureAwait(false);
+            ArrayBufferWriter<byte>? data = null;
+            var events = subscription.Events;
+            while (await events.WaitToReadAsync(token).ConfigureAwait(false))
+            {
+                while (events.TryRead(out var e))
+                {
+                    switch (e.Kind)
+                    {
+                        case TaskEventKind.Data:
+                            (data ??= new ArrayBufferWriter<byte>()).Write(e.Data.Span);
+                            break;
+                        case TaskEventKind.Status:
+                            progress?.Report(e.Progress);
+                            break;
+                        case TaskEventKind.Completed when data is null:
+                            return e.Data;
+                        case TaskEventKind.Completed:
+                            data.Write(e.Data.Span);
+                            return data.WrittenMemory;
+                    }
+                }
+            }
+
+            throw new GearmanException($"The job of '{request.Function}' ended without a result.");
+        }
+        catch (OperationCanceledException) when (deadline is { Expired: true } && !cancellationToken.IsCancellationRequested)
+        {
+            throw TimedOut(request);
+        }
+        finally
+        {
+            subscription.Detach();
+        }
+    }
+
+    private async ValueTask<JobHandle> SubmitBackgroundCoreAsync(SubmitRequest request, CancellationToken cancellationToken)
+    {
+        var subscription = new TaskSubscription();
+        using var deadline = Deadline.Start(request.Options.Timeout, Options.TimeProvider, cancellationToken);
+        var token = deadline?.Token ?? cancellationToken;
+        try
+        {
+            await DispatchAsync(new ClientJob(request, subscription), token).ConfigureAwait(false);
+            var events = subscription.Events;
+            while (await events.WaitToReadAsync(token).ConfigureAwait(false))
+            {
+                while (events.TryRead(out var e))
+                {
+                    if (e.Kind == TaskEventKind.Created) return e.Job;
+                }
+            }
+
+            throw new GearmanException($"The background job of '{request.Function}' ended without being created.");
+        }
+        catch (OperationCanceledException) when (deadline is { Expired: true } && !cancellationToken.IsCancellationRequested)
+        {
+            throw TimedOut(request);
+        }
+        finally
+        {
+            subscription.Detach();
+        }
+    }
+
+    /// <summary>
+    /// Hands <paramref name="job"/> to a server: the one its unique ID hashes to, else the next round-robin, skipping
+    /// servers in back-off and servers it was already sent to. Completes synchronously when the server is connected.
+    /// </summary>
+    /// <exception cref="GearmanConnectionException">No server is left to try.</exception>
+    private async ValueTask DispatchAsync(ClientJob job, CancellationToken cancellationToken)
+    {
+        ulong? key = ServerSelector.KeyHash(job.Request);
+        int start = key is null ? (int)((uint)Interlocked.Increment(ref _roundRobin) % (uint)_sessions.Length) : 0;
+        Exception? lastError = null;
+        while (true)
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            int index = ServerSelector.Next(_sessions, key, start, job.TriedServers);
+            if (index < 0)
+            {
+                throw new GearmanConnectionException(
+                    $"No job server could take the job of '{job.Request.Function}': {lastError?.Message ?? "all were tried"}", lastError);
+            }
+
+            var session = _sessions[index];
+            job.TriedServers |= session.Bit;
+            if (session.IsBackingOff(out var backOffError))
+            {
+                lastError = new GearmanConnectionException(
+                    $"job server {session.Name} is skipped after a failure ({backOffError?.Message})", backOffError);
+                continue;
+            }
+
+            GearmanConnection connection;
+            try
+            {
+                connection = await session.GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (GearmanConnectionException ex)
+            {
+                lastError = ex;
+                continue;
+            }
+
+            if (session.TryEnqueue(job, connection)) return;
+            lastError = new GearmanConnectionException($"The connection to job server {session.Name} closed.");
+        }
+    }
+
+    private async Task ResubmitAsync(ClientJob job, string lostServer, Exception cause)
+    {
+        try
+        {
+            if (!job.HasSubscribers)
+            {
+                job.Complete(null);
+                return;
+            }
+
+            await DispatchAsync(job, ShutdownToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            job.Complete(new ObjectDisposedException(nameof(GearmanClient), "The Gearman client was disposed."));
+        }
+        catch (GearmanConnectionException ex)
+        {
+            job.Complete(new GearmanConnectionException(
+                $"Job server {lostServer} was lost before it acknowledged the job of '{job.Request.Function}' ({cause.Message}), " +
+                $"and no other server could take it: {ex.Message}",
+                ex));
+        }
+        catch (Exception ex)
+        {
+            job.Complete(ex);
+        }
+    }
+
+    private async ValueTask<JobStatus> QueryAsync(ServerSession session, StatusRequest request, CancellationToken cancellationToken)
+    {
+        if (session.IsBackingOff(out var error))
+        {
+            throw new GearmanConnectionException($"Job server {session.Name} is skipped after a failure: {error?.Message}", error);
+        }
+
+        var connection = await session.GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        if (!session.TrySend(request, connection)) throw new GearmanConnectionException($"The connection to job server {session.Name} closed.");
+        return await request.Reply.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<JobStatus> GetStatusByUniqueCoreAsync(string unique, CancellationToken cancellationToken)
+    {
+        ulong key = ServerSelector.KeyHash(unique);
+        ulong tried = 0;
+        JobStatus? unknown = null;
+        Exception? lastError = null;
+        int index;
+        while ((index = ServerSelector.Next(_sessions, key, 0, tried)) >= 0)
+        {
+            tried |= 1UL << index;
+            try
+            {
+                var status = await QueryAsync(_sessions[index], new StatusRequest(PendingKind.StatusUnique, unique), cancellationToken).ConfigureAwait(false);
+                if (status.IsKnown) return status;
+                unknown ??= status;
+            }
+            catch (GearmanConnectionException ex)
+            {
+                lastError = ex;
+            }
+        }
+
+        return unknown ?? throw new GearmanConnectionException($"No job server answered the status query for unique ID '{unique}'.", lastError);
+    }
+
+    private static TimeoutException TimedOut(SubmitRequest request)
+        => new($"The job of '{request.Function}' did not finish within {request.Options.Timeout.TotalMilliseconds:0} ms; " +
+               "the client detached from it (Gearman cannot cancel a job, so it may still run).");
+
+    /// <summary>A cancellation token that also fires after a timeout measured on a <see cref="TimeProvider"/>.</summary>
+    private sealed class Deadline : IDisposable
+    {
+        private readonly CancellationTokenSource _cts;
+        private readonly ITimer _timer;
+        private volatile bool _expired;
+
+        private Deadline(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+        {
+            _cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            _timer = time.CreateTimer(static s => ((Deadline)s!).Expire(), this, timeout, Timeout.InfiniteTimeSpan);
+        }
+
+        public CancellationToken Token => _cts.Token;
+
+        public bool Expired => _expired;
+
+        public static Deadline? Start(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+            => timeout == Timeout.InfiniteTimeSpan ? null : new Deadline(timeout, time, cancellationToken);
+
+        public void Dispose()
+        {
+            _timer.Dispose();
+            _cts.Dispose();
+        }
+
+        private void Expire()
+        {
+            _expired = true;
+            try
+            {
+                _cts.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The job ended as the timer fired.
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Gearman.Reactive.Client;
+
+/// <summary>Settings of a <see cref="GearmanClient"/>. Immutable: derive variants with <c>with</c>.</summary>
+public sealed record GearmanClientOptions
+{
+    /// <summary>The defaults: one job server at <c>localhost:4730</c>.</summary>
+    public static GearmanClientOptions Default { get; } = new();
+
+    /// <summary>
+    /// Job servers as <c>host[:port]</c> (port 4730 when omitted). Default: <c>localhost:4730</c>. A job with a
+    /// unique ID goes to the server the ID hashes to (rendezvous hashing over these strings, so every client must list a
+    /// server the same way for coalescing to work across servers); other jobs are spread round-robin. At most 64.
+    /// </summary>
+    public IReadOnlyList<string> Servers { get; init; } = ["localhost:4730"];
+
+    /// <summary>How long one TCP connect may take. Default: 5 seconds.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long the server may take to answer a request it answers at once (a submit's <c>JOB_CREATED</c>,
+    /// <c>GET_STATUS</c>, <c>OPTION_REQ</c>). A connection whose oldest request is older than this is considered dead:
+    /// it is closed, unacknowledged submits move to another server and running jobs on it fail.
+    /// Default: 30 seconds; <see cref="Timeout.InfiniteTimeSpan"/> disables the check.
+    /// </summary>
+    public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a server that could not be reached (or whose connection was lost) is skipped before the next connect
+    /// attempt. Doubles after each consecutive failure up to <see cref="MaxReconnectDelay"/>; reset by a successful
+    /// connect. Default: 100 milliseconds.
+    /// </summary>
+    public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest back-off between connect attempts to one server. Default: 10 seconds.</summary>
+    public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The largest packet accepted from a server, in bytes. Default: 16 MiB.</summary>
+    public int MaxPacketSize { get; init; } = 16 << 20;
+
+    /// <summary>
+    /// Whether to send <c>OPTION_REQ exceptions</c> on every connection, so that a worker's <c>WORK_EXCEPTION</c>
+    /// reaches the client (as <see cref="GearmanJobException"/>) instead of a bare <c>WORK_FAIL</c>. Default: true.
+    /// </summary>
+    public bool EnableExceptions { get; init; } = true;
+
+    /// <summary>An identifier sent with <c>SET_CLIENT_ID</c> on every connection (shown by admin <c>workers</c>). Default: none.</summary>
+    public string? ClientId { get; init; }
+
+    /// <summary>Where the client logs. Default: <see cref="NullLoggerFactory.Instance"/>.</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+
+    /// <summary>The clock for timeouts, back-off and status polling. Default: <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+}

@@ -1,0 +1,37 @@
+namespace Gearman.Reactive.Client;
+
+/// <summary>
+/// One consumer of a job's events: one subscription of a <see cref="GearmanClient.Submit"/> observable or one call of
+/// an awaitable helper. The connection's read loop writes events into its <see cref="TaskEventQueue"/>; the consumer is
+/// the only reader, so it never sees concurrent or post-terminal notifications.
+/// </summary>
+internal sealed class TaskSubscription
+{
+    private readonly TaskEventQueue _events = new();
+    private ClientJob? _job;
+    private int _detached;
+
+    public TaskEventQueue Events => _events;
+
+    public bool IsDetached => Volatile.Read(ref _detached) != 0;
+
+    /// <summary>The job this subscription currently follows (it moves when a job is coalesced into another).</summary>
+    public ClientJob? Job
+    {
+        get => Volatile.Read(ref _job);
+        set => Volatile.Write(ref _job, value);
+    }
+
+    public void Publish(in TaskEvent e) => _events.TryWrite(e);
+
+    /// <summary>Ends the stream: without an error after the last event, or with the job's failure.</summary>
+    public void Complete(Exception? error) => _events.TryComplete(error);
+
+    /// <summary>The consumer has gone: stop delivering. Gearman cannot cancel a job, so the job itself keeps running.</summary>
+    public void Detach()
+    {
+        if (Interlocked.Exchange(ref _detached, 1) != 0) return;
+        Job?.RemoveSubscriber(this);
+        _events.Release();
+    }
+}

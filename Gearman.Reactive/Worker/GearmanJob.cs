@@ -1,0 +1,201 @@
+using System.Buffers.Text;
+using System.Text;
+using Gearman.Reactive.Protocol;
+
+namespace Gearman.Reactive.Worker;
+
+/// <summary>
+/// One job assigned to this worker: what the server sent (<see cref="Function"/>, <see cref="Handle"/>,
+/// <see cref="UniqueId"/>, <see cref="Reducer"/>, <see cref="Workload"/>) and the way back to the clients waiting for it.
+/// </summary>
+/// <remarks>
+/// <para>
+/// While the job runs, <see cref="SendDataAsync"/>, <see cref="SendWarningAsync"/> and <see cref="SendStatusAsync"/> reach
+/// every client attached to it, in the order they are called. The job ends exactly once: the first of
+/// <see cref="CompleteAsync"/>, <see cref="FailAsync"/> and <see cref="FailWithExceptionAsync"/> wins and
+/// later calls return false; after the end, sends are ignored.
+/// </para>
+/// <para>
+/// The job can also end without a result: its registered timeout expires, the connection that assigned it closes, or the
+/// worker stops without enough time to finish it. The server then gives the job to another worker, and
+/// <see cref="CancellationToken"/> fires so the handler can stop.
+/// </para>
+/// <para>All members are thread-safe.</para>
+/// </remarks>
+public sealed class GearmanJob
+{
+    private const int Running = 0;
+    private const int Ended = 1;
+    private const int Abandoned = 2;
+
+    private readonly WorkerConnection _connection;
+    private readonly byte[] _handle;
+    private readonly CancellationTokenSource _cancellation;
+    private readonly bool _timed;
+    private int _state;
+
+    internal GearmanJob(WorkerConnection connection, JobAssignment assignment, TimeSpan? timeout, TimeProvider timeProvider)
+    {
+        _connection = connection;
+        _handle = assignment.Handle;
+        Handle = assignment.HandleText;
+        Function = assignment.Function;
+        UniqueId = assignment.UniqueId;
+        Reducer = assignment.Reducer;
+        Workload = assignment.Workload;
+        Timeout = timeout;
+        if (timeout is { } t)
+        {
+            _timed = true;
+            _cancellation = new CancellationTokenSource(t, timeProvider);
+            CancellationToken = _cancellation.Token;
+            CancellationToken.UnsafeRegister(static s => ((GearmanJob)s!).OnTimeout(), this);
+        }
+        else
+        {
+            _cancellation = new CancellationTokenSource();
+            CancellationToken = _cancellation.Token;
+        }
+    }
+
+    /// <summary>The function the job was submitted to.</summary>
+    public string Function { get; }
+
+    /// <summary>The job handle the server assigned, such as <c>H:host:42</c>.</summary>
+    public string Handle { get; }
+
+    /// <summary>The unique ID the client submitted; empty when the client gave none or the server did not send it.</summary>
+    public string UniqueId { get; }
+
+    /// <summary>
+    /// The reducer function of a map-reduce job (<c>JOB_ASSIGN_ALL</c> with a reducer), or null for an ordinary job.
+    /// </summary>
+    public string? Reducer { get; }
+
+    /// <summary>The job's workload, as the client submitted it.</summary>
+    public ReadOnlyMemory<byte> Workload { get; }
+
+    /// <summary>
+    /// Fires when the job is taken away from this worker: its timeout expired, the connection that assigned it closed,
+    /// or the worker stopped before the job ended. Results sent afterwards are discarded.
+    /// </summary>
+    public CancellationToken CancellationToken { get; }
+
+    /// <summary>True once the job has ended, with a result or by being taken away.</summary>
+    public bool IsEnded => Volatile.Read(ref _state) != Running;
+
+    /// <summary>The effective timeout of the job (at least one second), or null when it has none.</summary>
+    internal TimeSpan? Timeout { get; }
+
+    /// <summary>The connection the job arrived on; results go back on it.</summary>
+    internal WorkerConnection Connection => _connection;
+
+    /// <summary>Sends a chunk of result data (<c>WORK_DATA</c>) to the waiting clients; ignored once the job has ended.</summary>
+    /// <param name="data">The chunk.</param>
+    /// <param name="cancellationToken">Cancels the send.</param>
+    public ValueTask SendDataAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!IsEnded) _connection.Outbox.Send(PacketType.WorkData, _handle, data.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Sends a warning (<c>WORK_WARNING</c>) to the waiting clients; ignored once the job has ended.</summary>
+    /// <param name="data">The warning, usually UTF-8 text.</param>
+    /// <param name="cancellationToken">Cancels the send.</param>
+    public ValueTask SendWarningAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!IsEnded) _connection.Outbox.Send(PacketType.WorkWarning, _handle, data.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Reports progress (<c>WORK_STATUS</c>) to the waiting clients and to status queries; ignored once the job has ended.</summary>
+    /// <param name="numerator">Work done so far.</param>
+    /// <param name="denominator">Total work.</param>
+    /// <param name="cancellationToken">Cancels the send.</param>
+    public ValueTask SendStatusAsync(long numerator, long denominator, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!IsEnded)
+        {
+            Span<byte> num = stackalloc byte[20];
+            Span<byte> den = stackalloc byte[20];
+            Utf8Formatter.TryFormat(numerator, num, out int numLength);
+            Utf8Formatter.TryFormat(denominator, den, out int denLength);
+            _connection.Outbox.Send(PacketType.WorkStatus, _handle, num[..numLength], den[..denLength]);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Ends the job successfully (<c>WORK_COMPLETE</c>) with <paramref name="result"/>.</summary>
+    /// <param name="result">The result; clients of libgearman's <c>do</c> see every data chunk followed by this.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>True when this call ended the job and the result is on its way; false when the job had already ended.</returns>
+    public ValueTask<bool> CompleteAsync(ReadOnlyMemory<byte> result = default, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!TryEnd(Ended)) return new ValueTask<bool>(false);
+        bool sent = _connection.Outbox.Send(PacketType.WorkComplete, _handle, result.Span);
+        OnEnded();
+        return new ValueTask<bool>(sent);
+    }
+
+    /// <summary>Ends the job as failed (<c>WORK_FAIL</c>).</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>True when this call ended the job; false when it had already ended.</returns>
+    public ValueTask<bool> FailAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!TryEnd(Ended)) return new ValueTask<bool>(false);
+        bool sent = _connection.Outbox.Send(PacketType.WorkFail, _handle);
+        OnEnded();
+        return new ValueTask<bool>(sent);
+    }
+
+    /// <summary>
+    /// Ends the job as failed with an exception (<c>WORK_EXCEPTION</c> carrying <paramref name="message"/> as UTF-8).
+    /// Clients that enabled exceptions receive the message; the server sends the others <c>WORK_FAIL</c>.
+    /// </summary>
+    /// <param name="message">What went wrong.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>True when this call ended the job; false when it had already ended.</returns>
+    public ValueTask<bool> FailWithExceptionAsync(string message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!TryEnd(Ended)) return new ValueTask<bool>(false);
+        bool sent = _connection.Outbox.Send(PacketType.WorkException, _handle, Encoding.UTF8.GetBytes(message));
+        OnEnded();
+        return new ValueTask<bool>(sent);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Function} {Handle}";
+
+    /// <summary>Takes the job away without a result: the server will give it to another worker. Idempotent.</summary>
+    internal bool Abandon()
+    {
+        if (!TryEnd(Abandoned)) return false;
+        _ = _cancellation.CancelAsync();
+        OnEnded();
+        return true;
+    }
+
+    private bool TryEnd(int state) => Interlocked.CompareExchange(ref _state, state, Running) == Running;
+
+    private void OnTimeout()
+    {
+        if (!TryEnd(Abandoned)) return;
+        _connection.OnJobTimedOut(this);
+        OnEnded();
+    }
+
+    private void OnEnded()
+    {
+        // Stop the timeout timer of a job that ended in time; the token stays usable.
+        if (_timed && !_cancellation.IsCancellationRequested) _cancellation.CancelAfter(System.Threading.Timeout.InfiniteTimeSpan);
+        _connection.OnJobEnded(this);
+    }
+}

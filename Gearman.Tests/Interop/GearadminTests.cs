@@ -1,0 +1,199 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Gearman.Reactive.Protocol;
+using Gearman.Tests.Infrastructure;
+using Xunit;
+
+namespace Gearman.Tests.Interop;
+
+/// <summary>
+/// <c>gearadmin</c> (gearman-tools 1.1.20) against the server. gearadmin strips the admin protocol's <c>OK </c> from
+/// one-line replies and prints errors as <c>Error: TEXT</c> on stderr with exit status 0 (spec §3 for the wire formats).
+/// </summary>
+public sealed class GearadminTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Status_counts_queued_running_and_workers(ServerKind kind)
+    {
+        await using var server = await TestServers.StartAsync(kind, ct: Ct);
+        string fn = TestNames.Unique("adm_status");
+        await using var worker = await RawGearmanConnection.ConnectAsync(server);
+        await worker.SendAsync(PacketType.CanDo, fn);
+        await using var client = await RawGearmanConnection.ConnectAsync(server);
+        await client.SendAsync(PacketType.SubmitJobBg, fn, string.Empty, "one");
+        await client.ExpectPacketAsync(PacketType.JobCreated);
+        await client.SendAsync(PacketType.SubmitJobBg, fn, string.Empty, "two");
+        await client.ExpectPacketAsync(PacketType.JobCreated);
+        await worker.SendAsync(PacketType.GrabJob);
+        await worker.ExpectPacketAsync(PacketType.JobAssign);
+
+        var lines = await GearadminLinesAsync(server, "--status");
+
+        Assert.Equal(".", lines[^1]);
+        Assert.Contains($"{fn}\t2\t1\t1", lines); // TOTAL counts queued and running (spec §3)
+    }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Workers_lists_every_connection_with_id_and_functions(ServerKind kind)
+    {
+        await using var server = await TestServers.StartAsync(kind, ct: Ct);
+        string fa = TestNames.Unique("adm_wa"), fb = TestNames.Unique("adm_wb"), id = TestNames.Unique("my-worker");
+        await using var worker = await RawGearmanConnection.ConnectAsync(server);
+        await worker.SendAsync(PacketType.SetClientId, id);
+        await worker.SendAsync(PacketType.CanDo, fa);
+        await worker.SendAsync(PacketType.CanDo, fb);
+        await worker.SendAsync(PacketType.EchoReq, "sync"); // requests are handled in order: the echo proves the rest arrived
+        await worker.ExpectPacketAsync(PacketType.EchoRes);
+
+        var lines = await GearadminLinesAsync(server, "--workers");
+
+        Assert.Equal(".", lines[^1]);
+        // FD IP ID ':' then registrations, most recent first (spec §3); gearadmin's own connection is listed as "- :".
+        Assert.Contains(lines, l => Regex.IsMatch(l, $@"^\d+ 127\.0\.0\.1 {Regex.Escape(id)} : {Regex.Escape(fb)} {Regex.Escape(fa)}$"));
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^\d+ 127\.0\.0\.1 - :$"));
+    }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Server_version_is_one_token(ServerKind kind)
+    {
+        await using var server = await TestServers.StartAsync(kind, ct: Ct);
+        var lines = await GearadminLinesAsync(server, "--server-version");
+        // The wire reply is "OK <version>\n" (spec §3); the version string itself is the implementation's own.
+        Assert.Matches(@"^\S+$", Assert.Single(lines));
+        await using var conn = await RawGearmanConnection.ConnectAsync(server);
+        Assert.Equal("OK " + lines[0], await conn.AdminAsync("version"));
+    }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Getpid_reports_the_server_process(ServerKind kind)
+    {
+        await using var server = await TestServers.StartAsync(kind, ct: Ct);
+        var lines = await GearadminLinesAsync(server, "--getpid");
+        Assert.Equal(server.ProcessId.ToString(CultureInfo.InvariantCulture), Assert.Single(lines));
+
+        // On the wire: "OK <pid>" with a bare LF (spec §3).
+        await using var conn = await RawGearmanConnection.ConnectAsync(server);
+        Assert.Equal($"OK {server.ProcessId}", await conn.AdminAsync("getpid"));
+    }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Show_jobs_lists_handle_retries_ignored_persisted(ServerKind kind)
+    {
+        await using var server = await TestServers.StartAsync(kind, ct: Ct);
+        string fn = TestNames.Unique("adm_jobs");
+        await using var client = await RawGearmanConnection.ConnectAsync(server);
+        await client.SendAsync(PacketType.SubmitJobBg, fn, string.Empty, "bg");
+        string bg = (await client.ExpectPacketAsync(PacketType.JobCreated)).BodyText;
+        await client.SendAsync(PacketType.SubmitJob, fn, string.Empty, "fg");
+        string fg = (await client.ExpectPacketAsync(PacketType.JobCreated)).BodyText;
+
+        var lines = await GearadminLinesAsync(server, "--show-jobs");
+
+        Assert.Equal(".", lines[^1]);
+        // PERSISTED: gearmand marks queued background jobs persisted even with the builtin (memory) queue; a durable
+        // store does too. Foreground jobs are never persisted (spec §6.2).
+        Assert.Contains(lines, l => Regex.IsMatch(l, $@"^{Regex.Escape(bg)}\t0\t0\t[01]$"));
+        Assert.Contains($"{fg}\t0\t0\t0", lines);
+    }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Create_function_then_drop_function(ServerKind kind)
+    {
+        await using var server = await TestServers.StartAsync(kind, ct: Ct);
+        string fn = TestNames.Unique("adm_create");
+
+        Assert.Equal(["OK"], await GearadminLinesAsync(server, "--create-function", fn));
+        // gearadmin ends the line with CRLF, so the 1.1.20 truncation bug (spec §3) does not bite: the full name exists.
+        Assert.Equal(new FunctionStatus(fn, 0, 0, 0), await AdminProbe.StatusOfAsync(server, fn));
+
+        Assert.Equal(["OK"], await GearadminLinesAsync(server, "--drop-function", fn));
+        Assert.Null(await AdminProbe.StatusOfAsync(server, fn));
+
+        await using var again = await GearmanTools.RunGearadminAsync(server, "--drop-function", fn);
+        Assert.Equal("Error: function not found\n", again.StandardError);
+    }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Drop_function_is_refused_while_a_worker_is_registered(ServerKind kind)
+    {
+        await using var server = await TestServers.StartAsync(kind, ct: Ct);
+        string fn = TestNames.Unique("adm_busy");
+        await using var worker = await RawGearmanConnection.ConnectAsync(server);
+        await worker.SendAsync(PacketType.CanDo, fn);
+        await AdminProbe.WaitForWorkersAsync(server, fn);
+
+        await using var drop = await GearmanTools.RunGearadminAsync(server, "--drop-function", fn);
+
+        Assert.Equal("Error: there are still connected workers or executing clients\n", drop.StandardError);
+        Assert.Equal(new FunctionStatus(fn, 0, 0, 1), await AdminProbe.StatusOfAsync(server, fn));
+    }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Cancel_job_fails_the_waiting_client_at_once(ServerKind kind)
+    {
+        await using var server = await TestServers.StartAsync(kind, ct: Ct);
+        string fn = TestNames.Unique("adm_cancel");
+        await using var client = await RawGearmanConnection.ConnectAsync(server);
+        await client.SendAsync(PacketType.SubmitJob, fn, string.Empty, "doomed");
+        string handle = (await client.ExpectPacketAsync(PacketType.JobCreated)).BodyText;
+
+        Assert.Equal(["OK"], await GearadminLinesAsync(server, "--cancel-job", handle));
+
+        // Spec §2.14: every attached client gets WORK_FAIL H at once.
+        var fail = await client.ExpectPacketAsync(PacketType.WorkFail);
+        Assert.Equal(handle, fail.BodyText.TrimEnd('\0'));
+
+        await using var unknown = await GearmanTools.RunGearadminAsync(server, "--cancel-job", handle + "999");
+        Assert.Equal("Error: UNKNOWN_JOB\n", unknown.StandardError);
+    }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Priority_status_counts_queued_jobs_per_priority(ServerKind kind)
+    {
+        await using var server = await TestServers.StartAsync(kind, ct: Ct);
+        string fn = TestNames.Unique("adm_prio");
+        await using var client = await RawGearmanConnection.ConnectAsync(server);
+        foreach (var type in new[] { PacketType.SubmitJobHighBg, PacketType.SubmitJobHighBg, PacketType.SubmitJobBg, PacketType.SubmitJobLowBg, PacketType.SubmitJobLowBg, PacketType.SubmitJobLowBg })
+        {
+            await client.SendAsync(type, fn, string.Empty, "x");
+            await client.ExpectPacketAsync(PacketType.JobCreated);
+        }
+
+        await using var worker = await RawGearmanConnection.ConnectAsync(server);
+        await worker.SendAsync(PacketType.CanDo, fn);
+        await AdminProbe.WaitForWorkersAsync(server, fn);
+
+        var lines = await GearadminLinesAsync(server, "--priority-status");
+
+        Assert.Equal(".", lines[^1]);
+        Assert.Contains($"{fn}\t2\t1\t3\t1", lines); // FUNC HIGH NORMAL LOW WORKERS (spec §3)
+    }
+
+    private static async Task<IReadOnlyList<string>> GearadminLinesAsync(IServerUnderTest server, params string[] args)
+    {
+        await using var admin = await GearmanTools.RunGearadminAsync(server, args);
+        Assert.True(await admin.WaitForExitAsync() == 0, admin.Transcript());
+        Assert.True(admin.StandardError.Length == 0, admin.Transcript());
+        return admin.OutputLines;
+    }
+}
