@@ -8,6 +8,7 @@ internal sealed partial class JobScheduler
 {
     private const int MaxUniqueLength = 64;
     private const int MaxReducerLength = 512;
+    private const int EpochReleaseMarginMilliseconds = 20;
 
     private readonly PriorityQueue<Job, (long Epoch, long Sequence)> _delayed = new();
     private readonly ITimer _epochTimer;
@@ -196,7 +197,9 @@ internal sealed partial class JobScheduler
         while (_delayed.TryPeek(out var head, out _) && !head.IsDelayed) _delayed.Dequeue();
         if (!_delayed.TryPeek(out _, out var next) || next.Epoch >= _epochTimerDue) return;
         _epochTimerDue = next.Epoch;
-        long dueMs = (next.Epoch * 1000) - _time.GetUtcNow().ToUnixTimeMilliseconds();
+        // Fire a little after the second starts: workers that check with C's time(), which reads the coarse clock
+        // (up to one tick behind), must not see a job before its epoch second.
+        long dueMs = (next.Epoch * 1000) + EpochReleaseMarginMilliseconds - _time.GetUtcNow().ToUnixTimeMilliseconds();
         _epochTimer.Change(TimeSpan.FromMilliseconds(Math.Max(0, dueMs)), Timeout.InfiniteTimeSpan);
     }
 

@@ -7,6 +7,9 @@ namespace Gearman.Tests.Unit.Scheduling;
 /// <summary>CAN_DO_TIMEOUT and EPOCH timers on a fake clock (spec §2.5, §2.7, §2.11, §2.12; HEAD behaviour).</summary>
 public sealed class JobSchedulerTimerTests
 {
+    /// <summary>The scheduler releases an epoch job this long after its second starts (see JobScheduler.ArmEpochTimer).</summary>
+    private static readonly TimeSpan EpochReleaseMargin = TimeSpan.FromMilliseconds(20);
+
     [Theory]
     [InlineData("200", 1000)]
     [InlineData("1", 1000)]
@@ -118,7 +121,11 @@ public sealed class JobSchedulerTimerTests
 
         h.Time.Advance(TimeSpan.FromSeconds(9));
         await worker.SyncAsync();
+
+        // Released 20 ms into its second, so workers reading C's coarse time() never see it early.
         h.Time.Advance(TimeSpan.FromSeconds(1));
+        await worker.SyncAsync();
+        h.Time.Advance(EpochReleaseMargin);
         await worker.ExpectAsync(PacketType.Noop, string.Empty);
         await worker.GrabExpectAsync(handle, "f", "later");
     }
@@ -137,7 +144,7 @@ public sealed class JobSchedulerTimerTests
         var worker = await h.WorkerAsync("f");
         await worker.GrabExpectAsync(before, "f", "before");
         await worker.GrabExpectAsync(after1, "f", "after1");
-        h.Time.Advance(TimeSpan.FromSeconds(5));
+        h.Time.Advance(TimeSpan.FromSeconds(5) + EpochReleaseMargin);
         await worker.SyncAsync();
         await worker.GrabExpectAsync(epoch, "f", "epoch");
         await worker.GrabExpectAsync(after2, "f", "after2");
@@ -153,12 +160,12 @@ public sealed class JobSchedulerTimerTests
         var worker = await h.WorkerAsync("f");
         await worker.SleepAsync();
 
-        h.Time.Advance(TimeSpan.FromSeconds(10));
+        h.Time.Advance(TimeSpan.FromSeconds(10) + EpochReleaseMargin);
         await worker.ExpectAsync(PacketType.Noop, string.Empty);
         await worker.GrabExpectAsync(early, "f", "early");
         await worker.GrabExpectNothingAsync();
         await worker.SleepAsync();
-        h.Time.Advance(TimeSpan.FromSeconds(10));
+        h.Time.Advance(TimeSpan.FromSeconds(10) + EpochReleaseMargin);
         await worker.ExpectAsync(PacketType.Noop, string.Empty);
         await worker.GrabExpectAsync(late, "f", "late");
     }
@@ -173,7 +180,7 @@ public sealed class JobSchedulerTimerTests
         Assert.Equal("OK", await admin.AdminLineAsync($"cancel job {handle}"));
         var worker = await h.WorkerAsync("f");
         await worker.SleepAsync();
-        h.Time.Advance(TimeSpan.FromSeconds(10));
+        h.Time.Advance(TimeSpan.FromSeconds(10) + EpochReleaseMargin);
         await worker.SyncAsync();
         await worker.GrabExpectNothingAsync();
         Assert.Equal("f\t0\t0\t1", await h.StatusOfAsync("f"));
