@@ -1,0 +1,51 @@
+using Gearman.Server.Hosting;
+
+namespace Gearman.Tests.Infrastructure;
+
+/// <summary>This project's server, started in-process on <c>127.0.0.1:0</c>.</summary>
+internal sealed class InProcessServer : IServerUnderTest
+{
+    private readonly GearmanServer _server;
+    private int _disposed;
+
+    private InProcessServer(GearmanServer server)
+    {
+        _server = server;
+        Port = server.EndPoint.Port;
+    }
+
+    public string Host => "127.0.0.1";
+
+    public int Port { get; }
+
+    public ServerKind Kind => ServerKind.Ours;
+
+    public int ProcessId => Environment.ProcessId;
+
+    public string Log => string.Empty;
+
+    public static async Task<IServerUnderTest> StartAsync(ServerStartOptions options, CancellationToken ct)
+    {
+        var serverOptions = new GearmanServerOptions
+        {
+            Port = 0,
+            ListenAddress = "127.0.0.1",
+            JobRetries = options.JobRetries ?? -1,
+            WorkerWakeup = options.WorkerWakeup ?? 0,
+            Exceptions = options.Exceptions,
+            HandlePrefix = options.HandlePrefix,
+        };
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TestServers.StartTimeout);
+        var server = await GearmanServer.StartAsync(serverOptions, timeout.Token);
+        return new InProcessServer(server);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await _server.DisposeAsync();
+    }
+
+    public override string ToString() => $"ours at {Host}:{Port}";
+}
