@@ -279,7 +279,7 @@ internal sealed partial class JobScheduler
 
         function.JobTotal--;
         _jobs.Remove(job.Number);
-        job.IsPersisted = false;
+        Unpersist(job);
         job.Release();
     }
 
