@@ -55,7 +55,12 @@ internal sealed class GearmanServer : IAsyncDisposable
     public static async Task<GearmanServer> StartAsync(GearmanServerOptions options, CancellationToken cancellationToken = default, Action<ILoggingBuilder>? configureLogging = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var store = JobStores.Create(options);
+        return await StartWithStoreAsync(options, JobStores.Create(options), cancellationToken, configureLogging).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts a server on <paramref name="store"/> (null: memory only) instead of the one the options name; the server owns the store.</summary>
+    internal static async Task<GearmanServer> StartWithStoreAsync(GearmanServerOptions options, IJobStore? store, CancellationToken cancellationToken = default, Action<ILoggingBuilder>? configureLogging = null)
+    {
         IReadOnlyList<JobRecord> stored = [];
         if (store is not null)
         {

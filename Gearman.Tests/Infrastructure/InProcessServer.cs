@@ -34,6 +34,16 @@ internal sealed class InProcessServer : IServerUnderTest
             WorkerWakeup = options.WorkerWakeup ?? 0,
             Exceptions = options.Exceptions,
             HandlePrefix = options.HandlePrefix,
+            QueueType = options.QueueType switch
+            {
+                "memory" => Gearman.Server.Persistence.QueueType.Memory,
+                "sqlite" => Gearman.Server.Persistence.QueueType.Sqlite,
+                "postgres" => Gearman.Server.Persistence.QueueType.Postgres,
+                _ => throw new ArgumentException($"Unknown queue type '{options.QueueType}'.", nameof(options)),
+            },
+            SqliteDatabase = options.SqliteDatabase ?? Gearman.Server.Persistence.JobStores.DefaultSqliteDatabase,
+            PostgresConnectionString = options.PostgresConnectionString,
+            QueueTable = options.QueueTable ?? Gearman.Server.Persistence.JobStores.DefaultTable,
         };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TestServers.StartTimeout);
