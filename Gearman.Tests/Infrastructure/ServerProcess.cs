@@ -62,6 +62,17 @@ internal sealed class ServerProcess : IServerUnderTest
         await _process.Exited.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
+    /// <summary>SIGTERM (a graceful stop: the server drains its store writer), then waits for the exit code.</summary>
+    public async Task<int> StopAsync()
+    {
+        await using (var kill = await ExternalProgram.RunAsync("kill", ["-TERM", ProcessId.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(10)))
+        {
+            if (await kill.WaitForExitAsync() != 0) throw new InvalidOperationException($"kill -TERM failed.\n{kill.Transcript()}");
+        }
+
+        return await _process.WaitForExitAsync(TimeSpan.FromSeconds(30));
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;

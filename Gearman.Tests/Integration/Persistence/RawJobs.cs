@@ -41,6 +41,18 @@ internal static class RawJobs
         return 0;
     }
 
+    /// <summary>The running count admin <c>status</c> reports for <paramref name="function"/>.</summary>
+    public static async Task<int> RunningAsync(RawGearmanConnection admin, string function)
+    {
+        foreach (var line in await admin.AdminListAsync("status"))
+        {
+            var parts = line.Split('\t');
+            if (parts[0] == function) return int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return 0;
+    }
+
     /// <summary>The rows of an SQLite queue file, read through a separate read-only connection.</summary>
     public static IReadOnlyList<Row> ReadSqlite(string path, string table = "gearman_jobs")
     {
