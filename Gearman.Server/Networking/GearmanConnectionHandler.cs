@@ -47,7 +47,9 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
         {
             await _scheduler.PostAsync(ServerCommand.ForConnected(peer), connection.ConnectionClosed).ConfigureAwait(false);
             posted = true;
-            await ReadLoopAsync(peer, connection.Transport.Input, connection.ConnectionClosed).ConfigureAwait(false);
+            // Not cancelled by ConnectionClosed: a peer that sends requests and closes at once (or half-closes) must
+            // still have every request it sent processed; the read loop ends when the input completes or faults.
+            await ReadLoopAsync(peer, connection.Transport.Input, CancellationToken.None).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

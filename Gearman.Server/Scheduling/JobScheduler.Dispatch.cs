@@ -251,6 +251,8 @@ internal sealed partial class JobScheduler
     /// <summary>Removes a job from every structure and releases its buffer.</summary>
     internal void Free(Job job)
     {
+        // A job being saved is unreachable from every path that frees jobs; the store writer may be reading its buffer.
+        System.Diagnostics.Debug.Assert(!job.IsSaving, "a job must not be freed while its save is in flight");
         if (job.Worker is { } worker)
         {
             worker.RunningJobs.Remove(job);

@@ -117,6 +117,8 @@ internal sealed partial class JobScheduler
             return true;
         }
 
+        // Without a store, background jobs still show as persisted in `show jobs`, as in gearmand's builtin queue.
+        if (background) job.IsPersisted = true;
         if (!background) Attach(job, connection);
 
         Enqueue(job);
