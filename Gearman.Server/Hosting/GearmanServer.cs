@@ -55,7 +55,17 @@ internal sealed class GearmanServer : IAsyncDisposable
     public static async Task<GearmanServer> StartAsync(GearmanServerOptions options, CancellationToken cancellationToken = default, Action<ILoggingBuilder>? configureLogging = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return await StartWithStoreAsync(options, JobStores.Create(options), cancellationToken, configureLogging).ConfigureAwait(false);
+        IJobStore? store;
+        try
+        {
+            store = JobStores.Create(options);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new JobStoreUnavailableException($"Invalid job store settings: {ex.Message}", ex);
+        }
+
+        return await StartWithStoreAsync(options, store, cancellationToken, configureLogging).ConfigureAwait(false);
     }
 
     /// <summary>Starts a server on <paramref name="store"/> (null: memory only) instead of the one the options name; the server owns the store.</summary>
