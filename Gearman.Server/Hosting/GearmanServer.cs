@@ -45,9 +45,6 @@ internal sealed class GearmanServer : IAsyncDisposable
     /// <summary>Completes when the server has stopped (by <see cref="StopAsync"/> or a signal).</summary>
     public Task Stopped => _app.WaitForShutdownAsync();
 
-    /// <summary>The job store's description, or null when background jobs are kept in memory only.</summary>
-    public string? StoreDescription => _store?.Writer.Store.Description;
-
     /// <summary>
     /// Starts a server and returns once it accepts connections. With a durable queue the store is opened and replayed
     /// first; a store that cannot be opened throws <see cref="JobStoreUnavailableException"/>.
@@ -253,8 +250,9 @@ internal sealed class GearmanServer : IAsyncDisposable
                 {
                 }
             }
-            catch (OperationCanceledException)
+            catch (Exception)
             {
+                // Cancelled, or the writer failed outside a store call (a bug): not worth failing the shutdown for.
             }
 
             await writer.Store.DisposeAsync().ConfigureAwait(false);
