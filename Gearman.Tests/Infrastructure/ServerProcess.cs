@@ -5,17 +5,23 @@ namespace Gearman.Tests.Infrastructure;
 /// <summary>
 /// Our server as a separate OS process (<c>dotnet Gearman.Server.dll</c>, copied next to the test assembly), for tests
 /// that kill it with SIGKILL. It is started with <c>--port 0</c> (or a given port, to restart in place) and reports its
-/// bound endpoint on stdout as <c>Listening on 127.0.0.1:PORT</c>. Disposing kills it and waits for it to exit.
+/// bound endpoint on stdout as <c>Listening on 127.0.0.1:PORT</c>. Disposing kills it and waits for it to exit. Its pid
+/// is written to <c>ours-*.pid</c> under <see cref="GearmandServer.PidFileDirectory"/> so that CI can reap it if the
+/// test host dies.
 /// </summary>
 internal sealed class ServerProcess : IServerUnderTest
 {
     private readonly ExternalProgram _process;
+    private readonly string _pidFile;
     private int _disposed;
 
     private ServerProcess(ExternalProgram process, int port)
     {
         _process = process;
         Port = port;
+        Directory.CreateDirectory(GearmandServer.PidFileDirectory);
+        _pidFile = Path.Combine(GearmandServer.PidFileDirectory, $"ours-{port}-{Guid.NewGuid():N}.pid");
+        File.WriteAllText(_pidFile, process.Id.ToString(CultureInfo.InvariantCulture) + "\n");
     }
 
     public string Host => "127.0.0.1";
@@ -77,6 +83,14 @@ internal sealed class ServerProcess : IServerUnderTest
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await _process.DisposeAsync();
+        try
+        {
+            File.Delete(_pidFile);
+        }
+        catch (IOException)
+        {
+            // Best effort: CI reaps by pid.
+        }
     }
 
     public override string ToString() => $"ours (pid {ProcessId}) at {Host}:{Port}";

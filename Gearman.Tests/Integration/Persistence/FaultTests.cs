@@ -73,6 +73,7 @@ public sealed class FaultTests : IDisposable
 
             Assert.Equal(replayed, runsAfter.Values.Sum());
             Assert.Equal(0, await RawJobs.QueuedAsync(worker, fn));
+            await worker.DisposeAsync(); // a graceful stop waits for connected peers to leave
             Assert.Equal(0, await server.StopAsync());
         }
 
@@ -119,6 +120,7 @@ public sealed class FaultTests : IDisposable
 
         // The job is gone once the worker completed it, from memory and (after a graceful stop, at the latest) from the store.
         Assert.Equal(0, await RawJobs.QueuedAsync(client, fn));
+        await client.DisposeAsync();
         Assert.Equal(0, await server.StopAsync());
         Assert.Empty(RawJobs.ReadSqlite(Database));
     }
@@ -211,6 +213,7 @@ public sealed class FaultTests : IDisposable
             Assert.Equal(Count, runs.Count);
             Assert.All(runs, r => Assert.True(r.Value == 1 || (r.Value == 2 && (startedBefore.Contains(r.Key) || retried.Contains(r.Key))), $"{r.Key} ran {r.Value} times"));
 
+            await worker.DisposeAsync();
             Assert.Equal(0, await server.StopAsync());
             Assert.Empty(RawJobs.ReadSqlite(Database));
         }

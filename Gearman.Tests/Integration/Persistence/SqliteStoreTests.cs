@@ -45,6 +45,7 @@ public sealed class SqliteStoreTests : IDisposable
         await client.SendAsync(PacketType.SubmitJobHigh, fn, string.Empty, "fg2");
         await client.ExpectPacketAsync(PacketType.JobCreated);
         await RawJobs.SubmitBackgroundAsync(client, fn, "u-normal", "other data");
+        await client.DisposeAsync();
         await server.DisposeAsync();
         Assert.Equal(5, Rows().Count);
     }
