@@ -255,6 +255,8 @@ internal sealed partial class JobScheduler
     /// <summary>Removes a job from every structure and releases its buffer.</summary>
     internal void Free(Job job)
     {
+        // A job being saved is unreachable from every path that frees jobs; the store writer may be reading its buffer.
+        System.Diagnostics.Debug.Assert(!job.IsSaving, "a job must not be freed while its save is in flight");
         if (job.Worker is { } worker)
         {
             worker.RunningJobs.Remove(job);
@@ -283,7 +285,7 @@ internal sealed partial class JobScheduler
 
         function.JobTotal--;
         _jobs.Remove(job.Number);
-        job.IsPersisted = false;
+        Unpersist(job);
         job.Release();
     }
 

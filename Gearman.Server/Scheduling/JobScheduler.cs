@@ -5,6 +5,7 @@ using Gearman.Server.Admin;
 using Gearman.Server.Diagnostics;
 using Gearman.Server.Hosting;
 using Gearman.Server.Networking;
+using Gearman.Server.Persistence;
 using Microsoft.Extensions.Logging;
 
 namespace Gearman.Server.Scheduling;
@@ -29,9 +30,10 @@ internal sealed partial class JobScheduler
     private uint _nextHandle;
     private long _nextSequence;
 
-    public JobScheduler(GearmanServerOptions options, ILogger logger, TimeProvider? timeProvider = null)
+    public JobScheduler(GearmanServerOptions options, ILogger logger, TimeProvider? timeProvider = null, JobStoreWriter? store = null)
     {
         _options = options;
+        _store = store;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
         _commands = Channel.CreateBounded<ServerCommand>(new BoundedChannelOptions(8192)
@@ -102,6 +104,17 @@ internal sealed partial class JobScheduler
 
     private void Process(in ServerCommand command)
     {
+        if (command.Connection is { } connection && MustDefer(connection, command))
+        {
+            (connection.DeferredCommands ??= new()).Enqueue(command);
+            return;
+        }
+
+        ProcessNow(command);
+    }
+
+    private void ProcessNow(in ServerCommand command)
+    {
         bool keepBuffer = false;
         try
         {
@@ -127,6 +140,9 @@ internal sealed partial class JobScheduler
                     break;
                 case ServerCommandKind.EpochDue:
                     ReleaseDueJobs();
+                    break;
+                case ServerCommandKind.StoreAck:
+                    OnStoreAck((StoreAcknowledgement)command.State!);
                     break;
             }
         }
@@ -259,6 +275,7 @@ internal sealed partial class JobScheduler
         if (connection.IsClosed) return;
         connection.IsClosed = true;
         _connections.Remove(connection.Id);
+        DropDeferred(connection);
 
         // As a client: detach; foreground jobs nobody waits for any more are abandoned (spec §2.4).
         foreach (var job in connection.AttachedJobs)

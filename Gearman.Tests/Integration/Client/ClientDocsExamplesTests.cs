@@ -145,12 +145,12 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
             .Select(i => client.Submit(resize, Encoding.UTF8.GetBytes($"{i}"))
                 .ToResult()
                 .Select(result => (Index: i, Result: result, Error: (Exception?)null))
-                .Catch((GearmanException error) => Observable.Return((Index: i, Result: ReadOnlyMemory<byte>.Empty, Error: (Exception?)error)))
-                .Do(o =>
-                {
-                    if (o.Error is not null) output.WriteLine($"task {o.Index} failed: {o.Error.GetType().Name}"); // react to each failure as it happens
-                }))
+                .Catch((GearmanException error) => Observable.Return((Index: i, Result: ReadOnlyMemory<byte>.Empty, Error: (Exception?)error))))
             .Merge(maxConcurrent: 4)
+            .Do(o =>
+            {
+                if (o.Error is not null) output.WriteLine($"task {o.Index} failed: {o.Error.GetType().Name}"); // react to each failure as it happens (Merge serialises this)
+            })
             .ToList();
 
         var succeeded = outcomes.Where(o => o.Error is null).OrderBy(o => o.Index).Select(o => Encoding.UTF8.GetString(o.Result.Span));
