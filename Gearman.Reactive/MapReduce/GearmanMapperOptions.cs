@@ -27,8 +27,9 @@ public sealed record GearmanMapperOptions
 
     /// <summary>
     /// The most reducer jobs one map job has in flight (submitted and not yet finished) at once. The mapper is asked for
-    /// further chunks only while there is room, so a map job holds at most about twice this many chunks and results in
-    /// memory, however many chunks it emits. Default: 16.
+    /// further chunks only while there is room, so a map job holds at most <c>2 × MaxReducerJobs + 2</c> chunks and
+    /// results in memory, however many chunks it emits. Results are released in chunk order: a slow reducer job holds
+    /// back the ones after it, and once that window is full, further submissions wait for it. Default: 16.
     /// </summary>
     public int MaxReducerJobs { get; init; } = 16;
 
