@@ -106,3 +106,24 @@ public sealed class GearmanJobException : GearmanException
     /// <summary>The worker's exception payload, usually a UTF-8 message.</summary>
     public ReadOnlyMemory<byte> ExceptionData { get; }
 }
+
+/// <summary>
+/// Thrown by a worker's handler (<c>AddFunction</c> or <c>AddMapper</c>) to give its job back to the job server, which
+/// runs it again, on this or another worker: libgearman's <c>GEARMAN_ERROR</c>, for transient failures. The worker
+/// closes the connection the job arrived on and reconnects; the server requeues every job that connection held and
+/// counts a retry for each (gearmand's <c>--job-retries</c> bounds them; once reached, the client gets WORK_FAIL).
+/// </summary>
+public sealed class GearmanJobRetryException : GearmanException
+{
+    /// <summary>Creates the exception with a message saying why the job should run again (it is logged, not sent).</summary>
+    public GearmanJobRetryException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and the transient failure that caused it.</summary>
+    public GearmanJobRetryException(string message, Exception? innerException)
+        : base(message, innerException)
+    {
+    }
+}

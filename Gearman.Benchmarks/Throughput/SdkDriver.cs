@@ -2,7 +2,7 @@ namespace Gearman.Benchmarks.Throughput;
 
 /// <summary>
 /// Load (b): our SDK's clients (<c>GearmanClient</c>, Rx) and workers (<c>GearmanWorker</c>, Dataflow), run in this
-/// process. Extension point: the SDK does not exist yet, so every scenario reports "pending" rather than a figure.
+/// process. Map-reduce is implemented (<see cref="SdkMapReduce"/>); the other scenarios still report "pending".
 /// </summary>
 /// <remarks>
 /// To implement: replace <see cref="Unavailable"/> with null and, per <see cref="ScenarioKind"/>, mirror
@@ -19,10 +19,13 @@ internal sealed class SdkDriver : ILoadDriver
 
     public string Name => DriverName;
 
-    public string? Unavailable => "pending: the SDK's client and worker (Gearman.Reactive) are not built yet";
+    public string? Unavailable => null;
 
-    public string? Unsupported(Scenario scenario) => null;
+    public string? Unsupported(Scenario scenario)
+        => scenario.Kind == ScenarioKind.MapReduce ? null : "pending: this scenario is not implemented for the SDK driver yet";
 
     public RunMeasurement Run(ScenarioRun run, RunningServer server, MeasurementWindow window)
-        => throw new NotSupportedException(Unavailable);
+        => run.Scenario.Kind == ScenarioKind.MapReduce
+            ? SdkMapReduce.Run(run, server, window)
+            : throw new NotSupportedException(Unsupported(run.Scenario));
 }

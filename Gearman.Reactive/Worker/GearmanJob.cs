@@ -183,6 +183,17 @@ public sealed class GearmanJob
         return true;
     }
 
+    /// <summary>
+    /// Gives the job back to the server to run again (libgearman's <c>GEARMAN_ERROR</c>): takes it away here, then closes
+    /// the connection it arrived on, so that the server requeues it (with the other jobs that connection holds); the
+    /// session reconnects on its own.
+    /// </summary>
+    internal ValueTask RetryAsync()
+    {
+        Abandon();
+        return _connection.DisposeAsync();
+    }
+
     private bool TryEnd(int state) => Interlocked.CompareExchange(ref _state, state, Running) == Running;
 
     private void OnTimeout()

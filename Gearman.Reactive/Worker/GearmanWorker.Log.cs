@@ -50,6 +50,9 @@ public sealed partial class GearmanWorker
         [LoggerMessage(2014, LogLevel.Warning, "The job block for {Functions} completed before the worker stopped; no more jobs are grabbed for it", EventName = "BlockCompleted")]
         public static partial void TargetCompleted(ILogger logger, string functions, Exception? exception);
 
+        [LoggerMessage(2015, LogLevel.Warning, "The handler of {Function} asked for job {Handle} to run again: closing the connection to {Server}, which requeues the jobs it holds; reconnecting", EventName = "JobRetried")]
+        public static partial void JobRetried(ILogger logger, string handle, string function, ServerEndpoint server, Exception exception);
+
         [LoggerMessage(2020, LogLevel.Information, "Gearman worker stopping: no more grabs; waiting up to {Timeout} for {JobCount} job(s) in flight", EventName = "WorkerStopping")]
         public static partial void Stopping(ILogger logger, int jobCount, TimeSpan timeout);
 

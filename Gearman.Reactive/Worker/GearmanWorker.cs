@@ -111,7 +111,8 @@ public sealed partial class GearmanWorker : IAsyncDisposable
     /// Computes the result. It may send data, warnings and status through the job while it runs. If it ends the job
     /// itself (for example with <see cref="GearmanJob.FailAsync"/>), its return value is ignored. If it throws, the job
     /// fails with <c>WORK_EXCEPTION</c> carrying the message (or <c>WORK_FAIL</c>, see
-    /// <see cref="GearmanWorkerOptions.SendExceptions"/>). The token is the job's <see cref="GearmanJob.CancellationToken"/>;
+    /// <see cref="GearmanWorkerOptions.SendExceptions"/>); if it throws <see cref="GearmanJobRetryException"/>, the job
+    /// goes back to the server, which runs it again. The token is the job's <see cref="GearmanJob.CancellationToken"/>;
     /// a job taken away before its handler started (lost connection, timeout, stop) is skipped.
     /// </param>
     /// <param name="options">Timeout, capacity and parallelism, for example <see cref="GearmanFunctionOptions.Default"/>.</param>
@@ -275,6 +276,11 @@ public sealed partial class GearmanWorker : IAsyncDisposable
         catch (OperationCanceledException) when (job.CancellationToken.IsCancellationRequested)
         {
             // The job was taken away and the handler honoured its token: nothing to send.
+        }
+        catch (GearmanJobRetryException ex)
+        {
+            Log.JobRetried(lane.Worker.Logger, job.Handle, job.Function, job.Connection.Endpoint, ex);
+            await job.RetryAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
