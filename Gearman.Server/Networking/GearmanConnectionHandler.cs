@@ -12,8 +12,9 @@ namespace Gearman.Server.Networking;
 
 /// <summary>
 /// Kestrel hands every accepted TCP connection here. The reader frames binary packets and admin lines (told apart by
-/// the first byte, spec §1.1), copies each body once into a pooled buffer and posts it to the scheduler in order; the
-/// connection's <see cref="Reactive.Connections.PacketOutbox"/> write loop sends the replies.
+/// the first byte, spec §1.1), copies each body once into a pooled buffer and posts it to the scheduler in order; once a
+/// read buffer is used up it drains the scheduler (see <see cref="JobScheduler.Drain"/>), which flushes the replies through
+/// the connections' <see cref="Reactive.Connections.PacketOutbox"/> write loops.
 /// </summary>
 internal sealed class GearmanConnectionHandler : ConnectionHandler
 {
@@ -36,7 +37,7 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
         string remote = (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "unknown";
-        var peer = new PeerConnection(Interlocked.Increment(ref _nextConnectionId), remote, _options.Exceptions)
+        var peer = new PeerConnection(Interlocked.Increment(ref _nextConnectionId), remote, _options.Exceptions, _scheduler.FlushLater)
         {
             Abort = connection.Abort,
         };
@@ -47,6 +48,7 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
         {
             await _scheduler.PostAsync(ServerCommand.ForConnected(peer), connection.ConnectionClosed).ConfigureAwait(false);
             posted = true;
+            _scheduler.Drain();
             await ReadLoopAsync(peer, connection.Transport.Input, connection.ConnectionClosed).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
@@ -71,6 +73,7 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
                 {
                     // Not cancellable: the scheduler must learn about every disconnect to requeue the worker's jobs.
                     await _scheduler.PostAsync(ServerCommand.ForDisconnected(peer)).ConfigureAwait(false);
+                    _scheduler.Drain();
                 }
                 catch (System.Threading.Channels.ChannelClosedException)
                 {
@@ -148,6 +151,8 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
                     }
                 }
 
+                // One batch per read: replies to pipelined requests leave in one write.
+                _scheduler.Drain();
                 if (result.IsCompleted)
                 {
                     if (!buffer.IsEmpty) ServerLog.BadRequest(_logger, peer.ToString(), $"connection closed inside a packet ({buffer.Length} bytes unread)");
