@@ -133,9 +133,15 @@ internal sealed class GearmanServer : IAsyncDisposable
     /// <summary>
     /// Runs socket and pipe continuations inline: a request is read, processed by the scheduler and answered on the
     /// thread that received it, instead of hopping to the thread pool at each of those steps. Safe here because nothing on
-    /// that path blocks (the scheduler never waits, and outboxes flush without waiting for the peer).
+    /// that path blocks (the scheduler never waits, and outboxes flush without waiting for the peer). And reads go
+    /// straight into a buffer instead of first waiting for data with a zero-byte read: one receive call less per request,
+    /// for a pooled 4 KiB block held by each idle connection.
     /// </summary>
-    private static void ConfigureSockets(SocketTransportOptions sockets) => sockets.UnsafePreferInlineScheduling = true;
+    private static void ConfigureSockets(SocketTransportOptions sockets)
+    {
+        sockets.UnsafePreferInlineScheduling = true;
+        sockets.WaitForDataBeforeAllocatingBuffer = false;
+    }
 
     private static IEnumerable<IPAddress> ResolveListenAddresses(string listen)
     {
