@@ -39,6 +39,11 @@ internal sealed partial class JobScheduler
     /// <summary>1 while a thread drains the queue (or for good once the scheduler has stopped).</summary>
     private int _draining;
 
+    /// <summary>Commands posted to the channel and not yet taken out (a command may skip the channel only when this is 0).</summary>
+    private int _queued;
+
+    private volatile bool _completed;
+
     public JobScheduler(GearmanServerOptions options, ILogger logger, TimeProvider? timeProvider = null)
     {
         _options = options;
@@ -70,11 +75,14 @@ internal sealed partial class JobScheduler
     internal IEnumerable<PeerConnection> Connections => _connections.Values;
 
     /// <summary>
-    /// Queues a command; call <see cref="Drain"/> after the last command of a burst (for a reader: of one read buffer).
-    /// When the queue is full this thread drains it first, or waits for the thread that does (back-pressure on the reader).
+    /// Processes the command at once when the scheduler is idle, else queues it; either way its replies wait for the next
+    /// <see cref="Drain"/>, so call that after the last command of a burst (for a reader: of one read buffer). When the
+    /// queue is full this thread drains it first, or waits for the thread that does (back-pressure on the reader).
     /// </summary>
     public ValueTask PostAsync(in ServerCommand command, CancellationToken cancellationToken = default)
     {
+        if (TryProcessNow(command)) return ValueTask.CompletedTask;
+        Interlocked.Increment(ref _queued);
         if (_commands.Writer.TryWrite(command)) return ValueTask.CompletedTask;
         Drain();
         if (_commands.Writer.TryWrite(command)) return ValueTask.CompletedTask;
@@ -94,6 +102,7 @@ internal sealed partial class JobScheduler
             {
                 while (reader.TryRead(out var command))
                 {
+                    Interlocked.Decrement(ref _queued);
                     Process(command);
                 }
 
@@ -112,6 +121,7 @@ internal sealed partial class JobScheduler
     /// <summary>Stops accepting commands and processes what was queued.</summary>
     public void Complete()
     {
+        _completed = true;
         _commands.Writer.TryComplete();
         Drain();
     }
@@ -136,15 +146,52 @@ internal sealed partial class JobScheduler
         }
     }
 
+    /// <summary>
+    /// The common case of a lightly loaded server: no thread drains and nothing is queued (so nothing this connection
+    /// posted earlier either), so the command is processed on this thread without going through the channel. Its replies
+    /// are flushed by the next <see cref="Drain"/>, as for queued commands.
+    /// </summary>
+    private bool TryProcessNow(in ServerCommand command)
+    {
+        if (_completed || Volatile.Read(ref _queued) != 0 || Interlocked.CompareExchange(ref _draining, 1, 0) != 0) return false;
+        bool processed = false;
+        try
+        {
+            if (Volatile.Read(ref _queued) == 0)
+            {
+                processed = true;
+                Process(command);
+            }
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _draining, 0);
+        }
+
+        // Commands queued meanwhile (by threads that found the flag taken) are ours to process now.
+        if (Volatile.Read(ref _queued) != 0) Drain();
+        return processed;
+    }
+
     private async ValueTask PostWhenRoomAsync(ServerCommand command, CancellationToken cancellationToken)
     {
-        await _commands.Writer.WriteAsync(command, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _commands.Writer.WriteAsync(command, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _queued);
+            throw;
+        }
+
         Drain();
     }
 
     /// <summary>Posts from a timer: queue and drain at once.</summary>
     private void Post(ServerCommand command)
     {
+        Interlocked.Increment(ref _queued);
         if (_commands.Writer.TryWrite(command))
         {
             Drain();
