@@ -145,7 +145,7 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
                         }
 
                         int length = (int)line.Length;
-                        var copy = length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length);
+                        var copy = BodyBuffer.Rent(length, mayBecomeJob: false);
                         line.CopyTo(copy);
                         await _scheduler.PostAsync(ServerCommand.ForAdminLine(peer, copy, length, crLf), cancellationToken).ConfigureAwait(false);
                     }
@@ -190,11 +190,11 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
         }
 
         int length = (int)packet.Body.Length;
-        var copy = length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length);
+        var copy = BodyBuffer.Rent(length, mayBecomeJob: IsSubmit(type));
         packet.Body.CopyTo(copy);
         if (!PacketFields.TrySplit(PacketLayout.Of(type).Fields, copy.AsSpan(0, length), out var fields))
         {
-            if (copy.Length > 0) ArrayPool<byte>.Shared.Return(copy);
+            BodyBuffer.Return(copy);
 
             // Split within the declared size only; too few separators ends the connection (spec §1.1).
             ServerLog.ProtocolViolation(_logger, peer.ToString(), $"{type} has too few NUL-separated fields");
@@ -204,6 +204,10 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
         await _scheduler.PostAsync(ServerCommand.ForPacket(peer, type, copy, length, fields), cancellationToken).ConfigureAwait(false);
         return true;
     }
+
+    private static bool IsSubmit(PacketType type) => type is PacketType.SubmitJob or PacketType.SubmitJobBg or PacketType.SubmitJobHigh
+        or PacketType.SubmitJobHighBg or PacketType.SubmitJobLow or PacketType.SubmitJobLowBg or PacketType.SubmitJobEpoch
+        or PacketType.SubmitReduceJob or PacketType.SubmitReduceJobBackground;
 
     /// <summary>Types a client or worker may send; the rest get INVALID_COMMAND (spec §1.3).</summary>
     private static bool IsRequest(PacketType type) => type switch

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Gearman.Server.Networking;
 
 namespace Gearman.Server.Scheduling;
@@ -13,6 +12,7 @@ internal sealed class Job
     private FieldSlice _unique;
     private FieldSlice _reducer;
     private FieldSlice _data;
+    private JobClients _clients;
 
     public Job(uint number, byte[] handle, FunctionRecord function, byte[] body, FieldSlice unique, FieldSlice reducer, FieldSlice data, JobPriority priority, bool background, long epoch, long sequence)
     {
@@ -63,8 +63,8 @@ internal sealed class Job
 
     public ITimer? TimeoutTimer { get; set; }
 
-    /// <summary>Foreground clients that receive the job's WORK_* packets.</summary>
-    public List<PeerConnection> Clients { get; } = new(1);
+    /// <summary>Foreground clients that receive the job's WORK_* packets (by reference: it is a struct stored in the job).</summary>
+    public ref JobClients Clients => ref _clients;
 
     public int Retries { get; set; }
 
@@ -96,7 +96,7 @@ internal sealed class Job
         var body = _body;
         _body = [];
         _unique = _reducer = _data = default;
-        if (body.Length > 0) ArrayPool<byte>.Shared.Return(body);
+        BodyBuffer.Return(body);
     }
 }
 
