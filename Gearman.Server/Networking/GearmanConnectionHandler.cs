@@ -145,7 +145,7 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
                         }
 
                         int length = (int)line.Length;
-                        var copy = BodyBuffer.Rent(length, mayBecomeJob: false);
+                        var copy = length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length);
                         line.CopyTo(copy);
                         await _scheduler.PostAsync(ServerCommand.ForAdminLine(peer, copy, length, crLf), cancellationToken).ConfigureAwait(false);
                     }
@@ -167,47 +167,58 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
     }
 
     /// <returns>False when the connection must close.</returns>
-    private async ValueTask<bool> HandlePacketAsync(PeerConnection peer, Packet packet, CancellationToken cancellationToken)
+    /// <remarks>Not an async method: the post almost always completes at once, and this runs for every packet.</remarks>
+    private ValueTask<bool> HandlePacketAsync(PeerConnection peer, Packet packet, CancellationToken cancellationToken)
     {
         var type = packet.Type;
         if (!PacketLayout.IsDefined(type))
         {
             ServerLog.ProtocolViolation(_logger, peer.ToString(), $"unknown packet type {(uint)type}");
-            return false;
+            return new ValueTask<bool>(false);
         }
 
         if (packet.Magic != PacketMagic.Request)
         {
-            await _scheduler.PostAsync(ServerCommand.ForError(peer, ProtocolErrorKind.InvalidMagic), cancellationToken).ConfigureAwait(false);
-            return true;
+            return KeepOpenAfter(_scheduler.PostAsync(ServerCommand.ForError(peer, ProtocolErrorKind.InvalidMagic), cancellationToken));
         }
 
         if (!IsRequest(type))
         {
             ServerLog.BadRequest(_logger, peer.ToString(), $"{type} is not a request");
-            await _scheduler.PostAsync(ServerCommand.ForError(peer, ProtocolErrorKind.InvalidCommand), cancellationToken).ConfigureAwait(false);
-            return true;
+            return KeepOpenAfter(_scheduler.PostAsync(ServerCommand.ForError(peer, ProtocolErrorKind.InvalidCommand), cancellationToken));
         }
 
         int length = (int)packet.Body.Length;
-        var copy = BodyBuffer.Rent(length, mayBecomeJob: IsSubmit(type));
+        var copy = length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length);
         packet.Body.CopyTo(copy);
         if (!PacketFields.TrySplit(PacketLayout.Of(type).Fields, copy.AsSpan(0, length), out var fields))
         {
-            BodyBuffer.Return(copy);
+            if (copy.Length > 0) ArrayPool<byte>.Shared.Return(copy);
 
             // Split within the declared size only; too few separators ends the connection (spec §1.1).
             ServerLog.ProtocolViolation(_logger, peer.ToString(), $"{type} has too few NUL-separated fields");
-            return false;
+            return new ValueTask<bool>(false);
         }
 
-        await _scheduler.PostAsync(ServerCommand.ForPacket(peer, type, copy, length, fields), cancellationToken).ConfigureAwait(false);
-        return true;
+        return KeepOpenAfter(_scheduler.PostAsync(ServerCommand.ForPacket(peer, type, copy, length, fields), cancellationToken));
     }
 
-    private static bool IsSubmit(PacketType type) => type is PacketType.SubmitJob or PacketType.SubmitJobBg or PacketType.SubmitJobHigh
-        or PacketType.SubmitJobHighBg or PacketType.SubmitJobLow or PacketType.SubmitJobLowBg or PacketType.SubmitJobEpoch
-        or PacketType.SubmitReduceJob or PacketType.SubmitReduceJobBackground;
+    private static ValueTask<bool> KeepOpenAfter(ValueTask posted)
+    {
+        if (posted.IsCompletedSuccessfully)
+        {
+            posted.GetAwaiter().GetResult();
+            return new ValueTask<bool>(true);
+        }
+
+        return AwaitPostedAsync(posted);
+
+        static async ValueTask<bool> AwaitPostedAsync(ValueTask posted)
+        {
+            await posted.ConfigureAwait(false);
+            return true;
+        }
+    }
 
     /// <summary>Types a client or worker may send; the rest get INVALID_COMMAND (spec §1.3).</summary>
     private static bool IsRequest(PacketType type) => type switch

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Gearman.Server.Networking;
 
 namespace Gearman.Server.Scheduling;
@@ -96,7 +97,7 @@ internal sealed class Job
         var body = _body;
         _body = [];
         _unique = _reducer = _data = default;
-        BodyBuffer.Return(body);
+        if (body.Length > 0) ArrayPool<byte>.Shared.Return(body);
     }
 }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Gearman.Reactive.Protocol;
 using Gearman.Server.Networking;
 
@@ -91,6 +92,6 @@ internal readonly struct ServerCommand
     /// <summary>Returns <see cref="Buffer"/> to the pool (when the command did not hand it to a job).</summary>
     public void ReturnBuffer()
     {
-        if (Buffer is { } buffer) BodyBuffer.Return(buffer);
+        if (Buffer is { Length: > 0 } buffer) ArrayPool<byte>.Shared.Return(buffer);
     }
 }
