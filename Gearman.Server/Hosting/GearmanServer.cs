@@ -51,6 +51,7 @@ internal sealed class GearmanServer : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(sp => new JobScheduler(options, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Gearman.Server.Scheduler")));
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new ReceiveBlockPool());
         builder.WebHost.UseSockets(ConfigureSockets);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
