@@ -276,7 +276,9 @@ static void *worker_main(void *arg)
     }
     self->worker = w;
     gearman_worker_add_server(w, opt.host, opt.port);
-    gearman_worker_set_timeout(w, 200); /* work() returns GEARMAN_TIMEOUT when idle, so the stop flag is seen */
+    /* A generous timeout for the connect-time echo: an echo that times out leaves its ECHO_RES on the connection,
+     * where the first grab then fails with GEARMAN_UNEXPECTED_PACKET (a cold server can take longer than 200 ms). */
+    gearman_worker_set_timeout(w, 10000);
 
     gearman_return_t rc;
     if (self->mapper) {
@@ -298,6 +300,7 @@ static void *worker_main(void *arg)
         }
         usleep(100 * 1000);
     }
+    gearman_worker_set_timeout(w, 200); /* work() returns GEARMAN_TIMEOUT when idle, so the stop flag is seen */
     pthread_barrier_wait(&ready_barrier);
 
     while (!atomic_load(&stop_flag)) {

@@ -3,7 +3,7 @@ using System.Threading.Tasks.Sources;
 namespace Gearman.Reactive.Connections;
 
 /// <summary>
-/// A reusable, allocation-free auto-reset signal for exactly one waiter (a write loop). <see cref="Set"/> may be called
+/// A reusable, allocation-free auto-reset signal for exactly one waiter (a write loop). <see cref="Set()"/> may be called
 /// from any thread, any number of times; a set that happens while nobody waits is remembered once.
 /// </summary>
 internal sealed class AsyncSignal : IValueTaskSource
@@ -16,8 +16,15 @@ internal sealed class AsyncSignal : IValueTaskSource
     private int _state;
     private CancellationTokenRegistration _registration;
 
-    /// <summary>Wakes the waiter, or makes the next wait complete at once.</summary>
-    public void Set()
+    /// <summary>Wakes the waiter on the thread pool, or makes the next wait complete at once.</summary>
+    public void Set() => Set(runWaiterInline: false);
+
+    /// <summary>
+    /// Wakes the waiter, or makes the next wait complete at once. With <paramref name="runWaiterInline"/> the waiter's
+    /// continuation runs on this thread before <see cref="Set(bool)"/> returns (no thread-pool hop); call it that way
+    /// only outside locks the waiter might take.
+    /// </summary>
+    public void Set(bool runWaiterInline)
     {
         while (true)
         {
@@ -27,6 +34,8 @@ internal sealed class AsyncSignal : IValueTaskSource
             {
                 if (Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
                 {
+                    // Only the thread that won the exchange completes the wait, so this field is not raced.
+                    _core.RunContinuationsAsynchronously = !runWaiterInline;
                     _core.SetResult(true);
                     return;
                 }
@@ -38,7 +47,7 @@ internal sealed class AsyncSignal : IValueTaskSource
         }
     }
 
-    /// <summary>Waits for the next <see cref="Set"/>. Only one wait may be outstanding.</summary>
+    /// <summary>Waits for the next <see cref="Set()"/>. Only one wait may be outstanding.</summary>
     public ValueTask WaitAsync(CancellationToken cancellationToken)
     {
         if (Interlocked.CompareExchange(ref _state, Idle, Signaled) == Signaled) return ValueTask.CompletedTask;
@@ -59,6 +68,7 @@ internal sealed class AsyncSignal : IValueTaskSource
                     var self = (AsyncSignal)s!;
                     if (Interlocked.CompareExchange(ref self._state, Idle, Waiting) == Waiting)
                     {
+                        self._core.RunContinuationsAsynchronously = true;
                         self._core.SetException(new OperationCanceledException(ct));
                     }
                 },

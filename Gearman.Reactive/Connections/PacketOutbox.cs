@@ -9,21 +9,34 @@ namespace Gearman.Reactive.Connections;
 /// pending batch. One write loop (<see cref="RunAsync"/>) swaps batches, copies a whole batch into the
 /// <see cref="PipeWriter"/> and flushes once per batch, so bursts of small packets cost one syscall.
 /// </summary>
+/// <remarks>
+/// By default every send wakes the write loop on the thread pool. An owner that sends in bursts from one place (the
+/// server's scheduler) passes a <c>flushNeeded</c> callback instead: sends then only queue, the first send after a
+/// flush reports the outbox through the callback, and the owner calls <see cref="Flush"/> once its burst is over,
+/// which runs the write loop on the owner's thread.
+/// </remarks>
 internal sealed class PacketOutbox : IDisposable
 {
     private readonly Lock _lock = new();
     private readonly AsyncSignal _signal = new();
     private readonly PacketMagic _magic;
+    private readonly Action<PacketOutbox>? _flushNeeded;
     private PooledBufferWriter _pending = new();
     private PooledBufferWriter _sending = new();
     private int _pendingCount;
     private bool _completed;
     private bool _disposed;
+    private bool _flushRequested;
 
     /// <param name="magic"><see cref="PacketMagic.Request"/> for clients and workers, <see cref="PacketMagic.Response"/> for a server.</param>
-    public PacketOutbox(PacketMagic magic)
+    /// <param name="flushNeeded">
+    /// Null: each send wakes the write loop. Otherwise sends wait for <see cref="Flush"/>, and the first one after a flush
+    /// calls this (under the outbox's lock, so it must be short and must not call back into the outbox).
+    /// </param>
+    public PacketOutbox(PacketMagic magic, Action<PacketOutbox>? flushNeeded = null)
     {
         _magic = magic;
+        _flushNeeded = flushNeeded;
     }
 
     /// <summary>Bytes queued and not yet handed to the transport (approximate; for back-pressure decisions).</summary>
@@ -136,6 +149,17 @@ internal sealed class PacketOutbox : IDisposable
         _signal.Set();
     }
 
+    /// <summary>
+    /// Sends what is queued: the write loop, if it is waiting, runs on this thread until its next wait (the transport's
+    /// flush usually completes synchronously), otherwise it picks the batch up when it is done with the current one.
+    /// Call it outside any lock.
+    /// </summary>
+    public void Flush()
+    {
+        lock (_lock) _flushRequested = false;
+        _signal.Set(runWaiterInline: true);
+    }
+
     /// <summary>Drains queued batches into <paramref name="output"/> until <see cref="Complete"/> or cancellation.</summary>
     public async Task RunAsync(PipeWriter output, CancellationToken cancellationToken)
     {
@@ -190,7 +214,16 @@ internal sealed class PacketOutbox : IDisposable
     private bool Queued()
     {
         _pendingCount = _pending.WrittenCount;
-        _signal.Set();
+        if (_flushNeeded is null)
+        {
+            _signal.Set();
+        }
+        else if (!_flushRequested)
+        {
+            _flushRequested = true;
+            _flushNeeded(this);
+        }
+
         return true;
     }
 }

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -112,6 +113,8 @@ internal sealed class GearmanServer : IAsyncDisposable
             var writer = store is null ? null : new JobStoreWriter(store, loggers.CreateLogger("Gearman.Server.Persistence"));
             return new JobScheduler(options, loggers.CreateLogger("Gearman.Server.Scheduler"), store: writer);
         });
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new ReceiveBlockPool());
+        builder.WebHost.UseSockets(ConfigureSockets);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -208,6 +211,19 @@ internal sealed class GearmanServer : IAsyncDisposable
         }
 
         if (_store is not null) await _store.StopAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs socket and pipe continuations inline: a request is read, processed by the scheduler and answered on the
+    /// thread that received it, instead of hopping to the thread pool at each of those steps. Safe here because nothing on
+    /// that path blocks (the scheduler never waits, and outboxes flush without waiting for the peer). And reads go
+    /// straight into a buffer instead of first waiting for data with a zero-byte read: one receive call less per request,
+    /// for a pooled 4 KiB block held by each idle connection.
+    /// </summary>
+    private static void ConfigureSockets(SocketTransportOptions sockets)
+    {
+        sockets.UnsafePreferInlineScheduling = true;
+        sockets.WaitForDataBeforeAllocatingBuffer = false;
     }
 
     private static IEnumerable<IPAddress> ResolveListenAddresses(string listen)

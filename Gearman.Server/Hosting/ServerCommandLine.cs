@@ -26,7 +26,7 @@ internal static class ServerCommandLine
         var maxPacket = new Option<uint>("--max-packet-size") { Description = "Largest packet body accepted, in bytes.", DefaultValueFactory = _ => 64u << 20 };
         var handlePrefix = new Option<string?>("--job-handle-prefix") { Description = "Job handles become PREFIX:n (default H:hostname:n)." };
         var exceptions = new Option<bool>("--exceptions") { Description = "Enable WORK_EXCEPTION forwarding on every connection." };
-        var threads = new Option<int>("--threads", "-t") { Description = "Accepted for gearmand compatibility; I/O threads are managed by the runtime." };
+        var threads = new Option<int>("--threads", "-t") { Description = "Socket I/O threads (default 1; the scheduler itself is one thread)." };
         var roundRobin = new Option<bool>("--round-robin", "-R") { Description = "Accepted for gearmand compatibility; round robin is always on." };
         var queueType = new Option<string>("--queue-type", "-q")
         {
@@ -120,6 +120,7 @@ internal static class ServerCommandLine
                 Exceptions = result.GetValue(exceptions),
             };
 
+            SocketThreading.Configure(result.GetValue(threads));
             return await ServeAsync(options, cancellationToken).ConfigureAwait(false);
         });
 

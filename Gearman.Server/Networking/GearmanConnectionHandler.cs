@@ -13,8 +13,9 @@ namespace Gearman.Server.Networking;
 
 /// <summary>
 /// Kestrel hands every accepted TCP connection here. The reader frames binary packets and admin lines (told apart by
-/// the first byte, spec §1.1), copies each body once into a pooled buffer and posts it to the scheduler in order; the
-/// connection's <see cref="Reactive.Connections.PacketOutbox"/> write loop sends the replies.
+/// the first byte, spec §1.1), copies each body once into a pooled buffer and posts it to the scheduler in order; once a
+/// read buffer is used up it drains the scheduler (see <see cref="JobScheduler.Drain"/>), which flushes the replies through
+/// the connections' <see cref="Reactive.Connections.PacketOutbox"/> write loops.
 /// </summary>
 internal sealed class GearmanConnectionHandler : ConnectionHandler
 {
@@ -40,7 +41,7 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
         string remote = (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "unknown";
-        var peer = new PeerConnection(Interlocked.Increment(ref _nextConnectionId), remote, _options.Exceptions)
+        var peer = new PeerConnection(Interlocked.Increment(ref _nextConnectionId), remote, _options.Exceptions, _scheduler.FlushLater)
         {
             Abort = connection.Abort,
         };
@@ -54,6 +55,7 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
         {
             await _scheduler.PostAsync(ServerCommand.ForConnected(peer), reading.Token).ConfigureAwait(false);
             posted = true;
+            _scheduler.Drain();
             // Not cancelled by ConnectionClosed: a peer that sends requests and closes at once (or half-closes) must
             // still have every request it sent processed; the loop ends when the input completes or the server stops.
             await ReadLoopAsync(peer, connection.Transport.Input, _stopping).ConfigureAwait(false);
@@ -80,6 +82,7 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
                 {
                     // Not cancellable: the scheduler must learn about every disconnect to requeue the worker's jobs.
                     await _scheduler.PostAsync(ServerCommand.ForDisconnected(peer)).ConfigureAwait(false);
+                    _scheduler.Drain();
                 }
                 catch (System.Threading.Channels.ChannelClosedException)
                 {
@@ -157,6 +160,8 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
                     }
                 }
 
+                // One batch per read: replies to pipelined requests leave in one write.
+                _scheduler.Drain();
                 if (result.IsCompleted)
                 {
                     if (!buffer.IsEmpty) ServerLog.BadRequest(_logger, peer.ToString(), $"connection closed inside a packet ({buffer.Length} bytes unread)");
@@ -171,26 +176,25 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
     }
 
     /// <returns>False when the connection must close.</returns>
-    private async ValueTask<bool> HandlePacketAsync(PeerConnection peer, Packet packet, CancellationToken cancellationToken)
+    /// <remarks>Not an async method: the post almost always completes at once, and this runs for every packet.</remarks>
+    private ValueTask<bool> HandlePacketAsync(PeerConnection peer, Packet packet, CancellationToken cancellationToken)
     {
         var type = packet.Type;
         if (!PacketLayout.IsDefined(type))
         {
             ServerLog.ProtocolViolation(_logger, peer.ToString(), $"unknown packet type {(uint)type}");
-            return false;
+            return new ValueTask<bool>(false);
         }
 
         if (packet.Magic != PacketMagic.Request)
         {
-            await _scheduler.PostAsync(ServerCommand.ForError(peer, ProtocolErrorKind.InvalidMagic), cancellationToken).ConfigureAwait(false);
-            return true;
+            return KeepOpenAfter(_scheduler.PostAsync(ServerCommand.ForError(peer, ProtocolErrorKind.InvalidMagic), cancellationToken));
         }
 
         if (!IsRequest(type))
         {
             ServerLog.BadRequest(_logger, peer.ToString(), $"{type} is not a request");
-            await _scheduler.PostAsync(ServerCommand.ForError(peer, ProtocolErrorKind.InvalidCommand), cancellationToken).ConfigureAwait(false);
-            return true;
+            return KeepOpenAfter(_scheduler.PostAsync(ServerCommand.ForError(peer, ProtocolErrorKind.InvalidCommand), cancellationToken));
         }
 
         int length = (int)packet.Body.Length;
@@ -202,11 +206,27 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
 
             // Split within the declared size only; too few separators ends the connection (spec §1.1).
             ServerLog.ProtocolViolation(_logger, peer.ToString(), $"{type} has too few NUL-separated fields");
-            return false;
+            return new ValueTask<bool>(false);
         }
 
-        await _scheduler.PostAsync(ServerCommand.ForPacket(peer, type, copy, length, fields), cancellationToken).ConfigureAwait(false);
-        return true;
+        return KeepOpenAfter(_scheduler.PostAsync(ServerCommand.ForPacket(peer, type, copy, length, fields), cancellationToken));
+    }
+
+    private static ValueTask<bool> KeepOpenAfter(ValueTask posted)
+    {
+        if (posted.IsCompletedSuccessfully)
+        {
+            posted.GetAwaiter().GetResult();
+            return new ValueTask<bool>(true);
+        }
+
+        return AwaitPostedAsync(posted);
+
+        static async ValueTask<bool> AwaitPostedAsync(ValueTask posted)
+        {
+            await posted.ConfigureAwait(false);
+            return true;
+        }
     }
 
     /// <summary>Types a client or worker may send; the rest get INVALID_COMMAND (spec §1.3).</summary>

@@ -12,12 +12,16 @@ internal sealed class PeerConnection
 {
     private static readonly byte[] DefaultClientId = "-"u8.ToArray();
 
-    public PeerConnection(int id, string remoteAddress, bool exceptions)
+    /// <param name="id">See <see cref="Id"/>.</param>
+    /// <param name="remoteAddress">See <see cref="RemoteAddress"/>.</param>
+    /// <param name="exceptions">The server's <c>--exceptions</c> default for <see cref="ExceptionsEnabled"/>.</param>
+    /// <param name="flushNeeded">Where the outbox reports its first reply of a batch (the scheduler flushes once per batch); null wakes the write loop per reply.</param>
+    public PeerConnection(int id, string remoteAddress, bool exceptions, Action<PacketOutbox>? flushNeeded = null)
     {
         Id = id;
         RemoteAddress = remoteAddress;
         ExceptionsEnabled = exceptions;
-        Outbox = new PacketOutbox(PacketMagic.Response);
+        Outbox = new PacketOutbox(PacketMagic.Response, flushNeeded);
     }
 
     /// <summary>A small number shown where gearmand shows the socket's file descriptor (admin <c>workers</c>).</summary>

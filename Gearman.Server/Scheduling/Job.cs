@@ -13,6 +13,7 @@ internal sealed class Job
     private FieldSlice _unique;
     private FieldSlice _reducer;
     private FieldSlice _data;
+    private JobClients _clients;
 
     public Job(uint number, byte[] handle, FunctionRecord function, byte[] body, FieldSlice unique, FieldSlice reducer, FieldSlice data, JobPriority priority, bool background, long epoch, long sequence)
     {
@@ -65,8 +66,8 @@ internal sealed class Job
 
     public ITimer? TimeoutTimer { get; set; }
 
-    /// <summary>Foreground clients that receive the job's WORK_* packets.</summary>
-    public List<PeerConnection> Clients { get; } = new(1);
+    /// <summary>Foreground clients that receive the job's WORK_* packets (by reference: it is a struct stored in the job).</summary>
+    public ref JobClients Clients => ref _clients;
 
     public int Retries { get; set; }
 

@@ -8,7 +8,13 @@ internal sealed partial class JobScheduler
 {
     private const int MaxUniqueLength = 64;
     private const int MaxReducerLength = 512;
-    private const int EpochReleaseMarginMilliseconds = 20;
+
+    /// <summary>
+    /// The epoch timer fires this long after the second begins: clients and workers read the time with C's
+    /// <c>time()</c>, a coarse clock that lags the precise one by up to a kernel tick, so a job released at the exact
+    /// boundary could reach a worker whose <c>time()</c> still shows the second before.
+    /// </summary>
+    private const int EpochTimerSlackMilliseconds = 20;
 
     private readonly PriorityQueue<Job, (long Epoch, long Sequence)> _delayed = new();
     private readonly ITimer _epochTimer;
@@ -212,9 +218,7 @@ internal sealed partial class JobScheduler
         while (_delayed.TryPeek(out var head, out _) && !head.IsDelayed) _delayed.Dequeue();
         if (!_delayed.TryPeek(out _, out var next) || next.Epoch >= _epochTimerDue) return;
         _epochTimerDue = next.Epoch;
-        // Fire a little after the second starts: workers that check with C's time(), which reads the coarse clock
-        // (up to one tick behind), must not see a job before its epoch second.
-        long dueMs = (next.Epoch * 1000) + EpochReleaseMarginMilliseconds - _time.GetUtcNow().ToUnixTimeMilliseconds();
+        long dueMs = (next.Epoch * 1000) + EpochTimerSlackMilliseconds - _time.GetUtcNow().ToUnixTimeMilliseconds();
         _epochTimer.Change(TimeSpan.FromMilliseconds(Math.Max(0, dueMs)), Timeout.InfiniteTimeSpan);
     }
 
