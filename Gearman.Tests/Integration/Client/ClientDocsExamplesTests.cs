@@ -137,7 +137,8 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
         var (server, _, resize, workers) = await StartAsync(kind);
         await using var stop = workers;
         await using var client = new GearmanClient(GearmanClientOptions.Default with { Servers = [server] });
-        var output = new StringWriter();
+        var written = new StringWriter();
+        var output = TextWriter.Synchronized(written); // as Console: the per-task Do callbacks run concurrently
 
         // docs: batch
         // Ten tasks, at most four in flight (libgearman: add_task x10, then run_tasks).
@@ -157,7 +158,7 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
         output.WriteLine(string.Join(",", succeeded));
         // end
 
-        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var lines = written.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.Equal(10, outcomes.Count);
         Assert.Equal(["task 1 failed: GearmanJobFailedException", "task 3 failed: GearmanJobFailedException", "task 5 failed: GearmanJobFailedException", "task 7 failed: GearmanJobFailedException", "task 9 failed: GearmanJobFailedException"], lines[..^1].Order());
         Assert.Equal("small-0,small-2,small-4,small-6,small-8", lines[^1]);

@@ -167,12 +167,14 @@ public sealed class WorkerWireTests
     {
         await using var server = new ScriptedJobServer();
         var cancelled = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var worker = new GearmanWorker(Options(server) with { ClientId = "again" });
         worker.AddFunction("f", async (job, ct) =>
         {
             if (Text(job.Workload) == "lost")
             {
                 await using var _ = ct.Register(() => cancelled.TrySetResult(job.Handle));
+                running.TrySetResult();
                 await Task.Delay(Timeout.Infinite, ct);
             }
 
@@ -185,6 +187,9 @@ public sealed class WorkerWireTests
         await first.ExpectAsync(PacketType.CanDoTimeout);
         await first.ExpectAsync(PacketType.GrabJobAll);
         await first.SendAsync(PacketType.JobAssignUniq, "H:1", "f", string.Empty, "lost");
+
+        // Drop the connection once the handler runs (a job lost before its handler starts is never started at all).
+        await running.Task.Within();
         first.Abort();
 
         Assert.Equal("H:1", await cancelled.Task.Within());
