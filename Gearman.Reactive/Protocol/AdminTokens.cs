@@ -4,7 +4,8 @@ namespace Gearman.Reactive.Protocol;
 
 /// <summary>
 /// The tokens of one admin line, split on runs of spaces as gearmand does (spec §3): a line of spaces, or an
-/// empty line, yields one empty token, and more than <see cref="MaxTokens"/> tokens is a protocol error.
+/// empty line, yields one empty token; leading or trailing spaces add an empty first or last token; more than
+/// <see cref="MaxTokens"/> tokens is a protocol error.
 /// </summary>
 internal struct AdminTokens
 {
@@ -27,25 +28,30 @@ internal struct AdminTokens
     }
 
     /// <summary>Splits <paramref name="line"/>; false when it holds more than <see cref="MaxTokens"/> tokens.</summary>
+    /// <remarks>
+    /// Like gearmand, a run of spaces at the start or the end of the line delimits an empty token (verified against
+    /// 1.1.20: <c>" status"</c> is an unknown command with an empty name, <c>"show jobs "</c> has three tokens, and
+    /// <c>"a b c d e "</c> has six and closes the connection).
+    /// </remarks>
     public static bool TrySplit(ReadOnlySpan<byte> line, out AdminTokens tokens)
     {
         tokens = default;
-        int i = 0;
-        int count = 0;
-        while (i < line.Length && line[i] == (byte)' ') i++;
-        if (i == line.Length)
+        if (line.IndexOfAnyExcept((byte)' ') < 0)
         {
             tokens._ranges[0] = new FieldRange(line.Length, 0);
             tokens.Count = 1;
             return true;
         }
 
-        while (i < line.Length)
+        int i = 0;
+        int count = 0;
+        while (true)
         {
             int start = i;
             while (i < line.Length && line[i] != (byte)' ') i++;
             if (count == MaxTokens) return false;
             tokens._ranges[count++] = new FieldRange(start, i - start);
+            if (i == line.Length) break;
             while (i < line.Length && line[i] == (byte)' ') i++;
         }
 

@@ -156,7 +156,8 @@ public sealed partial class GearmanWorker : IAsyncDisposable
     /// <summary>
     /// Stops gracefully: no more grabs, the jobs in flight finish (bounded by
     /// <see cref="GearmanWorkerOptions.ShutdownTimeout"/>), results are flushed and the connections close. Jobs still
-    /// running when time is up see their cancellation token fire, and the servers give them to other workers. Idempotent.
+    /// running when time is up see their cancellation token fire (the stop then waits up to two more seconds for them to
+    /// return), and the servers give them to other workers. Idempotent.
     /// </summary>
     /// <param name="cancellationToken">Ends the graceful wait early, as the timeout does.</param>
     public ValueTask StopAsync(CancellationToken cancellationToken = default)
@@ -311,6 +312,9 @@ public sealed partial class GearmanWorker : IAsyncDisposable
         }
     }
 
+    /// <summary>How long a stop that ran out of time waits for handlers whose token it cancelled.</summary>
+    private static readonly TimeSpan CancelledHandlerGrace = TimeSpan.FromSeconds(2);
+
     private async Task StopCoreAsync(WorkerLane[] lanes, CancellationToken cancellationToken)
     {
         Log.Stopping(Logger, lanes.Sum(l => l.InFlight), Options.ShutdownTimeout);
@@ -331,6 +335,9 @@ public sealed partial class GearmanWorker : IAsyncDisposable
             int abandoned = lanes.Sum(l => l.AbandonAll());
             Log.StopTimedOut(Logger, abandoned);
             await _aborting.CancelAsync().ConfigureAwait(false);
+
+            // Give the cancelled handlers a moment to return, so they are not still running after StopAsync.
+            await Task.WhenAny(drained, Task.Delay(CancelledHandlerGrace, CancellationToken.None)).ConfigureAwait(false);
         }
 
         await deadlineCancel.CancelAsync().ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using System.Net;
 using Gearman.Server.Diagnostics;
 using Gearman.Server.Networking;
+using Gearman.Server.Persistence;
 using Gearman.Server.Scheduling;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -23,14 +24,18 @@ internal sealed class GearmanServer : IAsyncDisposable
     private readonly JobScheduler _scheduler;
     private readonly Task _schedulerLoop;
     private readonly CancellationTokenSource _schedulerStop = new();
+    private readonly StoreRuntime? _store;
+    private readonly Lock _shutdownLock = new();
+    private Task? _shutdown;
     private int _stopped;
 
-    private GearmanServer(WebApplication app, JobScheduler scheduler, Task schedulerLoop, CancellationTokenSource schedulerStop, IPEndPoint endPoint)
+    private GearmanServer(WebApplication app, JobScheduler scheduler, Task schedulerLoop, CancellationTokenSource schedulerStop, StoreRuntime? store, IPEndPoint endPoint)
     {
         _app = app;
         _scheduler = scheduler;
         _schedulerLoop = schedulerLoop;
         _schedulerStop = schedulerStop;
+        _store = store;
         EndPoint = endPoint;
     }
 
@@ -40,16 +45,73 @@ internal sealed class GearmanServer : IAsyncDisposable
     /// <summary>Completes when the server has stopped (by <see cref="StopAsync"/> or a signal).</summary>
     public Task Stopped => _app.WaitForShutdownAsync();
 
-    /// <summary>Starts a server and returns once it accepts connections.</summary>
+    /// <summary>
+    /// Starts a server and returns once it accepts connections. With a durable queue the store is opened and replayed
+    /// first; a store that cannot be opened throws <see cref="JobStoreUnavailableException"/>.
+    /// </summary>
     public static async Task<GearmanServer> StartAsync(GearmanServerOptions options, CancellationToken cancellationToken = default, Action<ILoggingBuilder>? configureLogging = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        IJobStore? store;
+        try
+        {
+            store = JobStores.Create(options);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new JobStoreUnavailableException($"Invalid job store settings: {ex.Message}", ex);
+        }
+
+        return await StartWithStoreAsync(options, store, cancellationToken, configureLogging).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts a server on <paramref name="store"/> (null: memory only) instead of the one the options name; the server owns the store.</summary>
+    internal static async Task<GearmanServer> StartWithStoreAsync(GearmanServerOptions options, IJobStore? store, CancellationToken cancellationToken = default, Action<ILoggingBuilder>? configureLogging = null)
+    {
+        IReadOnlyList<JobRecord> stored = [];
+        if (store is not null)
+        {
+            try
+            {
+                await store.OpenAsync(cancellationToken).ConfigureAwait(false);
+                stored = await store.LoadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                await store.DisposeAsync().ConfigureAwait(false);
+                throw new JobStoreUnavailableException($"Could not open the job store {store.Description}: {ex.Message}", ex);
+            }
+            catch
+            {
+                await store.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        try
+        {
+            return await StartCoreAsync(options, store, stored, cancellationToken, configureLogging).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (store is not null) await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task<GearmanServer> StartCoreAsync(GearmanServerOptions options, IJobStore? store, IReadOnlyList<JobRecord> stored, CancellationToken cancellationToken, Action<ILoggingBuilder>? configureLogging)
+    {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
         if (configureLogging is not null) configureLogging(builder.Logging);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(sp => new JobScheduler(options, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Gearman.Server.Scheduler")));
+        builder.Services.AddSingleton(sp =>
+        {
+            var loggers = sp.GetRequiredService<ILoggerFactory>();
+            var writer = store is null ? null : new JobStoreWriter(store, loggers.CreateLogger("Gearman.Server.Persistence"));
+            return new JobScheduler(options, loggers.CreateLogger("Gearman.Server.Scheduler"), store: writer);
+        });
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -68,6 +130,18 @@ internal sealed class GearmanServer : IAsyncDisposable
 
         var app = builder.Build();
         var scheduler = app.Services.GetRequiredService<JobScheduler>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Gearman.Server");
+        StoreRuntime? storeRuntime = null;
+        if (scheduler.StoreWriter is { } storeWriter)
+        {
+            // Replay before the loop runs and before anything can connect (spec §6.2).
+            ServerLog.StoreOpened(logger, storeWriter.Store.Description);
+            scheduler.LogReplay(storeWriter.Store.Description, scheduler.Replay(stored));
+            var writerStop = new CancellationTokenSource();
+            var writerLoop = Task.Run(() => storeWriter.RunAsync(ack => scheduler.PostAsync(ServerCommand.ForStoreAck(ack)), writerStop.Token), CancellationToken.None);
+            storeRuntime = new StoreRuntime(storeWriter, writerLoop, writerStop);
+        }
+
         var stop = new CancellationTokenSource();
         var loop = Task.Run(() => scheduler.RunAsync(stop.Token), CancellationToken.None);
         try
@@ -78,14 +152,14 @@ internal sealed class GearmanServer : IAsyncDisposable
         {
             scheduler.Complete();
             await stop.CancelAsync().ConfigureAwait(false);
+            if (storeRuntime is not null) await storeRuntime.StopAsync().ConfigureAwait(false);
             await app.DisposeAsync().ConfigureAwait(false);
             throw;
         }
 
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         var endPoint = ParseBoundEndPoint(addresses.First());
-        var server = new GearmanServer(app, scheduler, loop, stop, endPoint);
-        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Gearman.Server");
+        var server = new GearmanServer(app, scheduler, loop, stop, storeRuntime, endPoint);
         foreach (var address in addresses) ServerLog.Listening(logger, address);
 
         // A signal (SIGTERM, Ctrl-C) stops the host; finish the scheduler after Kestrel has drained.
@@ -112,7 +186,13 @@ internal sealed class GearmanServer : IAsyncDisposable
         _schedulerStop.Dispose();
     }
 
-    private async Task StopSchedulerAsync()
+    /// <summary>Stops the scheduler, then the store writer (which applies what is queued), once, whoever asks first.</summary>
+    private Task StopSchedulerAsync()
+    {
+        lock (_shutdownLock) return _shutdown ??= StopSchedulerCoreAsync();
+    }
+
+    private async Task StopSchedulerCoreAsync()
     {
         _scheduler.Complete();
         try
@@ -126,6 +206,8 @@ internal sealed class GearmanServer : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
+
+        if (_store is not null) await _store.StopAsync().ConfigureAwait(false);
     }
 
     private static IEnumerable<IPAddress> ResolveListenAddresses(string listen)
@@ -142,5 +224,39 @@ internal sealed class GearmanServer : IAsyncDisposable
         var host = uri.Host.Trim('[', ']');
         var ip = IPAddress.TryParse(host, out var parsed) ? parsed : IPAddress.Loopback;
         return new IPEndPoint(ip, uri.Port);
+    }
+
+    /// <summary>The store writer's loop and how to stop it.</summary>
+    private sealed class StoreRuntime(JobStoreWriter writer, Task loop, CancellationTokenSource stop)
+    {
+        public JobStoreWriter Writer => writer;
+
+        /// <summary>Lets the writer apply what is queued (bounded), then closes the store.</summary>
+        public async Task StopAsync()
+        {
+            writer.Complete();
+            try
+            {
+                await loop.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                await stop.CancelAsync().ConfigureAwait(false);
+                try
+                {
+                    await loop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or TimeoutException)
+                {
+                }
+            }
+            catch (Exception)
+            {
+                // Cancelled, or the writer failed outside a store call (a bug): not worth failing the shutdown for.
+            }
+
+            await writer.Store.DisposeAsync().ConfigureAwait(false);
+            stop.Dispose();
+        }
     }
 }

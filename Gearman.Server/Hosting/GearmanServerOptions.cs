@@ -1,9 +1,11 @@
+using Gearman.Server.Persistence;
+
 namespace Gearman.Server.Hosting;
 
 /// <summary>Settings of one job server, modelled on gearmand's command line (spec §6.1).</summary>
 internal sealed record GearmanServerOptions
 {
-    /// <summary>The defaults: port 4730 on all addresses, unlimited retries, no persistence beyond the default store.</summary>
+    /// <summary>The defaults: port 4730 on all addresses, unlimited retries, background jobs in <c>gearman-queue.db</c>.</summary>
     public static GearmanServerOptions Default { get; } = new();
 
     /// <summary>TCP port (<c>-p</c>); 0 picks a free port (read it back from <see cref="GearmanServer.EndPoint"/>).</summary>
@@ -32,4 +34,22 @@ internal sealed record GearmanServerOptions
 
     /// <summary><c>--log-file</c>: where logs go; null or <c>stderr</c> for standard error, <c>none</c> for nowhere.</summary>
     public string? LogFile { get; init; }
+
+    /// <summary><c>--queue-type</c>: where background jobs are kept; SQLite by default, <see cref="QueueType.Memory"/> keeps none.</summary>
+    public QueueType QueueType { get; init; } = QueueType.Sqlite;
+
+    /// <summary><c>--sqlite-db</c>: the SQLite database file, relative to the working directory unless rooted.</summary>
+    public string SqliteDatabase { get; init; } = JobStores.DefaultSqliteDatabase;
+
+    /// <summary>
+    /// <c>--sqlite-synchronous</c>: true (FULL, the default) fsyncs every commit, so acknowledged jobs survive power loss;
+    /// false (NORMAL) survives a process crash only.
+    /// </summary>
+    public bool SqliteFullSync { get; init; } = true;
+
+    /// <summary><c>--postgres</c>: an Npgsql connection string, for <see cref="QueueType.Postgres"/>.</summary>
+    public string? PostgresConnectionString { get; init; }
+
+    /// <summary><c>--queue-table</c>: the table the store uses (one server per table).</summary>
+    public string QueueTable { get; init; } = JobStores.DefaultTable;
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Gearman.Server.Diagnostics;
+using Gearman.Server.Persistence;
 using Microsoft.Extensions.Logging;
 
 namespace Gearman.Server.Hosting;
@@ -27,10 +28,35 @@ internal static class ServerCommandLine
         var exceptions = new Option<bool>("--exceptions") { Description = "Enable WORK_EXCEPTION forwarding on every connection." };
         var threads = new Option<int>("--threads", "-t") { Description = "Accepted for gearmand compatibility; I/O threads are managed by the runtime." };
         var roundRobin = new Option<bool>("--round-robin", "-R") { Description = "Accepted for gearmand compatibility; round robin is always on." };
+        var queueType = new Option<string>("--queue-type", "-q")
+        {
+            Description = "Where background jobs are kept: 'sqlite' (default; a database file), 'postgres' (a PostgreSQL table) or 'memory' (not durable; gearmand's 'builtin').",
+            DefaultValueFactory = _ => "sqlite",
+        };
+        var sqliteDb = new Option<string>("--sqlite-db", "--libsqlite3-db")
+        {
+            Description = $"SQLite database file for --queue-type sqlite (created if missing; default ./{JobStores.DefaultSqliteDatabase}).",
+            DefaultValueFactory = _ => JobStores.DefaultSqliteDatabase,
+        };
+        var sqliteSync = new Option<string>("--sqlite-synchronous")
+        {
+            Description = "SQLite durability: 'full' (default; fsync each commit, survives power loss) or 'normal' (survives a server crash, not power loss).",
+            DefaultValueFactory = _ => "full",
+        };
+        var postgres = new Option<string?>("--postgres")
+        {
+            Description = "Npgsql connection string for --queue-type postgres, e.g. 'Host=db;Username=gearman;Password=...;Database=gearman'.",
+        };
+        var queueTable = new Option<string>("--queue-table")
+        {
+            Description = $"Table that holds the background jobs (default {JobStores.DefaultTable}); one server per table.",
+            DefaultValueFactory = _ => JobStores.DefaultTable,
+        };
 
         var root = new RootCommand("A gearmand-compatible Gearman job server for .NET.")
         {
             port, listen, jobRetries, workerWakeup, verbose, logFile, maxPacket, handlePrefix, exceptions, threads, roundRobin,
+            queueType, sqliteDb, sqliteSync, postgres, queueTable,
         };
 
         root.SetAction(async (result, cancellationToken) =>
@@ -43,8 +69,46 @@ internal static class ServerCommandLine
                 return 2;
             }
 
+            string type = result.GetValue(queueType)!;
+            QueueType? parsedType = ParseQueueType(type);
+            if (parsedType is null)
+            {
+                await Console.Error.WriteLineAsync($"Invalid --queue-type '{type}': expected sqlite, postgres or memory.").ConfigureAwait(false);
+                return 2;
+            }
+
+            string sync = result.GetValue(sqliteSync)!;
+            if (!string.Equals(sync, "full", StringComparison.OrdinalIgnoreCase) && !string.Equals(sync, "normal", StringComparison.OrdinalIgnoreCase))
+            {
+                await Console.Error.WriteLineAsync($"Invalid --sqlite-synchronous '{sync}': expected full or normal.").ConfigureAwait(false);
+                return 2;
+            }
+
+            string? connectionString = result.GetValue(postgres);
+            if (parsedType == QueueType.Postgres && string.IsNullOrWhiteSpace(connectionString))
+            {
+                await Console.Error.WriteLineAsync("--queue-type postgres needs --postgres CONNECTION_STRING.").ConfigureAwait(false);
+                return 2;
+            }
+
+            string table = result.GetValue(queueTable)!;
+            try
+            {
+                JobStores.ValidateTableName(table);
+            }
+            catch (ArgumentException ex)
+            {
+                await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+                return 2;
+            }
+
             var options = new GearmanServerOptions
             {
+                QueueType = parsedType.Value,
+                SqliteDatabase = result.GetValue(sqliteDb)!,
+                SqliteFullSync = string.Equals(sync, "full", StringComparison.OrdinalIgnoreCase),
+                PostgresConnectionString = connectionString,
+                QueueTable = table,
                 Port = result.GetValue(port),
                 ListenAddress = result.GetValue(listen),
                 JobRetries = result.GetValue(jobRetries),
@@ -94,6 +158,15 @@ internal static class ServerCommandLine
             await Console.Error.WriteLineAsync($"Could not listen on port {options.Port}: {ex.Message}").ConfigureAwait(false);
             return 1;
         }
+        catch (JobStoreUnavailableException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return 1;
+        }
+
+        // A parsable line for scripts and tests that start the server with --port 0.
+        await Console.Out.WriteLineAsync($"Listening on {server.EndPoint}").ConfigureAwait(false);
+        await Console.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
 
         try
         {
@@ -107,6 +180,14 @@ internal static class ServerCommandLine
 
         return 0;
     }
+
+    private static QueueType? ParseQueueType(string type) => type.ToLowerInvariant() switch
+    {
+        "sqlite" or "libsqlite3" => QueueType.Sqlite,
+        "postgres" or "postgresql" or "libpq" => QueueType.Postgres,
+        "memory" or "builtin" or "none" => QueueType.Memory,
+        _ => null,
+    };
 
     private static int ParseLevel(string level)
     {

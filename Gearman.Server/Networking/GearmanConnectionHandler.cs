@@ -48,13 +48,15 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
         var writeLoop = WriteLoopAsync(peer, connection.Transport.Output);
         bool posted = false;
 
-        // Reading ends when the peer closes or when the server stops; queued replies are still flushed below.
+        // Queued replies are still flushed below when reading ends.
         using var reading = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, _stopping);
         try
         {
             await _scheduler.PostAsync(ServerCommand.ForConnected(peer), reading.Token).ConfigureAwait(false);
             posted = true;
-            await ReadLoopAsync(peer, connection.Transport.Input, reading.Token).ConfigureAwait(false);
+            // Not cancelled by ConnectionClosed: a peer that sends requests and closes at once (or half-closes) must
+            // still have every request it sent processed; the loop ends when the input completes or the server stops.
+            await ReadLoopAsync(peer, connection.Transport.Input, _stopping).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

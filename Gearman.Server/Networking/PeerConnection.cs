@@ -46,6 +46,19 @@ internal sealed class PeerConnection
     /// <summary>Foreground jobs this connection waits on as a client (a set: a pipelining client may wait on thousands).</summary>
     public HashSet<Job> AttachedJobs { get; } = [];
 
+    /// <summary>
+    /// Replies to this connection's submits that wait for the store, in submit order (null until first needed). While
+    /// any is pending, the connection's later requests wait in <see cref="DeferredCommands"/>, except background submits,
+    /// whose replies simply queue up here (so a client that pipelines background submits gets group commit).
+    /// </summary>
+    public Queue<PendingReply>? PendingReplies { get; set; }
+
+    /// <summary>Requests held back until <see cref="PendingReplies"/> has drained, so that replies keep request order.</summary>
+    public Queue<ServerCommand>? DeferredCommands { get; set; }
+
+    /// <summary>Whether replies to this connection must currently go through <see cref="PendingReplies"/>.</summary>
+    public bool HasPendingReplies => PendingReplies is { Count: > 0 };
+
     /// <summary>Closes the transport at once (set by the connection handler); the reader then reports the disconnect.</summary>
     public Action? Abort { get; set; }
 

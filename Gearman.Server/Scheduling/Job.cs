@@ -41,6 +41,8 @@ internal sealed class Job
 
     public ReadOnlySpan<byte> Reducer => _body.AsSpan(_reducer.Offset, _reducer.Length);
 
+    public ReadOnlyMemory<byte> ReducerMemory => _body.AsMemory(_reducer.Offset, _reducer.Length);
+
     public ReadOnlySpan<byte> Data => _body.AsSpan(_data.Offset, _data.Length);
 
     public ReadOnlyMemory<byte> DataMemory => _body.AsMemory(_data.Offset, _data.Length);
@@ -70,8 +72,23 @@ internal sealed class Job
 
     public bool IsIgnored { get; set; }
 
-    /// <summary>Whether a durable store holds the job.</summary>
+    /// <summary>Whether a durable store holds the job (row <see cref="StoreId"/>).</summary>
     public bool IsPersisted { get; set; }
+
+    /// <summary>The job's row in the store, once a save was started.</summary>
+    public long StoreId { get; set; }
+
+    /// <summary>
+    /// Whether the store writer is saving the job: it is then not queued, not findable by handle, and its buffer must not
+    /// be released until the acknowledgement arrives (the writer reads it).
+    /// </summary>
+    public bool IsSaving { get; set; }
+
+    /// <summary>Submits (the first and any that coalesced into the job) whose replies wait for the save.</summary>
+    public List<PendingReply>? Waiters { get; set; }
+
+    /// <summary>Whether <see cref="Release"/> ran: the job is gone.</summary>
+    public bool IsReleased { get; private set; }
 
     /// <summary>Whether the job waits in <see cref="FunctionRecord"/>'s delayed set for its epoch.</summary>
     public bool IsDelayed { get; set; }
@@ -95,6 +112,7 @@ internal sealed class Job
     {
         var body = _body;
         _body = [];
+        IsReleased = true;
         _unique = _reducer = _data = default;
         if (body.Length > 0) ArrayPool<byte>.Shared.Return(body);
     }

@@ -166,8 +166,12 @@ internal sealed partial class JobScheduler
     {
         if (worker.RunningJobs.Count == 0) return;
         var jobs = worker.RunningJobs.ToArray();
-        foreach (var job in jobs)
+
+        // Newest assignment first, as gearmand walks its per-worker job list (LIFO): the job the worker took last
+        // ends up ahead of the worker's other jobs in the queue.
+        for (int i = jobs.Length - 1; i >= 0; i--)
         {
+            var job = jobs[i];
             if (function is not null && job.Function != function) continue;
             worker.RunningJobs.Remove(job);
             Requeue(job);
@@ -251,6 +255,8 @@ internal sealed partial class JobScheduler
     /// <summary>Removes a job from every structure and releases its buffer.</summary>
     internal void Free(Job job)
     {
+        // A job being saved is unreachable from every path that frees jobs; the store writer may be reading its buffer.
+        System.Diagnostics.Debug.Assert(!job.IsSaving, "a job must not be freed while its save is in flight");
         if (job.Worker is { } worker)
         {
             worker.RunningJobs.Remove(job);
@@ -279,7 +285,7 @@ internal sealed partial class JobScheduler
 
         function.JobTotal--;
         _jobs.Remove(job.Number);
-        job.IsPersisted = false;
+        Unpersist(job);
         job.Release();
     }
 

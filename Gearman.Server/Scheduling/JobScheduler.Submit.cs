@@ -8,7 +8,7 @@ internal sealed partial class JobScheduler
 {
     private const int MaxUniqueLength = 64;
     private const int MaxReducerLength = 512;
-    private const int MaxFunctionLength = 512;
+    private const int EpochReleaseMarginMilliseconds = 20;
 
     private readonly PriorityQueue<Job, (long Epoch, long Sequence)> _delayed = new();
     private readonly ITimer _epochTimer;
@@ -57,19 +57,13 @@ internal sealed partial class JobScheduler
 
         if (unique.Length > MaxUniqueLength)
         {
-            SendError(connection, "ARGUMENT_TOO_LARGE"u8, "Unique value too large"u8);
+            RejectSubmit(connection, "ARGUMENT_TOO_LARGE"u8, "Unique value too large"u8);
             return false;
         }
 
         if (reducer.Length > MaxReducerLength)
         {
-            SendError(connection, "ARGUMENT_TOO_LARGE"u8, "Reducer name too large"u8);
-            return false;
-        }
-
-        if (functionName.Length > MaxFunctionLength)
-        {
-            SendError(connection, "ARGUMENT_TOO_LARGE"u8, "Function name too large"u8);
+            RejectSubmit(connection, "ARGUMENT_TOO_LARGE"u8, "Reducer name too large"u8);
             return false;
         }
 
@@ -90,24 +84,39 @@ internal sealed partial class JobScheduler
 
         if (existing is not null)
         {
+            if (existing.IsSaving)
+            {
+                // Not durable yet: the reply (and a foreground client's attachment) waits for the same acknowledgement.
+                WaitForSave(existing, connection, foreground: !background);
+                return false;
+            }
+
             if (!background) Attach(existing, connection);
-            connection.Outbox.Send(PacketType.JobCreated, existing.Handle);
+            ReplyCreated(connection, existing);
             return false;
         }
 
         int limit = function.MaxQueue[(int)priority];
         if (limit > 0 && function.JobTotal >= limit)
         {
-            SendError(connection, "QUEUE_ERROR"u8, "Job queue is full"u8);
+            RejectSubmit(connection, "QUEUE_ERROR"u8, "Job queue is full"u8);
             return false;
         }
 
         var job = CreateJob(function, buffer, unique, reducer, data, priority, background, epoch);
+        if (background && _store is not null)
+        {
+            // Spec §6.2: stored before JOB_CREATED; queued and answered when the store acknowledges.
+            BeginSave(job, connection);
+            return true;
+        }
+
+        // Without a store, background jobs still show as persisted in `show jobs`, as in gearmand's builtin queue.
         if (background) job.IsPersisted = true;
         if (!background) Attach(job, connection);
 
         Enqueue(job);
-        connection.Outbox.Send(PacketType.JobCreated, job.Handle);
+        ReplyCreated(connection, job);
         return true;
     }
 
@@ -143,7 +152,7 @@ internal sealed partial class JobScheduler
         {
             _nextHandle = _nextHandle == uint.MaxValue ? 1 : _nextHandle + 1;
         }
-        while (_jobs.ContainsKey(_nextHandle));
+        while (_jobs.ContainsKey(_nextHandle) || _saving.ContainsKey(_nextHandle));
         return _nextHandle;
     }
 
@@ -203,7 +212,9 @@ internal sealed partial class JobScheduler
         while (_delayed.TryPeek(out var head, out _) && !head.IsDelayed) _delayed.Dequeue();
         if (!_delayed.TryPeek(out _, out var next) || next.Epoch >= _epochTimerDue) return;
         _epochTimerDue = next.Epoch;
-        long dueMs = (next.Epoch * 1000) - _time.GetUtcNow().ToUnixTimeMilliseconds();
+        // Fire a little after the second starts: workers that check with C's time(), which reads the coarse clock
+        // (up to one tick behind), must not see a job before its epoch second.
+        long dueMs = (next.Epoch * 1000) + EpochReleaseMarginMilliseconds - _time.GetUtcNow().ToUnixTimeMilliseconds();
         _epochTimer.Change(TimeSpan.FromMilliseconds(Math.Max(0, dueMs)), Timeout.InfiniteTimeSpan);
     }
 

@@ -117,7 +117,7 @@ internal sealed partial class JobScheduler
     {
         if (!TryGetJob(handle, out var job)) return false;
         foreach (var client in job.Clients) client.Outbox.Send(PacketType.WorkFail, job.Handle);
-        job.IsPersisted = false;
+        Unpersist(job);
         if (job.Worker is null)
         {
             Free(job);

@@ -5,6 +5,7 @@ using Gearman.Server.Admin;
 using Gearman.Server.Diagnostics;
 using Gearman.Server.Hosting;
 using Gearman.Server.Networking;
+using Gearman.Server.Persistence;
 using Microsoft.Extensions.Logging;
 
 namespace Gearman.Server.Scheduling;
@@ -29,9 +30,10 @@ internal sealed partial class JobScheduler
     private uint _nextHandle;
     private long _nextSequence;
 
-    public JobScheduler(GearmanServerOptions options, ILogger logger, TimeProvider? timeProvider = null)
+    public JobScheduler(GearmanServerOptions options, ILogger logger, TimeProvider? timeProvider = null, JobStoreWriter? store = null)
     {
         _options = options;
+        _store = store;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
         _commands = Channel.CreateBounded<ServerCommand>(new BoundedChannelOptions(8192)
@@ -42,7 +44,8 @@ internal sealed partial class JobScheduler
             AllowSynchronousContinuations = false,
         });
         _functionsBySpan = _functions.GetAlternateLookup<ReadOnlySpan<byte>>();
-        string prefix = options.HandlePrefix ?? "H:" + Environment.MachineName;
+        // gearmand uses uname's nodename in full; Environment.MachineName would cut it at the first dot (spec §2.2).
+        string prefix = options.HandlePrefix ?? "H:" + System.Net.Dns.GetHostName();
         _handlePrefix = Encoding.UTF8.GetBytes(prefix + ":");
         _admin = new AdminCommands(this);
         _epochTimer = _time.CreateTimer(static s => ((JobScheduler)s!).Post(ServerCommand.ForEpochDue()), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -101,6 +104,17 @@ internal sealed partial class JobScheduler
 
     private void Process(in ServerCommand command)
     {
+        if (command.Connection is { } connection && MustDefer(connection, command))
+        {
+            (connection.DeferredCommands ??= new()).Enqueue(command);
+            return;
+        }
+
+        ProcessNow(command);
+    }
+
+    private void ProcessNow(in ServerCommand command)
+    {
         bool keepBuffer = false;
         try
         {
@@ -126,6 +140,9 @@ internal sealed partial class JobScheduler
                     break;
                 case ServerCommandKind.EpochDue:
                     ReleaseDueJobs();
+                    break;
+                case ServerCommandKind.StoreAck:
+                    OnStoreAck((StoreAcknowledgement)command.State!);
                     break;
             }
         }
@@ -258,11 +275,13 @@ internal sealed partial class JobScheduler
         if (connection.IsClosed) return;
         connection.IsClosed = true;
         _connections.Remove(connection.Id);
+        DropDeferred(connection);
 
         // As a client: detach; foreground jobs nobody waits for any more are abandoned (spec §2.4).
         foreach (var job in connection.AttachedJobs)
         {
-            job.Clients.RemoveAll(c => c == connection);
+            // A connection that joined its own job twice is listed twice: the first visit detaches it completely.
+            if (job.Clients.RemoveAll(c => c == connection) == 0) continue;
             if (job.Clients.Count == 0 && !job.IsBackground) Abandon(job);
         }
 

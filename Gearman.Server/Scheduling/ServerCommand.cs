@@ -25,6 +25,9 @@ internal enum ServerCommandKind
 
     /// <summary>The earliest delayed epoch job may be due.</summary>
     EpochDue,
+
+    /// <summary>The store writer saved (or failed to save) new background jobs: <see cref="ServerCommand.State"/> is a <see cref="Persistence.StoreAcknowledgement"/>.</summary>
+    StoreAck,
 }
 
 /// <summary>Errors the connection reader reports through the scheduler, so replies keep their order.</summary>
@@ -88,6 +91,9 @@ internal readonly struct ServerCommand
         => new(ServerCommandKind.JobTimeout, null) { State = job, Number = assignment };
 
     public static ServerCommand ForEpochDue() => new(ServerCommandKind.EpochDue, null);
+
+    public static ServerCommand ForStoreAck(Persistence.StoreAcknowledgement acknowledgement)
+        => new(ServerCommandKind.StoreAck, null) { State = acknowledgement };
 
     /// <summary>Returns <see cref="Buffer"/> to the pool (when the command did not hand it to a job).</summary>
     public void ReturnBuffer()

@@ -26,7 +26,24 @@ internal sealed class InProcessServer : IServerUnderTest
 
     public static async Task<IServerUnderTest> StartAsync(ServerStartOptions options, CancellationToken ct)
     {
-        var serverOptions = new GearmanServerOptions
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TestServers.StartTimeout);
+        var server = await GearmanServer.StartAsync(ToServerOptions(options), timeout.Token);
+        return new InProcessServer(server);
+    }
+
+    /// <summary>Starts our server on <paramref name="store"/> (which it then owns) instead of the store the options name.</summary>
+    public static async Task<IServerUnderTest> StartWithStoreAsync(ServerStartOptions options, Gearman.Server.Persistence.IJobStore store, CancellationToken ct = default)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TestServers.StartTimeout);
+        var server = await GearmanServer.StartWithStoreAsync(ToServerOptions(options), store, timeout.Token);
+        return new InProcessServer(server);
+    }
+
+    private static GearmanServerOptions ToServerOptions(ServerStartOptions options)
+    {
+        return new GearmanServerOptions
         {
             Port = 0,
             ListenAddress = "127.0.0.1",
@@ -34,11 +51,17 @@ internal sealed class InProcessServer : IServerUnderTest
             WorkerWakeup = options.WorkerWakeup ?? 0,
             Exceptions = options.Exceptions,
             HandlePrefix = options.HandlePrefix,
+            QueueType = options.QueueType switch
+            {
+                "memory" => Gearman.Server.Persistence.QueueType.Memory,
+                "sqlite" => Gearman.Server.Persistence.QueueType.Sqlite,
+                "postgres" => Gearman.Server.Persistence.QueueType.Postgres,
+                _ => throw new ArgumentException($"Unknown queue type '{options.QueueType}'.", nameof(options)),
+            },
+            SqliteDatabase = options.SqliteDatabase ?? Gearman.Server.Persistence.JobStores.DefaultSqliteDatabase,
+            PostgresConnectionString = options.PostgresConnectionString,
+            QueueTable = options.QueueTable ?? Gearman.Server.Persistence.JobStores.DefaultTable,
         };
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TestServers.StartTimeout);
-        var server = await GearmanServer.StartAsync(serverOptions, timeout.Token);
-        return new InProcessServer(server);
     }
 
     public async ValueTask DisposeAsync()

@@ -18,6 +18,21 @@ public sealed record ServerStartOptions
     /// <summary><c>--job-handle-prefix P</c>: handles become <c>P:n</c>.</summary>
     public string? HandlePrefix { get; init; }
 
+    /// <summary>
+    /// Our server's <c>--queue-type</c>: <c>memory</c> (the test default, so that parallel tests share no database file),
+    /// <c>sqlite</c> or <c>postgres</c>. Ignored by gearmand.
+    /// </summary>
+    public string QueueType { get; init; } = "memory";
+
+    /// <summary>Our server's <c>--sqlite-db</c> (with <see cref="QueueType"/> <c>sqlite</c>).</summary>
+    public string? SqliteDatabase { get; init; }
+
+    /// <summary>Our server's <c>--postgres</c> connection string (with <see cref="QueueType"/> <c>postgres</c>).</summary>
+    public string? PostgresConnectionString { get; init; }
+
+    /// <summary>Our server's <c>--queue-table</c>; null for the default.</summary>
+    public string? QueueTable { get; init; }
+
     /// <summary>Further arguments for gearmand only (ignored by our server).</summary>
     public IReadOnlyList<string> ExtraGearmandArgs { get; init; } = [];
 }

@@ -137,8 +137,7 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
         var (server, _, resize, workers) = await StartAsync(kind);
         await using var stop = workers;
         await using var client = new GearmanClient(GearmanClientOptions.Default with { Servers = [server] });
-        var written = new StringWriter();
-        var output = TextWriter.Synchronized(written); // as Console: the per-task Do callbacks run concurrently
+        var output = new StringWriter();
 
         // docs: batch
         // Ten tasks, at most four in flight (libgearman: add_task x10, then run_tasks).
@@ -146,19 +145,19 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
             .Select(i => client.Submit(resize, Encoding.UTF8.GetBytes($"{i}"))
                 .ToResult()
                 .Select(result => (Index: i, Result: result, Error: (Exception?)null))
-                .Catch((GearmanException error) => Observable.Return((Index: i, Result: ReadOnlyMemory<byte>.Empty, Error: (Exception?)error)))
-                .Do(o =>
-                {
-                    if (o.Error is not null) output.WriteLine($"task {o.Index} failed: {o.Error.GetType().Name}"); // react to each failure as it happens
-                }))
+                .Catch((GearmanException error) => Observable.Return((Index: i, Result: ReadOnlyMemory<byte>.Empty, Error: (Exception?)error))))
             .Merge(maxConcurrent: 4)
+            .Do(o =>
+            {
+                if (o.Error is not null) output.WriteLine($"task {o.Index} failed: {o.Error.GetType().Name}"); // react to each failure as it happens (Merge serialises this)
+            })
             .ToList();
 
         var succeeded = outcomes.Where(o => o.Error is null).OrderBy(o => o.Index).Select(o => Encoding.UTF8.GetString(o.Result.Span));
         output.WriteLine(string.Join(",", succeeded));
         // end
 
-        var lines = written.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.Equal(10, outcomes.Count);
         Assert.Equal(["task 1 failed: GearmanJobFailedException", "task 3 failed: GearmanJobFailedException", "task 5 failed: GearmanJobFailedException", "task 7 failed: GearmanJobFailedException", "task 9 failed: GearmanJobFailedException"], lines[..^1].Order());
         Assert.Equal("small-0,small-2,small-4,small-6,small-8", lines[^1]);

@@ -382,7 +382,7 @@ public sealed class ClientProtocolTests
         var b = client.Submit("f", Bytes("2"), options).StartNow();
         await c.SendAsync(PacketType.JobCreated, "H:1");
         await c.SendAsync(PacketType.WorkData, "H:1", "early");
-        await Task.WhenAll(a.CreatedAsync(), b.CreatedAsync());
+        await Task.WhenAll(a.EventAsync(TaskEventKind.Data), b.EventAsync(TaskEventKind.Data)); // "early" is read before the late joiner comes
 
         var late = client.Submit("f", Bytes("3"), options).StartNow();
         Assert.Equal("H:1", (await late.CreatedAsync()).Job.Handle);

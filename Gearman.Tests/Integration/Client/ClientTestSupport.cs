@@ -80,8 +80,11 @@ internal static class ClientTestSupport
     }
 
     /// <summary>Waits for the Created event of a started task.</summary>
-    public static Task<TaskEvent> CreatedAsync(this IObservable<TaskEvent> task)
-        => task.FirstAsync(e => e.Kind == TaskEventKind.Created).ToTask(Ct).WaitAsync(Wait, Ct);
+    public static Task<TaskEvent> CreatedAsync(this IObservable<TaskEvent> task) => task.EventAsync(TaskEventKind.Created);
+
+    /// <summary>Waits for the first event of <paramref name="kind"/> of a started task.</summary>
+    public static Task<TaskEvent> EventAsync(this IObservable<TaskEvent> task, TaskEventKind kind)
+        => task.FirstAsync(e => e.Kind == kind).ToTask(Ct).WaitAsync(Wait, Ct);
 }
 
 /// <summary>An <see cref="IProgress{T}"/> that records synchronously (unlike <see cref="Progress{T}"/>, which posts).</summary>

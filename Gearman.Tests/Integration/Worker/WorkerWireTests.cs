@@ -188,7 +188,7 @@ public sealed class WorkerWireTests
         await first.ExpectAsync(PacketType.GrabJobAll);
         await first.SendAsync(PacketType.JobAssignUniq, "H:1", "f", string.Empty, "lost");
 
-        // Drop the connection once the handler runs (a job lost before its handler starts is never started at all).
+        // Abort only once the job runs: a reset can discard an assignment the worker has not read yet.
         await running.Task.Within();
         first.Abort();
 

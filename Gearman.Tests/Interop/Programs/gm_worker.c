@@ -43,14 +43,7 @@ static gearman_return_t job_fn(gearman_job_st *job, void *context)
   printf("job %s %s ", gearman_job_handle(job), gearman_job_unique(job));
   fwrite(workload, 1, size, stdout);
   printf("\n");
-  if (stamp)
-  {
-    /* Not time(): glibc serves it from the coarse clock, which can still show the previous second for a few ms after
-       the precise clock (the one job servers schedule by) has passed it. */
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    printf("at %s %lld\n", gearman_job_handle(job), (long long)now.tv_sec);
-  }
+  if (stamp) printf("at %s %lld\n", gearman_job_handle(job), (long long)time(NULL));
   fflush(stdout);
 
   if (strcmp(mode, "echo") == 0)

@@ -11,11 +11,14 @@ public sealed class AdminTokensTests
         { "status", ["status"] },
         { "show jobs", ["show", "jobs"] },
         { "maxqueue   f  1 2\t 3", ["maxqueue", "f", "1", "2\t", "3"] },
-        { "  leading", ["leading"] },
-        { "trailing   ", ["trailing"] },
-        { "  both  ways  ", ["both", "ways"] },
+        { "  leading", ["", "leading"] },
+        { "trailing   ", ["trailing", ""] },
+        { "  both  ways  ", ["", "both", "ways", ""] },
         { "a b c d e", ["a", "b", "c", "d", "e"] },
-        { "  a    b c  d     e   ", ["a", "b", "c", "d", "e"] },
+        { "a    b c  d     e", ["a", "b", "c", "d", "e"] },
+        { " a b c d", ["", "a", "b", "c", "d"] },
+        { "a b c d ", ["a", "b", "c", "d", ""] },
+        { "cancel job   ", ["cancel", "job", ""] },
         { "tab\tis\tnot\ta\tseparator", ["tab\tis\tnot\ta\tseparator"] },
         { "cr\rstays", ["cr\rstays"] },
         { "x", ["x"] },
@@ -56,6 +59,10 @@ public sealed class AdminTokensTests
     [InlineData("a b c d e f")]
     [InlineData("maxqueue f 1 2 3 4")]
     [InlineData(" a  b  c  d  e  f ")]
+    [InlineData("  a    b c  d     e   ")]
+    [InlineData(" a b c d e")]
+    [InlineData("a b c d e ")]
+    [InlineData(" a b c d ")]
     [InlineData("1 2 3 4 5 6 7 8 9 10 11 12")]
     public void More_than_five_tokens_is_refused(string line)
     {

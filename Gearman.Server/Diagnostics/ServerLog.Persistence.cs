@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+
+namespace Gearman.Server.Diagnostics;
+
+/// <summary>Persistence events (4xx).</summary>
+internal static partial class ServerLog
+{
+    [LoggerMessage(401, LogLevel.Warning, "The job store {Store} is available again ({Deletes} deletes to catch up)", EventName = "StoreReconnected")]
+    public static partial void StoreReconnected(ILogger logger, string store, int deletes);
+
+    [LoggerMessage(402, LogLevel.Debug, "Reconnecting to the job store failed: {Message}; next attempt in {Delay}", EventName = "StoreReconnectFailed")]
+    public static partial void StoreReconnectFailed(ILogger logger, string message, TimeSpan delay);
+
+    [LoggerMessage(403, LogLevel.Information, "Replayed {Count} background jobs from {Store} ({Coalesced} coalesced into others and deleted)", EventName = "JobsReplayed")]
+    public static partial void JobsReplayed(ILogger logger, int count, string store, int coalesced);
+
+    [LoggerMessage(404, LogLevel.Error, "Stopped with {Count} deletes not applied to the job store: those jobs run again after a restart", EventName = "StoreDeletesLost")]
+    public static partial void StoreDeletesLost(ILogger logger, int count);
+
+    [LoggerMessage(405, LogLevel.Information, "Background jobs are stored in {Store}", EventName = "StoreOpened")]
+    public static partial void StoreOpened(ILogger logger, string store);
+}

@@ -1,0 +1,29 @@
+namespace Gearman.Server.Persistence;
+
+/// <summary>
+/// A durable table of background jobs. Only <see cref="JobStoreWriter"/> calls it, from one task at a time, so
+/// implementations need no locking. Any method may throw when the database is unreachable; the writer then calls
+/// <see cref="CloseAsync"/> and, after a back-off, <see cref="OpenAsync"/> again.
+/// </summary>
+internal interface IJobStore : IAsyncDisposable
+{
+    /// <summary>What and where, for logs and error replies (for example <c>sqlite /var/lib/gearman/queue.db</c>).</summary>
+    string Description { get; }
+
+    /// <summary>Connects (or reconnects) and creates the table when it does not exist.</summary>
+    Task OpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>Every stored job, in ascending <see cref="JobRecord.Id"/> order. The records own their memory.</summary>
+    Task<IReadOnlyList<JobRecord>> LoadAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Inserts <paramref name="adds"/> and deletes the rows with the ids in <paramref name="deletes"/> in one transaction.
+    /// Returns once the transaction is durable. Throws when it failed or its outcome is unknown (the connection broke
+    /// during the commit); the caller then treats the adds as failed and deletes their ids again later. Deleting an id
+    /// that is not stored is not an error.
+    /// </summary>
+    Task ApplyAsync(IReadOnlyList<JobRecord> adds, IReadOnlyList<long> deletes, CancellationToken cancellationToken);
+
+    /// <summary>Drops the connection after a failure; <see cref="OpenAsync"/> makes a new one.</summary>
+    ValueTask CloseAsync();
+}

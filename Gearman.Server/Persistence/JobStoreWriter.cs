@@ -1,0 +1,240 @@
+using System.Threading.Channels;
+using Gearman.Server.Diagnostics;
+using Gearman.Server.Scheduling;
+using Microsoft.Extensions.Logging;
+
+namespace Gearman.Server.Persistence;
+
+/// <summary>
+/// Runs the store off the scheduler loop with group commit: the scheduler queues adds and deletes without waiting; this
+/// loop takes everything queued so far, applies it in one transaction, and posts one <see cref="StoreAcknowledgement"/>
+/// for the adds. While a transaction commits, the next batch accumulates, so the cost of a commit (an fsync) is shared by
+/// every job submitted meanwhile.
+/// <para>
+/// When the store fails, the adds of the failed batch are reported as failed (their ids are deleted again later, in case
+/// the commit happened after all) and the loop reconnects with back-off. Meanwhile new adds fail at once and deletes are
+/// kept and applied first after the reconnect: a delete is never dropped while the server runs.
+/// </para>
+/// <para>
+/// Thread rule: the loop reads a job's buffer only between taking its add and posting its acknowledgement; the scheduler
+/// keeps a job that is being saved out of every path that could release it until the acknowledgement arrives.
+/// </para>
+/// </summary>
+internal sealed class JobStoreWriter
+{
+    private const int MaxBatchOperations = 4096;
+    private const long MaxBatchBytes = 16L << 20;
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
+
+    // Not SingleReader: while reconnecting, a wait for new operations may still be pending when the main loop waits again.
+    private readonly Channel<StoreOperation> _operations = Channel.CreateUnbounded<StoreOperation>(new UnboundedChannelOptions
+    {
+        SingleReader = false,
+        SingleWriter = true,
+        AllowSynchronousContinuations = false,
+    });
+
+    private readonly IJobStore _store;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly List<long> _pendingDeletes = [];
+    private string? _unavailable;
+
+    public JobStoreWriter(IJobStore store, ILogger logger, TimeProvider? timeProvider = null)
+    {
+        _store = store;
+        _logger = logger;
+        _time = timeProvider ?? TimeProvider.System;
+    }
+
+    public IJobStore Store => _store;
+
+    /// <summary>Queues the insert of <paramref name="job"/> (scheduler loop only). False once the writer is completed.</summary>
+    public bool Add(Job job) => _operations.Writer.TryWrite(new StoreOperation(job, job.StoreId));
+
+    /// <summary>Queues the delete of the row <paramref name="id"/> (scheduler loop only).</summary>
+    public void Delete(long id) => _operations.Writer.TryWrite(new StoreOperation(null, id));
+
+    /// <summary>No more operations: the loop applies what is queued and ends.</summary>
+    public void Complete() => _operations.Writer.TryComplete();
+
+    /// <summary>The loop; <paramref name="acknowledge"/> posts results to the scheduler.</summary>
+    public async Task RunAsync(Func<StoreAcknowledgement, ValueTask> acknowledge, CancellationToken cancellationToken)
+    {
+        var reader = _operations.Reader;
+        var adds = new List<Job>();
+        var records = new List<JobRecord>();
+        var deletes = new List<long>();
+        try
+        {
+            while (true)
+            {
+                if (_unavailable is not null)
+                {
+                    if (!await ReconnectAsync(acknowledge, cancellationToken).ConfigureAwait(false)) break;
+                    continue;
+                }
+
+                if (_pendingDeletes.Count == 0 && !await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false)) break;
+
+                deletes.AddRange(_pendingDeletes);
+                _pendingDeletes.Clear();
+                long bytes = 0;
+                while (adds.Count + deletes.Count < MaxBatchOperations && bytes < MaxBatchBytes && reader.TryRead(out var operation))
+                {
+                    if (operation.Job is { } job)
+                    {
+                        adds.Add(job);
+                        records.Add(JobRecord.From(job));
+                        bytes += job.DataMemory.Length + 64;
+                    }
+                    else
+                    {
+                        deletes.Add(operation.Id);
+                    }
+                }
+
+                try
+                {
+                    await _store.ApplyAsync(records, deletes, cancellationToken).ConfigureAwait(false);
+                    records.Clear();
+                    deletes.Clear();
+                    if (adds.Count > 0) await AcknowledgeAsync(acknowledge, [.. adds], null).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    string reason = Describe(ex);
+                    ServerLog.StoreFailed(_logger, ex, reason);
+                    _unavailable = reason;
+                    records.Clear();
+
+                    // The commit may have happened although it reported failure: delete the ids again once reconnected.
+                    foreach (var job in adds) _pendingDeletes.Add(job.StoreId);
+                    _pendingDeletes.AddRange(deletes);
+                    deletes.Clear();
+                    if (adds.Count > 0) await AcknowledgeAsync(acknowledge, [.. adds], $"The job store failed: {reason}").ConfigureAwait(false);
+                    await CloseQuietlyAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    adds.Clear();
+                }
+            }
+        }
+        finally
+        {
+            if (_pendingDeletes.Count > 0) ServerLog.StoreDeletesLost(_logger, _pendingDeletes.Count);
+        }
+    }
+
+    private static async ValueTask AcknowledgeAsync(Func<StoreAcknowledgement, ValueTask> acknowledge, Job[] jobs, string? error)
+    {
+        try
+        {
+            await acknowledge(new StoreAcknowledgement(jobs, error)).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            // The scheduler has stopped: nobody waits for the reply any more, and a durable job replays at the next start.
+        }
+    }
+
+    /// <summary>One line for logs and ERROR replies.</summary>
+    private static string Describe(Exception ex)
+    {
+        string text = ex.Message;
+        if (ex.InnerException is { } inner && !text.Contains(inner.Message, StringComparison.Ordinal)) text += ": " + inner.Message;
+        text = text.ReplaceLineEndings(" ");
+        return text.Length <= 300 ? text : text[..300];
+    }
+
+    /// <summary>
+    /// Retries <see cref="IJobStore.OpenAsync"/> with back-off, failing every add queued meanwhile at once and keeping
+    /// the deletes. True once the store is back; false when the writer was completed and the store is still down.
+    /// </summary>
+    private async Task<bool> ReconnectAsync(Func<StoreAcknowledgement, ValueTask> acknowledge, CancellationToken cancellationToken)
+    {
+        var reader = _operations.Reader;
+        var delay = FirstRetryDelay;
+        Task<bool>? readable = null;
+        bool completed = reader.Completion.IsCompleted;
+        while (true)
+        {
+            var attempt = AttemptAsync(delay, cancellationToken);
+            while (!attempt.IsCompleted)
+            {
+                if (completed)
+                {
+                    await attempt.ConfigureAwait(false);
+                    break;
+                }
+
+                readable ??= reader.WaitToReadAsync(cancellationToken).AsTask();
+                await Task.WhenAny(attempt, readable).ConfigureAwait(false);
+                if (readable.IsCompleted)
+                {
+                    completed = !await readable.ConfigureAwait(false);
+                    readable = null;
+                    await FailQueuedAddsAsync(acknowledge).ConfigureAwait(false);
+                }
+            }
+
+            var error = await attempt.ConfigureAwait(false);
+            await FailQueuedAddsAsync(acknowledge).ConfigureAwait(false);
+            if (error is null)
+            {
+                _unavailable = null;
+                ServerLog.StoreReconnected(_logger, _store.Description, _pendingDeletes.Count);
+                return true;
+            }
+
+            if (completed) return false;
+            _unavailable = Describe(error);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
+            ServerLog.StoreReconnectFailed(_logger, _unavailable, delay);
+        }
+    }
+
+    private async Task<Exception?> AttemptAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _store.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            await CloseQuietlyAsync().ConfigureAwait(false);
+            return ex;
+        }
+    }
+
+    private async ValueTask FailQueuedAddsAsync(Func<StoreAcknowledgement, ValueTask> acknowledge)
+    {
+        List<Job>? failed = null;
+        while (_operations.Reader.TryRead(out var operation))
+        {
+            if (operation.Job is { } job) (failed ??= []).Add(job);
+            else _pendingDeletes.Add(operation.Id);
+        }
+
+        if (failed is not null) await AcknowledgeAsync(acknowledge, [.. failed], $"The job store is unavailable: {_unavailable}").ConfigureAwait(false);
+    }
+
+    private async ValueTask CloseQuietlyAsync()
+    {
+        try
+        {
+            await _store.CloseAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            ServerLog.StoreFailed(_logger, ex, "closing the broken connection failed");
+        }
+    }
+
+    /// <summary>An insert (<see cref="Job"/> set) or a delete of row <see cref="Id"/>.</summary>
+    private readonly record struct StoreOperation(Job? Job, long Id);
+}

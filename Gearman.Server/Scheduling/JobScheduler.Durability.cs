@@ -1,0 +1,223 @@
+using System.Buffers;
+using System.Text;
+using Gearman.Reactive.Protocol;
+using Gearman.Server.Diagnostics;
+using Gearman.Server.Networking;
+using Gearman.Server.Persistence;
+
+namespace Gearman.Server.Scheduling;
+
+/// <summary>
+/// Durable background jobs (spec §6.2). A new background job is handed to the <see cref="JobStoreWriter"/> and stays
+/// invisible (not queued, not findable by handle, only by its unique ID so that coalescing submits can wait for it) until
+/// the writer acknowledges the save; only then is it queued and JOB_CREATED sent, or ERROR QUEUE_ERROR if the save
+/// failed. Finished, failed, cancelled and dropped jobs are deleted from the store. Foreground jobs never touch it.
+/// </summary>
+internal sealed partial class JobScheduler
+{
+    private readonly JobStoreWriter? _store;
+    private readonly Dictionary<uint, Job> _saving = [];
+    private long _nextStoreId = 1;
+
+    /// <summary>The store writer, or null when background jobs are kept in memory only.</summary>
+    internal JobStoreWriter? StoreWriter => _store;
+
+    /// <summary>Jobs whose save is in flight (for diagnostics and tests).</summary>
+    internal int SavingCount => _saving.Count;
+
+    /// <summary>
+    /// Recreates stored jobs before the server accepts connections: each becomes a persisted background job with a new
+    /// handle, queued in store order. A record whose unique ID (or data, for <c>-</c>) matches an earlier one coalesces
+    /// into it and is deleted. Call before <see cref="RunAsync"/>.
+    /// </summary>
+    /// <returns>How many jobs were recreated and how many records coalesced.</returns>
+    internal (int Replayed, int Coalesced) Replay(IReadOnlyList<JobRecord> records)
+    {
+        int replayed = 0;
+        int coalesced = 0;
+        foreach (var record in records)
+        {
+            _nextStoreId = Math.Max(_nextStoreId, record.Id + 1);
+            var function = GetOrAddFunction(record.Function.Span);
+            var unique = record.Unique.Span;
+            var data = record.Data.Span;
+            Job? existing = null;
+            if (unique.SequenceEqual("-"u8))
+            {
+                if (!data.IsEmpty) function.DataKeyedJobs.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(data, out existing);
+            }
+            else if (!unique.IsEmpty)
+            {
+                function.UniqueJobs.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(unique, out existing);
+            }
+
+            if (existing is not null)
+            {
+                _store?.Delete(record.Id);
+                coalesced++;
+                continue;
+            }
+
+            // The job owns one pooled buffer holding unique, reducer and data, as a submitted job holds its packet body.
+            int length = unique.Length + record.Reducer.Length + data.Length;
+            var buffer = length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length);
+            unique.CopyTo(buffer);
+            record.Reducer.Span.CopyTo(buffer.AsSpan(unique.Length));
+            data.CopyTo(buffer.AsSpan(unique.Length + record.Reducer.Length));
+            var job = CreateJob(
+                function,
+                buffer,
+                new FieldRange(0, unique.Length),
+                new FieldRange(unique.Length, record.Reducer.Length),
+                new FieldRange(unique.Length + record.Reducer.Length, data.Length),
+                record.Priority,
+                background: true,
+                record.Epoch);
+            job.StoreId = record.Id;
+            job.IsPersisted = true;
+            Enqueue(job);
+            replayed++;
+        }
+
+        return (replayed, coalesced);
+    }
+
+    private static bool IsBackgroundSubmit(PacketType type) => type is PacketType.SubmitJobBg or PacketType.SubmitJobHighBg
+        or PacketType.SubmitJobLowBg or PacketType.SubmitJobEpoch or PacketType.SubmitReduceJobBackground;
+
+    /// <summary>
+    /// Whether a request must wait because earlier replies to its connection wait for the store. Background submits
+    /// may go ahead (their replies queue behind the earlier ones); anything else waits, so replies keep request order.
+    /// </summary>
+    private static bool MustDefer(PeerConnection connection, in ServerCommand command)
+    {
+        if (command.Kind is not (ServerCommandKind.Packet or ServerCommandKind.AdminLine or ServerCommandKind.ProtocolError)) return false;
+        if (connection.DeferredCommands is { Count: > 0 }) return true;
+        return connection.HasPendingReplies && !(command.Kind == ServerCommandKind.Packet && IsBackgroundSubmit(command.Type));
+    }
+
+    /// <summary>Starts saving a new background job; <paramref name="connection"/>'s JOB_CREATED waits for the acknowledgement.</summary>
+    private void BeginSave(Job job, PeerConnection connection)
+    {
+        _jobs.Remove(job.Number);
+        _saving.Add(job.Number, job);
+        job.IsSaving = true;
+        job.StoreId = _nextStoreId++;
+        var reply = PendingReply.Waiting(connection, job, foreground: false);
+        job.Waiters = [reply];
+        (connection.PendingReplies ??= new()).Enqueue(reply);
+        if (!_store!.Add(job))
+        {
+            // The writer has stopped (the server is shutting down): the job can never become durable.
+            OnStoreAck(new StoreAcknowledgement([job], "The server is shutting down"));
+        }
+    }
+
+    /// <summary>A submit coalesced into a job whose save is in flight: its reply waits for the same acknowledgement.</summary>
+    private static void WaitForSave(Job job, PeerConnection connection, bool foreground)
+    {
+        var reply = PendingReply.Waiting(connection, job, foreground);
+        job.Waiters!.Add(reply);
+        (connection.PendingReplies ??= new()).Enqueue(reply);
+    }
+
+    /// <summary>Sends JOB_CREATED for <paramref name="job"/> now, or queues it behind replies that wait for the store.</summary>
+    private static void ReplyCreated(PeerConnection connection, Job job)
+    {
+        if (connection.HasPendingReplies) connection.PendingReplies!.Enqueue(PendingReply.Created(connection, job));
+        else connection.Outbox.Send(PacketType.JobCreated, job.Handle);
+    }
+
+    /// <summary>Sends an ERROR in reply to a submit now, or queues it behind replies that wait for the store.</summary>
+    private static void RejectSubmit(PeerConnection connection, ReadOnlySpan<byte> code, ReadOnlySpan<byte> text)
+    {
+        if (connection.HasPendingReplies) connection.PendingReplies!.Enqueue(PendingReply.Failed(connection, code, text));
+        else SendError(connection, code, text);
+    }
+
+    /// <summary>Removes the job's row from the store (if it has one); the delete is retried until it is applied.</summary>
+    private void Unpersist(Job job)
+    {
+        if (!job.IsPersisted) return;
+        job.IsPersisted = false;
+        _store?.Delete(job.StoreId);
+    }
+
+    private void OnStoreAck(StoreAcknowledgement acknowledgement)
+    {
+        byte[]? errorText = acknowledgement.Error is { } error ? Encoding.UTF8.GetBytes(error) : null;
+        List<PeerConnection>? touched = null;
+        foreach (var job in acknowledgement.Jobs)
+        {
+            _saving.Remove(job.Number);
+            job.IsSaving = false;
+            var waiters = job.Waiters ?? [];
+            job.Waiters = null;
+            foreach (var waiter in waiters)
+            {
+                if (errorText is null) waiter.Succeed();
+                else waiter.Fail("QUEUE_ERROR"u8, errorText);
+                if (!waiter.Connection.IsClosed) (touched ??= []).Add(waiter.Connection);
+            }
+
+            if (errorText is null)
+            {
+                // Durable: now the job exists. Queue it before replying, so that a GRAB the connection sent after its
+                // submit (held back until this reply) finds it.
+                job.IsPersisted = true;
+                _jobs.Add(job.Number, job);
+                Enqueue(job);
+            }
+            else
+            {
+                Free(job);
+            }
+        }
+
+        if (touched is null) return;
+        foreach (var connection in touched) FlushReplies(connection);
+    }
+
+    /// <summary>Sends the connection's ready replies in order; once none waits, runs the requests held back meanwhile.</summary>
+    private void FlushReplies(PeerConnection connection)
+    {
+        var replies = connection.PendingReplies;
+        while (!connection.IsClosed && replies is { Count: > 0 } && replies.Peek().IsReady)
+        {
+            var reply = replies.Dequeue();
+            if (reply.ErrorCode is { } code)
+            {
+                SendError(connection, code, reply.ErrorText);
+                continue;
+            }
+
+            var job = reply.Job!;
+            if (reply.Foreground && !job.IsReleased) Attach(job, connection);
+            connection.Outbox.Send(PacketType.JobCreated, job.Handle);
+
+            // Only possible if a foreground reply waited behind another that took longer; the client must not hang.
+            if (reply.Foreground && job.IsReleased) connection.Outbox.Send(PacketType.WorkFail, job.Handle);
+        }
+
+        var deferred = connection.DeferredCommands;
+        while (!connection.IsClosed && deferred is { Count: > 0 })
+        {
+            var next = deferred.Peek();
+            if (connection.HasPendingReplies && !(next.Kind == ServerCommandKind.Packet && IsBackgroundSubmit(next.Type))) return;
+            deferred.Dequeue();
+            ProcessNow(next);
+        }
+    }
+
+    /// <summary>The connection closed: requests it left waiting are dropped, and so are its replies (its jobs are not).</summary>
+    private static void DropDeferred(PeerConnection connection)
+    {
+        connection.PendingReplies?.Clear();
+        if (connection.DeferredCommands is not { } deferred) return;
+        while (deferred.TryDequeue(out var command)) command.ReturnBuffer();
+    }
+
+    /// <summary>Logs the replay (called by the host once the loop is about to start).</summary>
+    internal void LogReplay(string store, (int Replayed, int Coalesced) result)
+        => ServerLog.JobsReplayed(_logger, result.Replayed, store, result.Coalesced);
+}

@@ -1,0 +1,165 @@
+using Gearman.Reactive.Protocol;
+using Gearman.Tests.Infrastructure;
+using Xunit;
+
+namespace Gearman.Tests.Conformance;
+
+/// <summary>WORK_FAIL and WORK_EXCEPTION delivery, and queue limits (spec §2.9, §2.13; §7 probes 13, 14).</summary>
+public sealed class ResultConformanceTests
+{
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task WORK_EXCEPTION_reaches_exceptions_clients_as_is_and_others_as_WORK_FAIL(ServerKind kind)
+    {
+        // §2.9, §7 probe 13. Known intentional difference: gearmand sends the plain client `WORK_FAIL H\0` (a trailing
+        // NUL that 1.1.20 clients cannot match); ours sends the bare handle, as the spec recommends.
+        await using var s = await ConformanceSession.StartAsync(kind);
+        string fn = TestNames.Unique("exc");
+        string unique = TestNames.Unique("E");
+        var plain = await s.ConnectAsync();
+        var aware = await s.ConnectAsync();
+        await aware.SendAsync(PacketType.OptionReq, "exceptions");
+        await aware.ExpectAsync(PacketType.OptionRes, "exceptions");
+        string handle = await plain.SubmitAsync(fn, unique, "x");
+        Assert.Equal(handle, await aware.SubmitAsync(fn, unique, "x"));
+
+        var worker = await s.WorkerAsync(fn);
+        await worker.GrabExpectAsync(handle, fn, "x");
+        await worker.SendAsync(PacketType.WorkException, handle, "bo\0om");
+        await aware.ExpectAsync(PacketType.WorkException, $"{handle}\0bo\0om");
+        await plain.ExpectAsync(PacketType.WorkFail, s.IsGearmand ? handle + "\0" : handle);
+        await worker.SyncAsync();
+        Assert.Empty(await s.AdminListAsync("show jobs"));
+    }
+
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Exceptions_switch_enables_exceptions_on_every_connection(ServerKind kind)
+    {
+        // §2.9: --exceptions.
+        await using var s = await ConformanceSession.StartAsync(kind, new ServerStartOptions { Exceptions = true });
+        string fn = TestNames.Unique("excall");
+        var client = await s.ConnectAsync();
+        string handle = await client.SubmitAsync(fn, string.Empty, "x");
+        var worker = await s.WorkerAsync(fn);
+        await worker.GrabExpectAsync(handle, fn, "x");
+        await worker.SendAsync(PacketType.WorkException, handle, "boom");
+        await client.ExpectAsync(PacketType.WorkException, $"{handle}\0boom");
+    }
+
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task WORK_FAIL_is_forwarded_to_every_client(ServerKind kind)
+    {
+        // §2.9. Known intentional difference: gearmand forwards a worker's `H\0` as received; ours always sends the
+        // bare handle (1.1.20 clients hang on the trailing NUL, §2.9).
+        await using var s = await ConformanceSession.StartAsync(kind);
+        string fn = TestNames.Unique("fail");
+        var client = await s.ConnectAsync();
+        string h1 = await client.SubmitAsync(fn, string.Empty, "1");
+        string h2 = await client.SubmitAsync(fn, string.Empty, "2");
+        var worker = await s.WorkerAsync(fn);
+        await worker.GrabExpectAsync(h1, fn, "1");
+        await worker.GrabExpectAsync(h2, fn, "2");
+        await worker.SendAsync(PacketType.WorkFail, h1);
+        await client.ExpectAsync(PacketType.WorkFail, h1);
+        await worker.SendAsync(PacketType.WorkFail, h2 + "\0");
+        await client.ExpectAsync(PacketType.WorkFail, s.IsGearmand ? h2 + "\0" : h2);
+        await worker.SyncAsync();
+        Assert.Empty(await s.AdminListAsync("show jobs"));
+    }
+
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Maxqueue_limits_new_jobs_but_not_coalescing_submits(ServerKind kind)
+    {
+        // §2.13, §7 probe 14: job_total (queued + running, all priorities) ≥ limit → QUEUE_ERROR.
+        await using var s = await ConformanceSession.StartAsync(kind);
+        string fn = TestNames.Unique("mq");
+        var c = await s.ConnectAsync();
+        await c.SubmitBackgroundAsync(fn, string.Empty, "create the function");
+        Assert.Equal("OK", await s.AdminLineAsync($"maxqueue {fn} 2"));
+        string unique = TestNames.Unique("Q");
+        string handle = await c.SubmitAsync(fn, unique, "second");
+        await c.SendAsync(PacketType.SubmitJob, fn, string.Empty, "third");
+        await c.ExpectErrorAsync("QUEUE_ERROR", "Job queue is full");
+        await c.SendAsync(PacketType.SubmitJobHighBg, fn, string.Empty, "third");
+        await c.ExpectErrorAsync("QUEUE_ERROR", "Job queue is full");
+
+        // Coalescing bypasses the limit.
+        Assert.Equal(handle, await c.SubmitAsync(PacketType.SubmitJobLow, fn, unique, "again"));
+
+        // Running jobs still count.
+        var worker = await s.WorkerAsync(fn);
+        await worker.GrabAsync();
+        await c.SendAsync(PacketType.SubmitJobBg, fn, string.Empty, "fourth");
+        await c.ExpectErrorAsync("QUEUE_ERROR", "Job queue is full");
+
+        // `maxqueue F` resets to unlimited.
+        Assert.Equal("OK", await s.AdminLineAsync($"maxqueue {fn}"));
+        await c.SubmitBackgroundAsync(fn, string.Empty, "fifth");
+    }
+
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Maxqueue_with_two_values_sets_high_and_normal_and_clears_low(ServerKind kind)
+    {
+        // §3: `maxqueue F H N` → high = H, normal = N, low = 0 (unlimited).
+        await using var s = await ConformanceSession.StartAsync(kind);
+        string fn = TestNames.Unique("mq2");
+        var c = await s.ConnectAsync();
+        await c.SubmitBackgroundAsync(fn, string.Empty, "1");
+        Assert.Equal("OK", await s.AdminLineAsync($"maxqueue {fn} 2 1"));
+        await c.SendAsync(PacketType.SubmitJobBg, fn, string.Empty, "n");
+        await c.ExpectErrorAsync("QUEUE_ERROR", "Job queue is full");
+        await c.SubmitAsync(PacketType.SubmitJobHighBg, fn, string.Empty, "h");
+        await c.SubmitAsync(PacketType.SubmitJobLowBg, fn, string.Empty, "l1");
+        await c.SubmitAsync(PacketType.SubmitJobLowBg, fn, string.Empty, "l2");
+        await c.SendAsync(PacketType.SubmitJobHighBg, fn, string.Empty, "h2");
+        await c.ExpectErrorAsync("QUEUE_ERROR", "Job queue is full");
+        Assert.Equal([$"{fn}\t1\t1\t2\t0"], (await s.AdminListAsync("prioritystatus")).Where(l => l.StartsWith(fn + "\t", StringComparison.Ordinal)));
+    }
+
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Maxqueue_with_three_values_sets_each_priority_and_negatives_mean_unlimited(ServerKind kind)
+    {
+        await using var s = await ConformanceSession.StartAsync(kind);
+        string fn = TestNames.Unique("mq3");
+        var c = await s.ConnectAsync();
+        await c.SubmitBackgroundAsync(fn, string.Empty, "1");
+        Assert.Equal("OK", await s.AdminLineAsync($"maxqueue {fn} -3 1 2"));
+        await c.SendAsync(PacketType.SubmitJobBg, fn, string.Empty, "n");
+        await c.ExpectErrorAsync("QUEUE_ERROR", "Job queue is full");
+        await c.SubmitAsync(PacketType.SubmitJobLowBg, fn, string.Empty, "l");
+        await c.SendAsync(PacketType.SubmitJobLowBg, fn, string.Empty, "l2");
+        await c.ExpectErrorAsync("QUEUE_ERROR", "Job queue is full");
+        await c.SubmitAsync(PacketType.SubmitJobHighBg, fn, string.Empty, "h");
+        await c.SubmitAsync(PacketType.SubmitJobHighBg, fn, string.Empty, "h2");
+    }
+
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Maxqueue_for_an_unknown_function_is_OK_and_changes_nothing(ServerKind kind)
+    {
+        await using var s = await ConformanceSession.StartAsync(kind);
+        string fn = TestNames.Unique("mqx");
+        Assert.Equal("OK", await s.AdminLineAsync($"maxqueue {fn} 1"));
+        Assert.Null(await (await s.AdminAsync()).StatusOfAsync(fn));
+        var c = await s.ConnectAsync();
+        await c.SubmitBackgroundAsync(fn, string.Empty, "1");
+        await c.SubmitBackgroundAsync(fn, string.Empty, "2");
+
+        // The name is case-sensitive.
+        Assert.Equal("OK", await s.AdminLineAsync($"maxqueue {fn.ToUpperInvariant()} 1"));
+        await c.SubmitBackgroundAsync(fn, string.Empty, "3");
+        Assert.Equal("ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+maxqueue", await s.AdminLineAsync("maxqueue"));
+    }
+}
