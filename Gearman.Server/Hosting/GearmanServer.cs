@@ -141,7 +141,7 @@ internal sealed class GearmanServer : IAsyncDisposable
             ServerLog.StoreOpened(logger, storeWriter.Store.Description);
             scheduler.LogReplay(storeWriter.Store.Description, scheduler.Replay(stored));
             var writerStop = new CancellationTokenSource();
-            var writerLoop = Task.Run(() => storeWriter.RunAsync(ack => scheduler.PostAsync(ServerCommand.ForStoreAck(ack)), writerStop.Token), CancellationToken.None);
+            var writerLoop = Task.Run(() => storeWriter.RunAsync(ack => scheduler.PostAndDrainAsync(ServerCommand.ForStoreAck(ack)), writerStop.Token), CancellationToken.None);
             storeRuntime = new StoreRuntime(storeWriter, writerLoop, writerStop);
         }
 

@@ -93,6 +93,16 @@ internal sealed partial class JobScheduler
     }
 
     /// <summary>
+    /// Posts a command from outside a connection's read loop (the store writer), then drains, so its replies are flushed
+    /// now rather than with some later reader's batch.
+    /// </summary>
+    public async ValueTask PostAndDrainAsync(ServerCommand command, CancellationToken cancellationToken = default)
+    {
+        await PostAsync(command, cancellationToken).ConfigureAwait(false);
+        Drain();
+    }
+
+    /// <summary>
     /// Processes every queued command in order and flushes the replies, unless another thread is draining already (it
     /// then also takes what this thread queued). Never blocks.
     /// </summary>
