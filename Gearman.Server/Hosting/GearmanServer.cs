@@ -218,7 +218,7 @@ internal sealed class GearmanServer : IAsyncDisposable
     /// thread that received it, instead of hopping to the thread pool at each of those steps. Safe here because nothing on
     /// that path blocks (the scheduler never waits, and outboxes flush without waiting for the peer). And reads go
     /// straight into a buffer instead of first waiting for data with a zero-byte read: one receive call less per request,
-    /// for a pooled 4 KiB block held by each idle connection.
+    /// for a pooled block (<see cref="ReceiveBlockPool.BlockSize"/>) held by each idle connection.
     /// </summary>
     private static void ConfigureSockets(SocketTransportOptions sockets)
     {

@@ -151,7 +151,8 @@ internal sealed partial class JobScheduler
         }
         finally
         {
-            // Take the drain flag for good, so no thread touches the state again.
+            // Take the drain flag for good, so no thread touches the state again. This cannot be the draining thread
+            // itself: the channel runs Completion's continuations asynchronously (AllowSynchronousContinuations = false).
             var spin = default(SpinWait);
             while (Interlocked.CompareExchange(ref _draining, 1, 0) != 0) spin.SpinOnce();
             _epochTimer.Dispose();
