@@ -16,7 +16,7 @@ switch (args.Length > 0 ? args[0] : null)
             usage: Gearman.Benchmarks micro [BenchmarkDotNet arguments, e.g. --filter '*Codec*' --job short]
                    Gearman.Benchmarks throughput [--smoke] [--servers ours,gearmand] [--drivers libgearman,sdk]
                                                  [--scenarios id,...] [--runs N] [--scale F] [--out docs/throughput.md]
-                                                 [--gearmand PATH] [--our-server Gearman.Server.dll or executable] [--timeout SECONDS]
+                                                 [--gearmand PATH] [--our-server Gearman.Server.dll or executable] [--our-queue memory|sqlite] [--timeout SECONDS]
                    Gearman.Benchmarks throughput --list
             """);
         return 2;

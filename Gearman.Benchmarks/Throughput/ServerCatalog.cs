@@ -29,16 +29,20 @@ internal static class ServerCatalog
 
     /// <summary>
     /// Our server: a Gearman.Server.dll runs under the dotnet host; any other path (the apphost, a published or AOT
-    /// build) is executed directly. Either way it gets <c>--listen 127.0.0.1 --port PORT</c>.
+    /// build) is executed directly. Either way it gets <c>--listen 127.0.0.1 --port PORT --queue-type …</c>.
     /// </summary>
     private static ServerSpec OurServer(ThroughputOptions options)
     {
         string path = Path.GetFullPath(options.OurServerPath ?? FindOurServer());
         string[] launcher = path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? [FindDotnetHost(), path] : [path];
+        // Never the default ./gearman-queue.db: a queue left by an earlier run would be replayed into this one.
+        string[] Queue() => options.OurQueueType == "sqlite"
+            ? ["--queue-type", "sqlite", "--sqlite-db", Path.Combine(Path.GetTempPath(), $"gearman-bench-{Guid.NewGuid():N}.db")]
+            : ["--queue-type", "memory"];
         return new(
             Ours,
-            $"{string.Join(' ', launcher)} --listen 127.0.0.1 --port PORT",
-            port => [.. launcher, "--listen", "127.0.0.1", "--port", Port(port)],
+            $"{string.Join(' ', launcher)} --listen 127.0.0.1 --port PORT --queue-type {options.OurQueueType}",
+            port => [.. launcher, "--listen", "127.0.0.1", "--port", Port(port), .. Queue()],
             TimeSpan.FromSeconds(30));
     }
 

@@ -28,6 +28,12 @@ internal sealed record ThroughputOptions
 
     public string? OurServerPath { get; init; }
 
+    /// <summary>
+    /// Our server's <c>--queue-type</c>: <c>memory</c> (default, like gearmand's builtin queue that the harness runs) or
+    /// <c>sqlite</c> (a fresh database file per launch, under the system temp directory).
+    /// </summary>
+    public string OurQueueType { get; init; } = "memory";
+
     /// <summary>Longest one phase (warm-up, measured run, drain) may take before it is killed and reported as failed.</summary>
     public TimeSpan PhaseTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
@@ -58,6 +64,10 @@ internal sealed record ThroughputOptions
                 case "--out": o = o with { Out = Value() }; break;
                 case "--gearmand": o = o with { GearmandPath = Value() }; break;
                 case "--our-server": o = o with { OurServerPath = Value() }; break;
+                case "--our-queue":
+                    string[] queue = SplitKnown(Value(), ["memory", "sqlite"], "queue type");
+                    o = o with { OurQueueType = queue.Length == 1 ? queue[0] : throw new ArgumentException("--our-queue takes one queue type") };
+                    break;
                 case "--timeout": o = o with { PhaseTimeout = TimeSpan.FromSeconds(PositiveDouble(a, Value())) }; timeoutGiven = true; break;
                 default: throw new ArgumentException($"unknown option {a}");
             }
