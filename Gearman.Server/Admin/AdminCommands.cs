@@ -118,7 +118,7 @@ internal sealed class AdminCommands
         if (_scheduler.TryGetFunction(tokens.Slice(line, 1), out var function))
         {
             Span<int> values = stackalloc int[3];
-            for (int i = 2; i < tokens.Count; i++) values[i - 2] = Math.Max(0, JobScheduler.Atoi(tokens.Slice(line, i)));
+            for (int i = 2; i < tokens.Count; i++) values[i - 2] = Math.Max(0, CNumbers.Atoi(tokens.Slice(line, i)));
             var max = function.MaxQueue;
             switch (tokens.Count)
             {

@@ -300,7 +300,7 @@ internal sealed partial class JobScheduler
     {
         value = 0;
         if (text.Length > 20) return false;
-        return TryParseEpoch(text, out value);
+        return CNumbers.TryParseLong(text, out value);
     }
 
     private sealed record TimeoutState(JobScheduler Scheduler, Job Job, int Assignment);

@@ -42,7 +42,7 @@ internal sealed partial class JobScheduler
         switch (type)
         {
             case PacketType.SubmitJobEpoch:
-                if (!TryParseEpoch(fields.Slice(body, 2), out epoch))
+                if (!CNumbers.TryParseLong(fields.Slice(body, 2), out epoch))
                 {
                     // gearmand treats an overflowing time as an internal error and drops the connection (spec §1.3).
                     CloseForViolation(connection, "SUBMIT_JOB_EPOCH time overflows a 64-bit integer");
@@ -220,30 +220,5 @@ internal sealed partial class JobScheduler
         _epochTimerDue = next.Epoch;
         long dueMs = (next.Epoch * 1000) + EpochTimerSlackMilliseconds - _time.GetUtcNow().ToUnixTimeMilliseconds();
         _epochTimer.Change(TimeSpan.FromMilliseconds(Math.Max(0, dueMs)), Timeout.InfiniteTimeSpan);
-    }
-
-    /// <summary>strtoll-like: leading digits count, anything else stops the number; false only on overflow.</summary>
-    private static bool TryParseEpoch(ReadOnlySpan<byte> text, out long value)
-    {
-        value = 0;
-        int i = 0;
-        while (i < text.Length && text[i] is (byte)' ' or (byte)'\t') i++;
-        bool negative = false;
-        if (i < text.Length && text[i] is (byte)'+' or (byte)'-')
-        {
-            negative = text[i] == (byte)'-';
-            i++;
-        }
-
-        long result = 0;
-        for (; i < text.Length && text[i] is >= (byte)'0' and <= (byte)'9'; i++)
-        {
-            int digit = text[i] - '0';
-            if (result > (long.MaxValue - digit) / 10) return false;
-            result = (result * 10) + digit;
-        }
-
-        value = negative ? -result : result;
-        return true;
     }
 }

@@ -31,8 +31,8 @@ internal sealed partial class JobScheduler
                 break;
 
             case PacketType.WorkStatus:
-                job.Numerator = Atoi(fields.Slice(body, 1));
-                job.Denominator = Atoi(fields.Slice(body, 2));
+                job.Numerator = CNumbers.Atoi(fields.Slice(body, 1));
+                job.Denominator = CNumbers.Atoi(fields.Slice(body, 2));
                 foreach (var client in job.Clients) client.Outbox.Send(type, body);
                 break;
 
@@ -128,27 +128,5 @@ internal sealed partial class JobScheduler
         }
 
         return true;
-    }
-
-    /// <summary>C's atoi: optional blanks and sign, then leading digits; anything else yields what was read so far.</summary>
-    internal static int Atoi(ReadOnlySpan<byte> text)
-    {
-        int i = 0;
-        while (i < text.Length && text[i] is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r' or (byte)'\v' or (byte)'\f') i++;
-        bool negative = false;
-        if (i < text.Length && text[i] is (byte)'+' or (byte)'-')
-        {
-            negative = text[i] == (byte)'-';
-            i++;
-        }
-
-        long value = 0;
-        for (; i < text.Length && text[i] is >= (byte)'0' and <= (byte)'9'; i++)
-        {
-            value = Math.Min((value * 10) + (text[i] - '0'), (long)int.MaxValue + 1);
-        }
-
-        value = negative ? -value : value;
-        return (int)Math.Clamp(value, int.MinValue, int.MaxValue);
     }
 }
