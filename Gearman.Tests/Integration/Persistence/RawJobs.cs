@@ -25,9 +25,18 @@ internal static class RawJobs
         return new Assigned(f[0], f[1], f[2], f[3]);
     }
 
-    /// <summary>Sends WORK_COMPLETE for <paramref name="handle"/>.</summary>
-    public static Task CompleteAsync(RawGearmanConnection worker, string handle, string result = "ok")
-        => worker.SendAsync(PacketType.WorkComplete, handle, result);
+    /// <summary>
+    /// Sends WORK_COMPLETE for <paramref name="handle"/> and waits until the server has processed it (an ECHO round trip
+    /// on the same connection), so a test that stops the server next does not race the completion.
+    /// </summary>
+    public static async Task CompleteAsync(RawGearmanConnection worker, string handle, string result = "ok")
+    {
+        await worker.SendAsync(PacketType.WorkComplete, handle, result);
+        string token = "completed " + handle;
+        await worker.SendAsync(PacketType.EchoReq, token);
+        var reply = await worker.ReadPacketAsync();
+        if (reply.Type != (uint)PacketType.EchoRes || reply.BodyText != token) throw new InvalidDataException($"Expected ECHO_RES {token}, got {reply}");
+    }
 
     /// <summary>The job count admin <c>status</c> reports for <paramref name="function"/> (0 when it is not listed).</summary>
     public static async Task<int> QueuedAsync(RawGearmanConnection admin, string function)
