@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using Gearman.Server.Diagnostics;
 using Gearman.Server.Networking;
@@ -42,6 +43,9 @@ internal sealed class GearmanServer : IAsyncDisposable
 
     /// <summary>Where the server listens (the real port when 0 was asked for).</summary>
     public IPEndPoint EndPoint { get; }
+
+    /// <summary>The host's services (tests read the meter factory, to listen to this server's metrics only).</summary>
+    internal IServiceProvider Services => _app.Services;
 
     /// <summary>Completes when the server has stopped (by <see cref="StopAsync"/> or a signal).</summary>
     public Task Stopped => _app.WaitForShutdownAsync();
@@ -110,9 +114,11 @@ internal sealed class GearmanServer : IAsyncDisposable
         builder.Services.AddSingleton(sp =>
         {
             var loggers = sp.GetRequiredService<ILoggerFactory>();
-            var writer = store is null ? null : new JobStoreWriter(store, loggers.CreateLogger("Gearman.Server.Persistence"));
-            return new JobScheduler(options, loggers.CreateLogger("Gearman.Server.Scheduler"), store: writer);
+            var metrics = sp.GetRequiredService<ServerMetrics>();
+            var writer = store is null ? null : new JobStoreWriter(store, loggers.CreateLogger("Gearman.Server.Persistence"), metrics: metrics);
+            return new JobScheduler(options, loggers.CreateLogger("Gearman.Server.Scheduler"), store: writer, metrics: metrics);
         });
+        builder.Services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<IMeterFactory>()));
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new ReceiveBlockPool());
         builder.WebHost.UseSockets(ConfigureSockets);
         builder.WebHost.ConfigureKestrel(kestrel =>

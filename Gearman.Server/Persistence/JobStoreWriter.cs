@@ -38,12 +38,14 @@ internal sealed class JobStoreWriter
     private readonly IJobStore _store;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly ServerMetrics? _metrics;
     private readonly List<long> _pendingDeletes = [];
     private string? _unavailable;
 
-    public JobStoreWriter(IJobStore store, ILogger logger, TimeProvider? timeProvider = null)
+    public JobStoreWriter(IJobStore store, ILogger logger, TimeProvider? timeProvider = null, ServerMetrics? metrics = null)
     {
         _store = store;
+        _metrics = metrics;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
     }
@@ -97,7 +99,9 @@ internal sealed class JobStoreWriter
 
                 try
                 {
+                    long started = _time.GetTimestamp();
                     await _store.ApplyAsync(records, deletes, cancellationToken).ConfigureAwait(false);
+                    _metrics?.StoreCommitted(_time.GetElapsedTime(started), records.Count + deletes.Count);
                     records.Clear();
                     deletes.Clear();
                     if (adds.Count > 0) await AcknowledgeAsync(acknowledge, [.. adds], null).ConfigureAwait(false);
@@ -105,6 +109,7 @@ internal sealed class JobStoreWriter
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
                     string reason = Describe(ex);
+                    _metrics?.StoreFailed();
                     ServerLog.StoreFailed(_logger, ex, reason);
                     _unavailable = reason;
                     records.Clear();
@@ -190,6 +195,7 @@ internal sealed class JobStoreWriter
             }
 
             if (completed) return false;
+            _metrics?.StoreFailed();
             _unavailable = Describe(error);
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
             ServerLog.StoreReconnectFailed(_logger, _unavailable, delay);

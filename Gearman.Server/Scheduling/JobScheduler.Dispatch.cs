@@ -125,6 +125,7 @@ internal sealed partial class JobScheduler
         job.Assignment++;
         worker.RunningJobs.Add(job);
         job.Function.JobRunning++;
+        _metrics.JobStarted();
 
         int timeout = 0;
         foreach (var registration in worker.Registrations)
@@ -194,10 +195,12 @@ internal sealed partial class JobScheduler
         {
             ServerLog.JobDroppedMaxRetries(_logger, Encoding.UTF8.GetString(job.Handle), job.Retries);
             foreach (var client in job.Clients) client.Outbox.Send(PacketType.WorkFail, job.Handle);
+            _metrics.JobFinished(ServerMetrics.Outcome.RetriesExhausted);
             Free(job);
             return;
         }
 
+        _metrics.JobRequeued();
         ServerLog.JobRequeued(_logger, Encoding.UTF8.GetString(job.Handle), job.Retries);
         job.Numerator = 0;
         job.Denominator = 0;
@@ -206,11 +209,12 @@ internal sealed partial class JobScheduler
     }
 
     /// <summary>Detaches a running job from its worker (the caller removed it from the worker's list).</summary>
-    private static void StopRunning(Job job)
+    private void StopRunning(Job job)
     {
         if (job.Worker is null) return;
         job.Worker = null;
         job.Function.JobRunning--;
+        _metrics.JobStopped();
         job.TimeoutTimer?.Dispose();
         job.TimeoutTimer = null;
     }
@@ -249,6 +253,7 @@ internal sealed partial class JobScheduler
             return;
         }
 
+        _metrics.JobFinished(ServerMetrics.Outcome.Abandoned);
         Free(job);
     }
 
@@ -284,6 +289,7 @@ internal sealed partial class JobScheduler
         }
 
         function.JobTotal--;
+        _metrics.JobReleased();
         _jobs.Remove(job.Number);
         Unpersist(job);
         job.Release();

@@ -166,6 +166,7 @@ internal sealed partial class JobScheduler
                 // submit (held back until this reply) finds it.
                 job.IsPersisted = true;
                 _jobs.Add(job.Number, job);
+                _metrics.JobSubmitted(job.Priority, background: true);
                 Enqueue(job);
             }
             else

@@ -93,11 +93,13 @@ internal sealed partial class JobScheduler
             if (existing.IsSaving)
             {
                 // Not durable yet: the reply (and a foreground client's attachment) waits for the same acknowledgement.
+                _metrics.SubmitCoalesced();
                 WaitForSave(existing, connection, foreground: !background);
                 return false;
             }
 
             if (!background) Attach(existing, connection);
+            _metrics.SubmitCoalesced();
             ReplyCreated(connection, existing);
             return false;
         }
@@ -121,6 +123,7 @@ internal sealed partial class JobScheduler
         if (background) job.IsPersisted = true;
         if (!background) Attach(job, connection);
 
+        _metrics.JobSubmitted(priority, background);
         Enqueue(job);
         ReplyCreated(connection, job);
         return true;
@@ -148,6 +151,7 @@ internal sealed partial class JobScheduler
         }
 
         function.JobTotal++;
+        _metrics.JobCreated();
         return job;
     }
 

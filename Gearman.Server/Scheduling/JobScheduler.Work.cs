@@ -1,4 +1,5 @@
 using Gearman.Reactive.Protocol;
+using Gearman.Server.Diagnostics;
 using Gearman.Server.Networking;
 
 namespace Gearman.Server.Scheduling;
@@ -38,13 +39,13 @@ internal sealed partial class JobScheduler
 
             case PacketType.WorkComplete:
                 foreach (var client in job.Clients) client.Outbox.Send(type, body);
-                Finish(job);
+                Finish(job, ServerMetrics.Outcome.Completed);
                 break;
 
             case PacketType.WorkFail:
                 // Always the bare handle: 1.1.20 clients cannot match one with a trailing NUL (spec §2.9).
                 foreach (var client in job.Clients) client.Outbox.Send(PacketType.WorkFail, job.Handle);
-                Finish(job);
+                Finish(job, ServerMetrics.Outcome.Failed);
                 break;
 
             case PacketType.WorkException:
@@ -54,13 +55,17 @@ internal sealed partial class JobScheduler
                     else client.Outbox.Send(PacketType.WorkFail, job.Handle);
                 }
 
-                Finish(job);
+                Finish(job, ServerMetrics.Outcome.Exception);
                 break;
         }
     }
 
     /// <summary>The job ended on its worker: remove it from the store and from memory.</summary>
-    private void Finish(Job job) => Free(job);
+    private void Finish(Job job, ServerMetrics.Outcome outcome)
+    {
+        _metrics.JobFinished(outcome);
+        Free(job);
+    }
 
     private void GetStatus(PeerConnection connection, ReadOnlySpan<byte> handle)
     {
@@ -118,6 +123,7 @@ internal sealed partial class JobScheduler
         if (!TryGetJob(handle, out var job)) return false;
         foreach (var client in job.Clients) client.Outbox.Send(PacketType.WorkFail, job.Handle);
         Unpersist(job);
+        _metrics.JobFinished(ServerMetrics.Outcome.Cancelled);
         if (job.Worker is null)
         {
             Free(job);

@@ -27,6 +27,7 @@ internal sealed partial class JobScheduler
     private readonly GearmanServerOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly ServerMetrics _metrics;
     private readonly AdminCommands _admin;
     private readonly byte[] _handlePrefix;
     private readonly Dictionary<ReadOnlyMemory<byte>, FunctionRecord> _functions = new(ByteKeyComparer.Instance);
@@ -45,9 +46,10 @@ internal sealed partial class JobScheduler
 
     private volatile bool _completed;
 
-    public JobScheduler(GearmanServerOptions options, ILogger logger, TimeProvider? timeProvider = null, JobStoreWriter? store = null)
+    public JobScheduler(GearmanServerOptions options, ILogger logger, TimeProvider? timeProvider = null, JobStoreWriter? store = null, ServerMetrics? metrics = null)
     {
         _options = options;
+        _metrics = metrics ?? new ServerMetrics(meterFactory: null);
         _store = store;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
@@ -261,6 +263,7 @@ internal sealed partial class JobScheduler
                     break;
                 case ServerCommandKind.Connected:
                     _connections[command.Connection!.Id] = command.Connection;
+                    _metrics.ConnectionOpened();
                     break;
                 case ServerCommandKind.Disconnected:
                     Disconnect(command.Connection!);
@@ -407,7 +410,7 @@ internal sealed partial class JobScheduler
     {
         if (connection.IsClosed) return;
         connection.IsClosed = true;
-        _connections.Remove(connection.Id);
+        if (_connections.Remove(connection.Id)) _metrics.ConnectionClosed();
         DropDeferred(connection);
 
         // As a client: detach; foreground jobs nobody waits for any more are abandoned (spec §2.4).
