@@ -160,7 +160,7 @@ internal sealed partial class JobScheduler
     /// </summary>
     private void PersistRetries(Job job)
     {
-        if (job.IsPersisted) _store?.SetRetries(job.StoreId, job.Retries);
+        if (job.IsPersisted && !Stopping.IsCancellationRequested) _store?.SetRetries(job.StoreId, job.Retries);
     }
 
     /// <summary>Removes the job's row from the store (if it has one); the delete is retried until it is applied.</summary>
