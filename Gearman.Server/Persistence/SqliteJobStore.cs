@@ -99,6 +99,12 @@ internal sealed class SqliteJobStore : IJobStore
             _retries = Prepare(db, $"UPDATE {_table} SET retries = ?2 WHERE id = ?1");
             _connection = connection;
         }
+        catch (SqliteException ex) when (IsConfigurationError(ex.SqliteErrorCode))
+        {
+            FinalizeStatements();
+            connection.Dispose();
+            throw new JobStoreConfigurationException($"SQLite cannot use {_path}: {ex.Message}", ex);
+        }
         catch
         {
             FinalizeStatements();
@@ -188,6 +194,14 @@ internal sealed class SqliteJobStore : IJobStore
     }
 
     public ValueTask DisposeAsync() => CloseAsync();
+
+    /// <summary>
+    /// Errors that waiting cannot fix: the file cannot be opened (permissions, a directory in its place), is read-only,
+    /// is not a database, or is corrupt. Anything else (locked by another process, an I/O error, a full disk) is ridden
+    /// out by reconnecting.
+    /// </summary>
+    private static bool IsConfigurationError(int code) => (code & 0xFF) is raw.SQLITE_CANTOPEN or raw.SQLITE_PERM or raw.SQLITE_READONLY
+        or raw.SQLITE_NOTADB or raw.SQLITE_CORRUPT or raw.SQLITE_AUTH;
 
     internal static JobPriority ToPriority(long value) => value switch
     {

@@ -241,6 +241,14 @@ public sealed class SqliteStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_that_is_not_a_database_is_a_configuration_error_and_the_server_does_not_start()
+    {
+        await File.WriteAllTextAsync(Database, new string('x', 4096), TestContext.Current.CancellationToken);
+        var error = await Assert.ThrowsAsync<Gearman.Server.Persistence.JobStoreUnavailableException>(() => StartAsync());
+        Assert.Contains("queue.db", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_server_started_on_a_database_it_cannot_use_fails_to_start()
     {
         string notADirectory = _directory.File("file");
