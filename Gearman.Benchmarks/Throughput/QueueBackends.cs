@@ -51,7 +51,7 @@ internal sealed class QueueBackends : IDisposable
         _postgres = null;
         try
         {
-            _postgres = BenchPostgres.Start(Path.Combine(_directory, "pg"));
+            _postgres = BenchPostgres.Start(Path.Combine(_directory, $"pg-{Next()}"));
             return _postgres;
         }
         catch (InvalidOperationException e)
