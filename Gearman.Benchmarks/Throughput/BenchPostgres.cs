@@ -10,6 +10,11 @@ namespace Gearman.Benchmarks.Throughput;
 /// <c>initdb</c> from Debian's <c>postgresql</c> package into a scratch directory, then <c>postgres</c> as a child of
 /// the harness on a free loopback port (no Unix socket), trust authentication for the user <c>gearman</c>, default
 /// durability settings (<c>fsync=on</c>, <c>synchronous_commit=on</c>). As root both run as the <c>postgres</c> user.
+/// <para>
+/// It is killed with the harness's other children on exit, Ctrl-C and SIGTERM, but not started through
+/// <c>loadgen exec</c> (as root, <c>runuser</c> would drop the parent-death signal), so a <c>kill -9</c> of the harness
+/// leaves it running: like the tests' clusters it writes <c>$TMPDIR/gearman-tests/postgres-*.pid</c>, which CI reaps.
+/// </para>
 /// </summary>
 internal sealed class BenchPostgres : IDisposable
 {
@@ -19,6 +24,7 @@ internal sealed class BenchPostgres : IDisposable
     private readonly string _bin;
     private readonly string _data;
     private readonly LoadGenProcess _server;
+    private readonly string? _pidFile;
 
     private BenchPostgres(string bin, string data, LoadGenProcess server, int port)
     {
@@ -26,6 +32,7 @@ internal sealed class BenchPostgres : IDisposable
         _data = data;
         _server = server;
         Port = port;
+        _pidFile = WritePidFile(data, port);
     }
 
     public int Port { get; }
@@ -89,6 +96,7 @@ internal sealed class BenchPostgres : IDisposable
         }
 
         _server.Dispose();
+        if (_pidFile is not null) File.Delete(_pidFile);
     }
 
     /// <summary>The newest <c>/usr/lib/postgresql/N/bin</c> that has <c>initdb</c> (as the tests' PostgresCluster finds it).</summary>
@@ -104,6 +112,24 @@ internal sealed class BenchPostgres : IDisposable
                 .FirstOrDefault()
             : null;
         return bin ?? throw new InvalidOperationException("PostgreSQL is not installed (no /usr/lib/postgresql/<version>/bin/initdb); install the Debian package 'postgresql'");
+    }
+
+    /// <summary>The postmaster's pid, for CI's clean-up of strays (best effort).</summary>
+    private static string? WritePidFile(string data, int port)
+    {
+        try
+        {
+            string pid = File.ReadLines(Path.Combine(data, "postmaster.pid")).First();
+            string directory = Path.Combine(Path.GetTempPath(), "gearman-tests");
+            Directory.CreateDirectory(directory);
+            string file = Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"postgres-bench-{port}-{Guid.NewGuid():N}.pid"));
+            File.WriteAllText(file, pid + "\n");
+            return file;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     private static void Run(string program, IReadOnlyList<string> arguments, bool asService)
