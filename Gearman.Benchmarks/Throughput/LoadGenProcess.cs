@@ -14,6 +14,7 @@ internal sealed class LoadGenProcess : IDisposable
     private readonly ManualResetEventSlim _ready = new();
     private readonly ManualResetEventSlim _exited = new();
     private string? _result;
+    private string? _readyOnStderr;
 
     private LoadGenProcess(Process process) => _process = process;
 
@@ -33,7 +34,8 @@ internal sealed class LoadGenProcess : IDisposable
         }
     }
 
-    public static LoadGenProcess Start(string file, IEnumerable<string> args)
+    /// <summary>Starts <paramref name="file"/>; it is ready (<see cref="WaitReady"/>) once it prints READY, or a stderr line containing <paramref name="readyOnStderr"/>.</summary>
+    public static LoadGenProcess Start(string file, IEnumerable<string> args, string? readyOnStderr = null)
     {
         var psi = new ProcessStartInfo(file)
         {
@@ -44,7 +46,7 @@ internal sealed class LoadGenProcess : IDisposable
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-        var self = new LoadGenProcess(process);
+        var self = new LoadGenProcess(process) { _readyOnStderr = readyOnStderr };
         process.OutputDataReceived += (_, e) => self.OnStdout(e.Data);
         process.ErrorDataReceived += (_, e) => self.OnStderr(e.Data);
         process.Exited += (_, _) => self._exited.Set();
@@ -135,6 +137,7 @@ internal sealed class LoadGenProcess : IDisposable
     private void OnStderr(string? line)
     {
         if (line is null) return;
+        if (_readyOnStderr is { } ready && line.Contains(ready, StringComparison.Ordinal)) _ready.Set();
         lock (_gate)
         {
             _stderr.Enqueue(line);

@@ -4,11 +4,12 @@ using System.Text;
 namespace Gearman.Benchmarks.Throughput;
 
 /// <summary>The results as Markdown (summary, memory, method, raw runs) and as an SVG chart.</summary>
-internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord> records, MachineInfo machine, string command)
+internal sealed class Report(ThroughputOptions options, IReadOnlyList<string> servers, IReadOnlyList<ServerPair> pairs, IReadOnlyList<RunRecord> records, MachineInfo machine, string command)
 {
     private static readonly CultureInfo Ic = CultureInfo.InvariantCulture;
 
-    private IReadOnlyList<string> Servers => options.Servers;
+    /// <summary>Server names (table columns) in round order.</summary>
+    private IReadOnlyList<string> Servers => servers;
 
     /// <summary>Rows of the summary: every scenario and driver that has records, in run order.</summary>
     private IEnumerable<(Scenario Scenario, string Driver)> Rows
@@ -18,6 +19,7 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord>
     public string Summary()
     {
         var md = new StringBuilder();
+        AppendStoreTable(md);
         AppendThroughputTable(md);
         AppendMemoryTable(md);
         return md.ToString();
@@ -36,6 +38,13 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord>
         md.AppendLine(Ic, $"- Servers: {string.Join("; ", machine.ServerCommands.Select(kv => $"{kv.Key}: `{kv.Value}`"))}");
         md.AppendLine(Ic, $"- Rounds: {options.Runs} per scenario (memory: 1), each round running every server in turn ({string.Join(", ", Servers)}), a fresh server on a fresh loopback port for every run; figures are medians over the rounds. Job-count scale: {options.Scale.ToString(Ic)}.");
         md.AppendLine();
+        if (options.Stores is not null && Rows.Any(r => r.Scenario.Kind != ScenarioKind.Memory))
+        {
+            md.AppendLine("## Jobs per second per queue store");
+            md.AppendLine();
+            AppendStoreTable(md);
+        }
+
         if (Rows.Any(r => r.Scenario.Kind != ScenarioKind.Memory))
         {
             md.AppendLine("## Jobs per second, latency, server CPU");
@@ -101,7 +110,7 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord>
             rule.Append("---:|");
         }
 
-        if (HasPair) AppendRatioHeader("jobs/s");
+        AppendRatioHeaders("jobs/s");
         foreach (var s in Servers)
         {
             head.Append(Ic, $" {s} p50 / p99 ms |");
@@ -114,7 +123,7 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord>
             rule.Append("---:|");
         }
 
-        if (HasPair) AppendRatioHeader("CPU");
+        AppendRatioHeaders("CPU");
         md.AppendLine(head.ToString());
         md.AppendLine(rule.ToString());
 
@@ -122,21 +131,47 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord>
         {
             var line = new StringBuilder().Append(Ic, $"| {Cell(row.Scenario.Title)} | {row.Driver} | {JobsPerRun(row)} |");
             foreach (var s in Servers) line.Append(Ic, $" {Figure(row, s, r => r.JobsPerSecond, Num)} |");
-            if (HasPair) line.Append(Ic, $" {Ratio(row, r => r.JobsPerSecond)} |");
+            foreach (var pair in pairs) line.Append(Ic, $" {Ratio(row, pair, r => r.JobsPerSecond)} |");
             foreach (var s in Servers) line.Append(Ic, $" {Figure(row, s, r => r.Measurement?.P50Us, _ => $"{Ms(Median(Ok(row, s), r => r.Measurement?.P50Us))} / {Ms(Median(Ok(row, s), r => r.Measurement?.P99Us))}")} |");
             foreach (var s in Servers) line.Append(Ic, $" {Figure(row, s, r => r.CpuPerThousand, v => Fixed(v, 3))} |");
-            if (HasPair) line.Append(Ic, $" {Ratio(row, r => r.CpuPerThousand)} |");
+            foreach (var pair in pairs) line.Append(Ic, $" {Ratio(row, pair, r => r.CpuPerThousand)} |");
             md.AppendLine(line.ToString());
         }
 
         md.AppendLine();
 
-        void AppendRatioHeader(string what)
+        void AppendRatioHeaders(string what)
         {
-            head.Append(Ic, $" {ServerCatalog.Ours}/{ServerCatalog.Gearmand} {what} |");
-            rule.Append("---:|");
+            foreach (var pair in pairs)
+            {
+                head.Append(Ic, $" {pair.Ours}/{pair.Gearmand} {what} |");
+                rule.Append("---:|");
+            }
         }
     }
+
+    /// <summary>
+    /// Under <c>--stores</c>: one line per scenario, load and store, gearmand beside ours with the same kind of queue
+    /// (builtin / memory, libsqlite3 / sqlite, postgres / postgres).
+    /// </summary>
+    private void AppendStoreTable(StringBuilder md)
+    {
+        if (options.Stores is null || pairs.Count == 0) return;
+        md.AppendLine("| Scenario | Load | Jobs per run | ours queue | gearmand queue | gearmand jobs/s | ours jobs/s | ours/gearmand jobs/s | gearmand p50 / p99 ms | ours p50 / p99 ms | gearmand CPU s / 1k jobs | ours CPU s / 1k jobs |");
+        md.AppendLine("|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var row in Rows.Where(r => r.Scenario.Kind != ScenarioKind.Memory))
+        {
+            foreach (var pair in pairs)
+            {
+                md.AppendLine(Ic, $"| {Cell(row.Scenario.Title)} | {row.Driver} | {JobsPerRun(row)} | {pair.OurQueue} | {pair.GearmandQueue} | {Figure(row, pair.Gearmand, r => r.JobsPerSecond, Num)} | {Figure(row, pair.Ours, r => r.JobsPerSecond, Num)} | {Ratio(row, pair, r => r.JobsPerSecond)} | {Latency(row, pair.Gearmand)} | {Latency(row, pair.Ours)} | {Figure(row, pair.Gearmand, r => r.CpuPerThousand, v => Fixed(v, 3))} | {Figure(row, pair.Ours, r => r.CpuPerThousand, v => Fixed(v, 3))} |");
+            }
+        }
+
+        md.AppendLine();
+    }
+
+    private string Latency((Scenario Scenario, string Driver) row, string server)
+        => Figure(row, server, r => r.Measurement?.P50Us, _ => $"{Ms(Median(Ok(row, server), r => r.Measurement?.P50Us))} / {Ms(Median(Ok(row, server), r => r.Measurement?.P99Us))}");
 
     private void AppendMemoryTable(StringBuilder md)
     {
@@ -150,9 +185,9 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord>
             rule.Append("---:|---:|---:|");
         }
 
-        if (HasPair)
+        foreach (var pair in pairs)
         {
-            head.Append(Ic, $" {ServerCatalog.Ours}/{ServerCatalog.Gearmand} RSS queued |");
+            head.Append(Ic, $" {pair.Ours}/{pair.Gearmand} RSS queued |");
             rule.Append("---:|");
         }
 
@@ -169,7 +204,7 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord>
                 line.Append(Ic, $" {rss} | {perJob} | {rate} |");
             }
 
-            if (HasPair) line.Append(Ic, $" {Ratio(row, r => r.RssAfter)} |");
+            foreach (var pair in pairs) line.Append(Ic, $" {Ratio(row, pair, r => r.RssAfter)} |");
             md.AppendLine(line.ToString());
         }
 
@@ -179,8 +214,6 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord>
     /// <summary>Measured jobs per run (they differ from the title under --smoke or --scale).</summary>
     private string JobsPerRun((Scenario Scenario, string Driver) row)
         => Num(row.Scenario.JobsFor(options.Smoke, options.Scale));
-
-    private bool HasPair => Servers.Contains(ServerCatalog.Ours) && Servers.Contains(ServerCatalog.Gearmand);
 
     private IEnumerable<RunRecord> Ok((Scenario Scenario, string Driver) row, string server)
         => records.Where(r => r.Scenario == row.Scenario && r.Driver == row.Driver && r.Server == server && r.Status == RunStatus.Ok);
@@ -200,10 +233,10 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<RunRecord>
         };
     }
 
-    private string Ratio((Scenario Scenario, string Driver) row, Func<RunRecord, double?> select)
+    private string Ratio((Scenario Scenario, string Driver) row, ServerPair pair, Func<RunRecord, double?> select)
     {
-        var ours = Median(Ok(row, ServerCatalog.Ours), select);
-        var theirs = Median(Ok(row, ServerCatalog.Gearmand), select);
+        var ours = Median(Ok(row, pair.Ours), select);
+        var theirs = Median(Ok(row, pair.Gearmand), select);
         return ours is { } o && theirs is > 0 ? (o / theirs.Value).ToString("0.00", Ic) : "-";
     }
 

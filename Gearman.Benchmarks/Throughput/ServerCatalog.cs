@@ -3,9 +3,13 @@ namespace Gearman.Benchmarks.Throughput;
 /// <summary>How to launch one job server on a given loopback port.</summary>
 /// <param name="Name">Command-line and table name.</param>
 /// <param name="Description">What runs, for the report.</param>
-/// <param name="Command">Executable and arguments for a port.</param>
+/// <param name="Command">Executable and arguments for a port (a fresh queue file or table at each call).</param>
 /// <param name="StartTimeout">How long it may take to accept connections.</param>
-internal sealed record ServerSpec(string Name, string Description, Func<int, IReadOnlyList<string>> Command, TimeSpan StartTimeout);
+/// <param name="Queue">Its queue type, as its own command line names it (<c>builtin</c>, <c>libsqlite3</c>, <c>memory</c>, ...).</param>
+internal sealed record ServerSpec(string Name, string Description, Func<int, IReadOnlyList<string>> Command, TimeSpan StartTimeout, string Queue);
+
+/// <summary>Two servers whose figures the report divides (ours / gearmand), with the queue each runs.</summary>
+internal sealed record ServerPair(string Ours, string Gearmand, string OurQueue, string GearmandQueue);
 
 /// <summary>The servers the harness compares.</summary>
 internal static class ServerCatalog
@@ -15,35 +19,96 @@ internal static class ServerCatalog
 
     public static IReadOnlyList<string> Names { get; } = [Gearmand, Ours];
 
-    public static ServerSpec Create(string name, ThroughputOptions options) => name switch
+    /// <summary>
+    /// The servers of one invocation in round order: each of <c>--servers</c> once, or under <c>--stores</c> each of them
+    /// once per store (<c>gearmand-builtin</c>, <c>ours-memory</c>, <c>gearmand-libsqlite3</c>, <c>ours-sqlite</c>, ...).
+    /// </summary>
+    public static IReadOnlyList<ServerSpec> CreateAll(ThroughputOptions options, QueueBackends backends)
     {
-        // -t 1: one I/O thread is gearmand's fastest setting on 2 cores (issue 6).
-        Gearmand => new(
-            Gearmand,
-            $"{options.GearmandPath} -t 1 -L 127.0.0.1 -p PORT -l stderr",
-            port => [options.GearmandPath, "-t", "1", "-L", "127.0.0.1", "-p", Port(port), "-l", "stderr"],
-            TimeSpan.FromSeconds(10)),
-        Ours => OurServer(options),
-        _ => throw new ArgumentOutOfRangeException(nameof(name), name, "unknown server"),
+        if (options.Stores is not { } stores)
+        {
+            return [.. options.Servers.Select(name => Create(name, name, name == Gearmand ? options.GearmandQueueType : options.OurQueueType, options, backends))];
+        }
+
+        return
+        [
+            .. from store in stores
+               from name in options.Servers
+               let queue = name == Gearmand ? QueueBackends.GearmandCounterpart(store) : store
+               select Create(name, $"{name}-{queue}", queue, options, backends),
+        ];
+    }
+
+    /// <summary>The pairs the report compares: ours and gearmand, or under <c>--stores</c> the two of each store.</summary>
+    public static IReadOnlyList<ServerPair> Pairs(ThroughputOptions options)
+    {
+        if (!options.Servers.Contains(Ours) || !options.Servers.Contains(Gearmand)) return [];
+        if (options.Stores is not { } stores) return [new ServerPair(Ours, Gearmand, options.OurQueueType, options.GearmandQueueType)];
+        return [.. stores.Select(s => new ServerPair($"{Ours}-{s}", $"{Gearmand}-{QueueBackends.GearmandCounterpart(s)}", s, QueueBackends.GearmandCounterpart(s)))];
+    }
+
+    private static ServerSpec Create(string kind, string name, string queue, ThroughputOptions options, QueueBackends backends) => kind switch
+    {
+        Gearmand => GearmandServer(name, queue, options, backends),
+        Ours => OurServer(name, queue, options, backends),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown server"),
     };
 
     /// <summary>
-    /// Our server: a Gearman.Server.dll runs under the dotnet host; any other path (the apphost, a published or AOT
-    /// build) is executed directly. Either way it gets <c>--listen 127.0.0.1 --port PORT --queue-type …</c>.
+    /// gearmand with <c>-t 1</c> (one I/O thread is its fastest setting on 2 cores, issue 6) and its queue: builtin,
+    /// <c>-q libsqlite3</c> on a fresh file, or <c>-q Postgres</c> on a fresh table.
     /// </summary>
-    private static ServerSpec OurServer(ThroughputOptions options)
+    private static ServerSpec GearmandServer(string name, string queue, ThroughputOptions options, QueueBackends backends)
+    {
+        string[] Queue() => queue switch
+        {
+            QueueBackends.Libsqlite3 => ["-q", "libsqlite3", "--libsqlite3-db", backends.NewSqliteFile("gearmand")],
+            QueueBackends.Postgres => ["-q", "Postgres", "--libpq-conninfo", backends.Cluster().ConnInfo, "--libpq-table", backends.NewTable("gearmand")],
+            _ => [],
+        };
+        string described = queue switch
+        {
+            QueueBackends.Libsqlite3 => " -q libsqlite3 --libsqlite3-db FRESH_FILE",
+            QueueBackends.Postgres => " -q Postgres --libpq-conninfo CONNINFO --libpq-table FRESH_TABLE",
+            _ => string.Empty,
+        };
+        return new(
+            name,
+            $"{options.GearmandPath} -t 1 -L 127.0.0.1 -p PORT -l stderr{described}",
+            port => [options.GearmandPath, "-t", "1", "-L", "127.0.0.1", "-p", Port(port), "-l", "stderr", .. Queue()],
+            TimeSpan.FromSeconds(10),
+            queue);
+    }
+
+    /// <summary>
+    /// Our server: a Gearman.Server.dll runs under the dotnet host; any other path (the apphost, a published or AOT
+    /// build) is executed directly. Either way it gets <c>--listen 127.0.0.1 --port PORT --queue-type …</c>, with a
+    /// fresh SQLite file or PostgreSQL table per launch.
+    /// </summary>
+    private static ServerSpec OurServer(string name, string queue, ThroughputOptions options, QueueBackends backends)
     {
         string path = Path.GetFullPath(options.OurServerPath ?? FindOurServer());
         string[] launcher = path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? [FindDotnetHost(), path] : [path];
+
         // Never the default ./gearman-queue.db: a queue left by an earlier run would be replayed into this one.
-        string[] Queue() => options.OurQueueType == "sqlite"
-            ? ["--queue-type", "sqlite", "--sqlite-db", Path.Combine(Path.GetTempPath(), $"gearman-bench-{Guid.NewGuid():N}.db")]
-            : ["--queue-type", "memory"];
+        string[] Queue() => queue switch
+        {
+            QueueBackends.Sqlite => ["--queue-type", "sqlite", "--sqlite-db", backends.NewSqliteFile("ours")],
+            QueueBackends.Postgres => ["--queue-type", "postgres", "--postgres", backends.Cluster().ConnectionString, "--queue-table", backends.NewTable("ours")],
+            _ => ["--queue-type", "memory"],
+        };
+        string described = queue switch
+        {
+            QueueBackends.Sqlite => " --sqlite-db FRESH_FILE",
+            QueueBackends.Postgres => " --postgres CONNECTION_STRING --queue-table FRESH_TABLE",
+            _ => string.Empty,
+        };
         return new(
-            Ours,
-            $"{string.Join(' ', launcher)} --listen 127.0.0.1 --port PORT --queue-type {options.OurQueueType}",
+            name,
+            $"{string.Join(' ', launcher)} --listen 127.0.0.1 --port PORT --queue-type {queue}{described}",
             port => [.. launcher, "--listen", "127.0.0.1", "--port", Port(port), .. Queue()],
-            TimeSpan.FromSeconds(30));
+            TimeSpan.FromSeconds(30),
+            queue);
     }
 
     private static string Port(int port) => port.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -14,7 +14,7 @@ internal static class SvgChart
     private const int LabelWidth = 330;
     private const int BarHeight = 16;
     private const int GroupGap = 14;
-    private static readonly string[] Colors = ["#7f7f7f", "#1f6fd1", "#d1731f", "#2a9d4b"];
+    private static readonly string[] Colors = ["#7f7f7f", "#1f6fd1", "#b0b0b0", "#6fa8ec", "#4d4d4d", "#0b3f80", "#d1731f", "#2a9d4b"];
 
     public static string Render(string title, IReadOnlyList<string> servers, IReadOnlyList<(string Label, IReadOnlyList<(double? Value, string Missing)> Values)> groups)
     {
@@ -27,7 +27,7 @@ internal static class SvgChart
         svg.Append(ic, $"<text x=\"10\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{Escape(title)}</text>\n");
         for (int i = 0; i < servers.Count; i++)
         {
-            int x = 10 + (i * 160);
+            int x = 10 + (i * Math.Min(160, (Width - 20) / servers.Count));
             svg.Append(ic, $"<rect x=\"{x}\" y=\"34\" width=\"12\" height=\"12\" fill=\"{Colors[i % Colors.Length]}\"/>");
             svg.Append(ic, $"<text x=\"{x + 18}\" y=\"45\">{Escape(servers[i])}</text>\n");
         }

@@ -73,7 +73,8 @@ internal static class ThroughputCommand
             LibgearmanDriver.DriverName => (ILoadDriver)new LibgearmanDriver(loadGen, loadGenError),
             _ => new SdkDriver(),
         }).ToList();
-        var servers = options.Servers.Select(name => ServerCatalog.Create(name, options)).ToList();
+        using var backends = new QueueBackends();
+        var servers = ServerCatalog.CreateAll(options, backends);
         var records = new List<RunRecord>();
         var failedToStart = new Dictionary<string, string>(StringComparer.Ordinal);
 
@@ -149,7 +150,7 @@ internal static class ThroughputCommand
     private static int Finish(ThroughputOptions options, List<RunRecord> records, IReadOnlyList<ServerSpec> servers, bool cancelled)
     {
         var machine = Machine(options, servers);
-        var report = new Report(options, records, machine, CommandLine(options));
+        var report = new Report(options, [.. servers.Select(s => s.Name)], ServerCatalog.Pairs(options), records, machine, CommandLine(options));
         Console.WriteLine();
         Console.WriteLine(report.Summary());
         if (cancelled)

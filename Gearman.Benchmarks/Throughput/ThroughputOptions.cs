@@ -29,10 +29,23 @@ internal sealed record ThroughputOptions
     public string? OurServerPath { get; init; }
 
     /// <summary>
-    /// Our server's <c>--queue-type</c>: <c>memory</c> (default, like gearmand's builtin queue that the harness runs) or
-    /// <c>sqlite</c> (a fresh database file per launch, under the system temp directory).
+    /// Our server's <c>--queue-type</c>: <c>memory</c> (default, like gearmand's builtin queue), <c>sqlite</c> (a fresh
+    /// database file per launch) or <c>postgres</c> (a fresh table per launch in the harness's own PostgreSQL cluster).
     /// </summary>
-    public string OurQueueType { get; init; } = "memory";
+    public string OurQueueType { get; init; } = QueueBackends.Memory;
+
+    /// <summary>
+    /// gearmand's <c>-q</c>: <c>builtin</c> (default, in memory), <c>libsqlite3</c> (a fresh database file per launch) or
+    /// <c>postgres</c> (a fresh table per launch in the harness's own PostgreSQL cluster).
+    /// </summary>
+    public string GearmandQueueType { get; init; } = QueueBackends.Builtin;
+
+    /// <summary>
+    /// <c>--stores</c>: run every server once per store (memory, sqlite, postgres; gearmand with its counterpart queue),
+    /// as servers named like <c>ours-sqlite</c> and <c>gearmand-libsqlite3</c>; null runs each server once, with
+    /// <see cref="OurQueueType"/> and <see cref="GearmandQueueType"/>.
+    /// </summary>
+    public IReadOnlyList<string>? Stores { get; init; }
 
     /// <summary>Longest one phase (warm-up, measured run, drain) may take before it is killed and reported as failed.</summary>
     public TimeSpan PhaseTimeout { get; init; } = TimeSpan.FromMinutes(10);
@@ -64,9 +77,11 @@ internal sealed record ThroughputOptions
                 case "--out": o = o with { Out = Value() }; break;
                 case "--gearmand": o = o with { GearmandPath = Value() }; break;
                 case "--our-server": o = o with { OurServerPath = Value() }; break;
-                case "--our-queue":
-                    string[] queue = SplitKnown(Value(), ["memory", "sqlite"], "queue type");
-                    o = o with { OurQueueType = queue.Length == 1 ? queue[0] : throw new ArgumentException("--our-queue takes one queue type") };
+                case "--our-queue": o = o with { OurQueueType = One(a, SplitKnown(Value(), QueueBackends.OurQueueTypes, "queue type")) }; break;
+                case "--gearmand-queue": o = o with { GearmandQueueType = One(a, SplitKnown(Value(), QueueBackends.GearmandQueueTypes, "queue type")) }; break;
+                case "--stores":
+                    string stores = Value();
+                    o = o with { Stores = stores == "all" ? QueueBackends.OurQueueTypes : SplitKnown(stores, QueueBackends.OurQueueTypes, "store") };
                     break;
                 case "--timeout": o = o with { PhaseTimeout = TimeSpan.FromSeconds(PositiveDouble(a, Value())) }; timeoutGiven = true; break;
                 default: throw new ArgumentException($"unknown option {a}");
@@ -92,6 +107,8 @@ internal sealed record ThroughputOptions
 
         return items.Length > 0 ? items.Distinct().ToArray() : throw new ArgumentException($"no {what} given");
     }
+
+    private static string One(string name, string[] items) => items.Length == 1 ? items[0] : throw new ArgumentException($"{name} takes one queue type");
 
     private static int PositiveInt(string name, string value)
         => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n : throw new ArgumentException($"{name} needs a positive integer");

@@ -14,9 +14,12 @@ internal static partial class ServerLog
     [LoggerMessage(403, LogLevel.Information, "Replayed {Count} background jobs from {Store} ({Coalesced} coalesced into others and deleted)", EventName = "JobsReplayed")]
     public static partial void JobsReplayed(ILogger logger, int count, string store, int coalesced);
 
-    [LoggerMessage(404, LogLevel.Error, "Stopped with {Count} deletes not applied to the job store: those jobs run again after a restart", EventName = "StoreDeletesLost")]
-    public static partial void StoreDeletesLost(ILogger logger, int count);
+    [LoggerMessage(404, LogLevel.Error, "Stopped with {Count} deletes and {Retries} retry counts not applied to the job store: those jobs run again after a restart", EventName = "StoreDeletesLost")]
+    public static partial void StoreDeletesLost(ILogger logger, int count, int retries);
 
     [LoggerMessage(405, LogLevel.Information, "Background jobs are stored in {Store}", EventName = "StoreOpened")]
     public static partial void StoreOpened(ILogger logger, string store);
+
+    [LoggerMessage(406, LogLevel.Error, "The job store {Store} is unavailable at start-up: {Message}. Serving foreground jobs; background submits get ERROR QUEUE_ERROR until it is back (retrying), then the stored jobs are replayed", EventName = "StoreUnavailableAtStart")]
+    public static partial void StoreUnavailableAtStart(ILogger logger, string store, string message);
 }

@@ -52,7 +52,8 @@ internal sealed class GearmanServer : IAsyncDisposable
 
     /// <summary>
     /// Starts a server and returns once it accepts connections. With a durable queue the store is opened and replayed
-    /// first; a store that cannot be opened throws <see cref="JobStoreUnavailableException"/>.
+    /// first. Settings that can never work throw <see cref="JobStoreUnavailableException"/>; a store that is merely
+    /// unreachable does not stop the server: it starts degraded (foreground jobs only) and replays once the store is back.
     /// </summary>
     public static async Task<GearmanServer> StartAsync(GearmanServerOptions options, CancellationToken cancellationToken = default, Action<ILoggingBuilder>? configureLogging = null)
     {
@@ -73,7 +74,8 @@ internal sealed class GearmanServer : IAsyncDisposable
     /// <summary>Starts a server on <paramref name="store"/> (null: memory only) instead of the one the options name; the server owns the store.</summary>
     internal static async Task<GearmanServer> StartWithStoreAsync(GearmanServerOptions options, IJobStore? store, CancellationToken cancellationToken = default, Action<ILoggingBuilder>? configureLogging = null)
     {
-        IReadOnlyList<JobRecord> stored = [];
+        IReadOnlyList<JobRecord>? stored = [];
+        Exception? unavailable = null;
         if (store is not null)
         {
             try
@@ -81,10 +83,17 @@ internal sealed class GearmanServer : IAsyncDisposable
                 await store.OpenAsync(cancellationToken).ConfigureAwait(false);
                 stored = await store.LoadAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (JobStoreConfigurationException ex)
             {
                 await store.DisposeAsync().ConfigureAwait(false);
                 throw new JobStoreUnavailableException($"Could not open the job store {store.Description}: {ex.Message}", ex);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Unreachable for now (the database is down, or the disk failed): start without it (issue 7).
+                await store.CloseAsync().ConfigureAwait(false);
+                stored = null;
+                unavailable = ex;
             }
             catch
             {
@@ -95,7 +104,7 @@ internal sealed class GearmanServer : IAsyncDisposable
 
         try
         {
-            return await StartCoreAsync(options, store, stored, cancellationToken, configureLogging).ConfigureAwait(false);
+            return await StartCoreAsync(options, store, stored, unavailable, cancellationToken, configureLogging).ConfigureAwait(false);
         }
         catch
         {
@@ -104,7 +113,8 @@ internal sealed class GearmanServer : IAsyncDisposable
         }
     }
 
-    private static async Task<GearmanServer> StartCoreAsync(GearmanServerOptions options, IJobStore? store, IReadOnlyList<JobRecord> stored, CancellationToken cancellationToken, Action<ILoggingBuilder>? configureLogging)
+    /// <summary>Builds and starts the host; <c>stored</c> is null when the store was unreachable (why: <c>unavailable</c>).</summary>
+    private static async Task<GearmanServer> StartCoreAsync(GearmanServerOptions options, IJobStore? store, IReadOnlyList<JobRecord>? stored, Exception? unavailable, CancellationToken cancellationToken, Action<ILoggingBuilder>? configureLogging)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
@@ -116,7 +126,10 @@ internal sealed class GearmanServer : IAsyncDisposable
             var loggers = sp.GetRequiredService<ILoggerFactory>();
             var metrics = sp.GetRequiredService<ServerMetrics>();
             var writer = store is null ? null : new JobStoreWriter(store, loggers.CreateLogger("Gearman.Server.Persistence"), metrics: metrics);
-            return new JobScheduler(options, loggers.CreateLogger("Gearman.Server.Scheduler"), store: writer, metrics: metrics);
+            return new JobScheduler(options, loggers.CreateLogger("Gearman.Server.Scheduler"), store: writer, metrics: metrics)
+            {
+                Stopping = sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping,
+            };
         });
         builder.Services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<IMeterFactory>()));
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new ReceiveBlockPool());
@@ -143,9 +156,19 @@ internal sealed class GearmanServer : IAsyncDisposable
         StoreRuntime? storeRuntime = null;
         if (scheduler.StoreWriter is { } storeWriter)
         {
-            // Replay before the loop runs and before anything can connect (spec §6.2).
-            ServerLog.StoreOpened(logger, storeWriter.Store.Description);
-            scheduler.LogReplay(storeWriter.Store.Description, scheduler.Replay(stored));
+            // Replay before the loop runs and before anything can connect (spec §6.2); or, degraded, once the store is back.
+            if (stored is not null)
+            {
+                ServerLog.StoreOpened(logger, storeWriter.Store.Description);
+                scheduler.LogReplay(storeWriter.Store.Description, scheduler.Replay(stored));
+            }
+            else
+            {
+                string reason = JobStoreWriter.Describe(unavailable!);
+                ServerLog.StoreUnavailableAtStart(logger, storeWriter.Store.Description, reason);
+                storeWriter.StartUnavailable(reason);
+            }
+
             var writerStop = new CancellationTokenSource();
             var writerLoop = Task.Run(() => storeWriter.RunAsync(ack => scheduler.PostAndDrainAsync(ServerCommand.ForStoreAck(ack)), writerStop.Token), CancellationToken.None);
             storeRuntime = new StoreRuntime(storeWriter, writerLoop, writerStop);

@@ -9,8 +9,9 @@ namespace Gearman.Server.Persistence;
 /// </summary>
 internal readonly struct JobRecord
 {
-    public JobRecord(long id, ReadOnlyMemory<byte> function, ReadOnlyMemory<byte> unique, ReadOnlyMemory<byte> reducer, ReadOnlyMemory<byte> data, JobPriority priority, long epoch)
+    public JobRecord(long id, ReadOnlyMemory<byte> function, ReadOnlyMemory<byte> unique, ReadOnlyMemory<byte> reducer, ReadOnlyMemory<byte> data, JobPriority priority, long epoch, int retries = 0)
     {
+        Retries = retries;
         Id = id;
         Function = function;
         Unique = unique;
@@ -36,7 +37,13 @@ internal readonly struct JobRecord
     /// <summary>Unix seconds before which the job must not run; 0 runs at once.</summary>
     public long Epoch { get; }
 
+    /// <summary>
+    /// How many times the job lost its worker while the server ran (the <c>--job-retries</c> count): 0 when saved, then
+    /// updated at each requeue, so a retry limit holds across restarts.
+    /// </summary>
+    public int Retries { get; }
+
     /// <summary>A record that refers to <paramref name="job"/>'s buffer (no copy): valid only while the job's save is in flight.</summary>
     public static JobRecord From(Job job)
-        => new(job.StoreId, job.Function.Name, job.Unique, job.ReducerMemory, job.DataMemory, job.Priority, job.Epoch);
+        => new(job.StoreId, job.Function.Name, job.Unique, job.ReducerMemory, job.DataMemory, job.Priority, job.Epoch, job.Retries);
 }

@@ -1,6 +1,6 @@
 namespace Gearman.Server.Persistence;
 
-/// <summary>The job store could not be opened or read when the server started; the server does not start without it.</summary>
+/// <summary>The job store settings are invalid or can never work (<see cref="JobStoreConfigurationException"/>): the server does not start.</summary>
 internal sealed class JobStoreUnavailableException : Exception
 {
     public JobStoreUnavailableException()

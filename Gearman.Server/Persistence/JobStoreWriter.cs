@@ -12,8 +12,13 @@ namespace Gearman.Server.Persistence;
 /// every job submitted meanwhile.
 /// <para>
 /// When the store fails, the adds of the failed batch are reported as failed (their ids are deleted again later, in case
-/// the commit happened after all) and the loop reconnects with back-off. Meanwhile new adds fail at once and deletes are
-/// kept and applied first after the reconnect: a delete is never dropped while the server runs.
+/// the commit happened after all) and the loop reconnects with back-off. Meanwhile new adds fail at once, and deletes and
+/// retry counts are kept and applied first after the reconnect: neither is dropped while the server runs.
+/// </para>
+/// <para>
+/// A writer made by <see cref="StartUnavailable"/> (the store was unreachable when the server started) begins by
+/// reconnecting the same way; once the store is back it loads the stored jobs and posts them for replay
+/// (<see cref="StoreAcknowledgement.Replay"/>) before anything else.
 /// </para>
 /// <para>
 /// Thread rule: the loop reads a job's buffer only between taking its add and posting its acknowledgement; the scheduler
@@ -40,7 +45,9 @@ internal sealed class JobStoreWriter
     private readonly TimeProvider _time;
     private readonly ServerMetrics? _metrics;
     private readonly List<long> _pendingDeletes = [];
-    private string? _unavailable;
+    private readonly Dictionary<long, int> _pendingRetries = [];
+    private volatile string? _unavailable;
+    private bool _mustLoad;
 
     public JobStoreWriter(IJobStore store, ILogger logger, TimeProvider? timeProvider = null, ServerMetrics? metrics = null)
     {
@@ -52,11 +59,36 @@ internal sealed class JobStoreWriter
 
     public IJobStore Store => _store;
 
+    /// <summary>Why the store cannot be used now, or null while it works (read from any thread, for error replies).</summary>
+    public string? Unavailable => _unavailable;
+
+    /// <summary>
+    /// The store could not be opened at start-up (<paramref name="reason"/>): <see cref="RunAsync"/> begins by
+    /// reconnecting, then loads the stored jobs and posts them for replay. Call before <see cref="RunAsync"/>.
+    /// </summary>
+    public void StartUnavailable(string reason)
+    {
+        _unavailable = reason;
+        _mustLoad = true;
+    }
+
     /// <summary>Queues the insert of <paramref name="job"/> (scheduler loop only). False once the writer is completed.</summary>
-    public bool Add(Job job) => _operations.Writer.TryWrite(new StoreOperation(job, job.StoreId));
+    public bool Add(Job job) => _operations.Writer.TryWrite(new StoreOperation(job, job.StoreId, 0));
 
     /// <summary>Queues the delete of the row <paramref name="id"/> (scheduler loop only).</summary>
-    public void Delete(long id) => _operations.Writer.TryWrite(new StoreOperation(null, id));
+    public void Delete(long id) => _operations.Writer.TryWrite(new StoreOperation(null, id, -1));
+
+    /// <summary>Queues storing <paramref name="retries"/> as the row <paramref name="id"/>'s retry count (scheduler loop only).</summary>
+    public void SetRetries(long id, int retries) => _operations.Writer.TryWrite(new StoreOperation(null, id, retries));
+
+    /// <summary>One line for logs and ERROR replies.</summary>
+    internal static string Describe(Exception ex)
+    {
+        string text = ex.Message;
+        if (ex.InnerException is { } inner && !text.Contains(inner.Message, StringComparison.Ordinal)) text += ": " + inner.Message;
+        text = text.ReplaceLineEndings(" ");
+        return text.Length <= 300 ? text : text[..300];
+    }
 
     /// <summary>No more operations: the loop applies what is queued and ends.</summary>
     public void Complete() => _operations.Writer.TryComplete();
@@ -68,6 +100,7 @@ internal sealed class JobStoreWriter
         var adds = new List<Job>();
         var records = new List<JobRecord>();
         var deletes = new List<long>();
+        var retries = new Dictionary<long, int>();
         try
         {
             while (true)
@@ -78,18 +111,24 @@ internal sealed class JobStoreWriter
                     continue;
                 }
 
-                if (_pendingDeletes.Count == 0 && !await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false)) break;
+                if (_pendingDeletes.Count == 0 && _pendingRetries.Count == 0 && !await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false)) break;
 
                 deletes.AddRange(_pendingDeletes);
                 _pendingDeletes.Clear();
+                foreach (var (id, count) in _pendingRetries) retries[id] = count;
+                _pendingRetries.Clear();
                 long bytes = 0;
-                while (adds.Count + deletes.Count < MaxBatchOperations && bytes < MaxBatchBytes && reader.TryRead(out var operation))
+                while (adds.Count + deletes.Count + retries.Count < MaxBatchOperations && bytes < MaxBatchBytes && reader.TryRead(out var operation))
                 {
                     if (operation.Job is { } job)
                     {
                         adds.Add(job);
                         records.Add(JobRecord.From(job));
                         bytes += job.DataMemory.Length + 64;
+                    }
+                    else if (operation.Retries >= 0)
+                    {
+                        retries[operation.Id] = operation.Retries;
                     }
                     else
                     {
@@ -100,11 +139,12 @@ internal sealed class JobStoreWriter
                 try
                 {
                     long started = _time.GetTimestamp();
-                    await _store.ApplyAsync(records, deletes, cancellationToken).ConfigureAwait(false);
-                    _metrics?.StoreCommitted(_time.GetElapsedTime(started), records.Count + deletes.Count);
+                    await _store.ApplyAsync(records, [.. retries.Select(r => new RetryCount(r.Key, r.Value))], deletes, cancellationToken).ConfigureAwait(false);
+                    _metrics?.StoreCommitted(_time.GetElapsedTime(started), records.Count + retries.Count + deletes.Count);
                     records.Clear();
                     deletes.Clear();
-                    if (adds.Count > 0) await AcknowledgeAsync(acknowledge, [.. adds], null).ConfigureAwait(false);
+                    retries.Clear();
+                    if (adds.Count > 0) await AcknowledgeAsync(acknowledge, new StoreAcknowledgement([.. adds], null)).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
@@ -118,7 +158,9 @@ internal sealed class JobStoreWriter
                     foreach (var job in adds) _pendingDeletes.Add(job.StoreId);
                     _pendingDeletes.AddRange(deletes);
                     deletes.Clear();
-                    if (adds.Count > 0) await AcknowledgeAsync(acknowledge, [.. adds], $"The job store failed: {reason}").ConfigureAwait(false);
+                    foreach (var (id, count) in retries) _pendingRetries[id] = count;
+                    retries.Clear();
+                    if (adds.Count > 0) await AcknowledgeAsync(acknowledge, new StoreAcknowledgement([.. adds], $"The job store failed: {reason}")).ConfigureAwait(false);
                     await CloseQuietlyAsync().ConfigureAwait(false);
                 }
                 finally
@@ -129,15 +171,15 @@ internal sealed class JobStoreWriter
         }
         finally
         {
-            if (_pendingDeletes.Count > 0) ServerLog.StoreDeletesLost(_logger, _pendingDeletes.Count);
+            if (_pendingDeletes.Count + _pendingRetries.Count > 0) ServerLog.StoreDeletesLost(_logger, _pendingDeletes.Count, _pendingRetries.Count);
         }
     }
 
-    private static async ValueTask AcknowledgeAsync(Func<StoreAcknowledgement, ValueTask> acknowledge, Job[] jobs, string? error)
+    private static async ValueTask AcknowledgeAsync(Func<StoreAcknowledgement, ValueTask> acknowledge, StoreAcknowledgement acknowledgement)
     {
         try
         {
-            await acknowledge(new StoreAcknowledgement(jobs, error)).ConfigureAwait(false);
+            await acknowledge(acknowledgement).ConfigureAwait(false);
         }
         catch (ChannelClosedException)
         {
@@ -145,18 +187,10 @@ internal sealed class JobStoreWriter
         }
     }
 
-    /// <summary>One line for logs and ERROR replies.</summary>
-    private static string Describe(Exception ex)
-    {
-        string text = ex.Message;
-        if (ex.InnerException is { } inner && !text.Contains(inner.Message, StringComparison.Ordinal)) text += ": " + inner.Message;
-        text = text.ReplaceLineEndings(" ");
-        return text.Length <= 300 ? text : text[..300];
-    }
-
     /// <summary>
-    /// Retries <see cref="IJobStore.OpenAsync"/> with back-off, failing every add queued meanwhile at once and keeping
-    /// the deletes. True once the store is back; false when the writer was completed and the store is still down.
+    /// Retries <see cref="IJobStore.OpenAsync"/> (and, after a degraded start, <see cref="IJobStore.LoadAsync"/>) with
+    /// back-off, failing every add queued meanwhile at once and keeping the deletes and retry counts. True once the store
+    /// is back (and its jobs are posted for replay); false when the writer was completed and the store is still down.
     /// </summary>
     private async Task<bool> ReconnectAsync(Func<StoreAcknowledgement, ValueTask> acknowledge, CancellationToken cancellationToken)
     {
@@ -185,10 +219,17 @@ internal sealed class JobStoreWriter
                 }
             }
 
-            var error = await attempt.ConfigureAwait(false);
+            var (error, stored) = await attempt.ConfigureAwait(false);
             await FailQueuedAddsAsync(acknowledge).ConfigureAwait(false);
             if (error is null)
             {
+                if (stored is not null)
+                {
+                    // Before the scheduler sees the replay, every background submit is refused by the scheduler itself.
+                    _mustLoad = false;
+                    await AcknowledgeAsync(acknowledge, StoreAcknowledgement.ForReplay(stored)).ConfigureAwait(false);
+                }
+
                 _unavailable = null;
                 ServerLog.StoreReconnected(_logger, _store.Description, _pendingDeletes.Count);
                 return true;
@@ -202,18 +243,18 @@ internal sealed class JobStoreWriter
         }
     }
 
-    private async Task<Exception?> AttemptAsync(TimeSpan delay, CancellationToken cancellationToken)
+    private async Task<(Exception? Error, IReadOnlyList<JobRecord>? Stored)> AttemptAsync(TimeSpan delay, CancellationToken cancellationToken)
     {
         await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
         try
         {
             await _store.OpenAsync(cancellationToken).ConfigureAwait(false);
-            return null;
+            return (null, _mustLoad ? await _store.LoadAsync(cancellationToken).ConfigureAwait(false) : null);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             await CloseQuietlyAsync().ConfigureAwait(false);
-            return ex;
+            return (ex, null);
         }
     }
 
@@ -223,10 +264,11 @@ internal sealed class JobStoreWriter
         while (_operations.Reader.TryRead(out var operation))
         {
             if (operation.Job is { } job) (failed ??= []).Add(job);
+            else if (operation.Retries >= 0) _pendingRetries[operation.Id] = operation.Retries;
             else _pendingDeletes.Add(operation.Id);
         }
 
-        if (failed is not null) await AcknowledgeAsync(acknowledge, [.. failed], $"The job store is unavailable: {_unavailable}").ConfigureAwait(false);
+        if (failed is not null) await AcknowledgeAsync(acknowledge, new StoreAcknowledgement([.. failed], UnavailableError(_unavailable))).ConfigureAwait(false);
     }
 
     private async ValueTask CloseQuietlyAsync()
@@ -241,6 +283,9 @@ internal sealed class JobStoreWriter
         }
     }
 
-    /// <summary>An insert (<see cref="Job"/> set) or a delete of row <see cref="Id"/>.</summary>
-    private readonly record struct StoreOperation(Job? Job, long Id);
+    /// <summary>The ERROR text for a background submit refused while the store is unavailable.</summary>
+    internal static string UnavailableError(string? reason) => $"The job store is unavailable: {reason}";
+
+    /// <summary>An insert (<see cref="Job"/> set), a retry count for row <see cref="Id"/> (<see cref="Retries"/> &gt;= 0) or a delete of it (-1).</summary>
+    private readonly record struct StoreOperation(Job? Job, long Id, int Retries);
 }

@@ -39,7 +39,8 @@ internal sealed class PostgresJobStore : IJobStore
                     reducer bytea NOT NULL,
                     priority smallint NOT NULL,
                     when_epoch bigint NOT NULL,
-                    data bytea NOT NULL)
+                    data bytea NOT NULL,
+                    retries integer NOT NULL DEFAULT 0)
                 """, cancellationToken).ConfigureAwait(false);
             try
             {
@@ -47,10 +48,17 @@ internal sealed class PostgresJobStore : IJobStore
             }
             catch (PostgresException ex)
             {
-                throw new InvalidOperationException($"Table {_table} exists with another layout (is it gearmand's queue?): {ex.MessageText}", ex);
+                throw new JobStoreConfigurationException($"Table {_table} exists with another layout (is it gearmand's queue?): {ex.MessageText}", ex);
             }
 
+            // Tables made before retry counts were stored lack the column.
+            await ExecuteAsync(connection, $"ALTER TABLE {_table} ADD COLUMN IF NOT EXISTS retries integer NOT NULL DEFAULT 0", cancellationToken).ConfigureAwait(false);
             _connection = connection;
+        }
+        catch (PostgresException ex) when (IsConfigurationError(ex.SqlState))
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw new JobStoreConfigurationException($"PostgreSQL refused the job store {Description}: {ex.MessageText}", ex);
         }
         catch
         {
@@ -59,11 +67,19 @@ internal sealed class PostgresJobStore : IJobStore
         }
     }
 
+    /// <summary>
+    /// Errors that waiting cannot fix: the login is refused (class 28), the database does not exist (3D000), or the user
+    /// may not create or use the table (42501). Anything else (the server is down, starting, restarting, overloaded) is
+    /// ridden out by reconnecting.
+    /// </summary>
+    private static bool IsConfigurationError(string sqlState)
+        => sqlState.StartsWith("28", StringComparison.Ordinal) || sqlState is PostgresErrorCodes.InvalidCatalogName or PostgresErrorCodes.InsufficientPrivilege;
+
     public async Task<IReadOnlyList<JobRecord>> LoadAsync(CancellationToken cancellationToken)
     {
         var connection = _connection ?? throw new InvalidOperationException("The store is not open.");
         var records = new List<JobRecord>();
-        await using var command = new NpgsqlCommand($"SELECT id, function_name, unique_key, reducer, priority, when_epoch, data FROM {_table} ORDER BY id", connection);
+        await using var command = new NpgsqlCommand($"SELECT id, function_name, unique_key, reducer, priority, when_epoch, data, retries FROM {_table} ORDER BY id", connection);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -74,13 +90,14 @@ internal sealed class PostgresJobStore : IJobStore
                 reader.GetFieldValue<byte[]>(3),
                 reader.GetFieldValue<byte[]>(6),
                 SqliteJobStore.ToPriority(reader.GetInt16(4)),
-                reader.GetInt64(5)));
+                reader.GetInt64(5),
+                Math.Max(0, reader.GetInt32(7))));
         }
 
         return records;
     }
 
-    public async Task ApplyAsync(IReadOnlyList<JobRecord> adds, IReadOnlyList<long> deletes, CancellationToken cancellationToken)
+    public async Task ApplyAsync(IReadOnlyList<JobRecord> adds, IReadOnlyList<RetryCount> retries, IReadOnlyList<long> deletes, CancellationToken cancellationToken)
     {
         var connection = _connection ?? throw new InvalidOperationException("The store is not open.");
         await using var batch = new NpgsqlBatch(connection);
@@ -94,6 +111,7 @@ internal sealed class PostgresJobStore : IJobStore
             var priorities = new short[n];
             var epochs = new long[n];
             var data = new byte[n][];
+            var counts = new int[n];
             for (int i = 0; i < n; i++)
             {
                 var add = adds[i];
@@ -104,11 +122,12 @@ internal sealed class PostgresJobStore : IJobStore
                 priorities[i] = (short)add.Priority;
                 epochs[i] = add.Epoch;
                 data[i] = add.Data.ToArray();
+                counts[i] = add.Retries;
             }
 
             var insert = new NpgsqlBatchCommand(
-                $"INSERT INTO {_table} (id, function_name, unique_key, reducer, priority, when_epoch, data) " +
-                "SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7)");
+                $"INSERT INTO {_table} (id, function_name, unique_key, reducer, priority, when_epoch, data, retries) " +
+                "SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8)");
             insert.Parameters.Add(new NpgsqlParameter { Value = ids, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
             insert.Parameters.Add(new NpgsqlParameter { Value = functions, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
             insert.Parameters.Add(new NpgsqlParameter { Value = uniques, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
@@ -116,7 +135,16 @@ internal sealed class PostgresJobStore : IJobStore
             insert.Parameters.Add(new NpgsqlParameter { Value = priorities, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Smallint });
             insert.Parameters.Add(new NpgsqlParameter { Value = epochs, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
             insert.Parameters.Add(new NpgsqlParameter { Value = data, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+            insert.Parameters.Add(new NpgsqlParameter { Value = counts, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
             batch.BatchCommands.Add(insert);
+        }
+
+        if (retries.Count > 0)
+        {
+            var update = new NpgsqlBatchCommand($"UPDATE {_table} AS t SET retries = u.retries FROM unnest($1, $2) AS u(id, retries) WHERE t.id = u.id");
+            update.Parameters.Add(new NpgsqlParameter { Value = retries.Select(r => r.Id).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+            update.Parameters.Add(new NpgsqlParameter { Value = retries.Select(r => r.Retries).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+            batch.BatchCommands.Add(update);
         }
 
         if (deletes.Count > 0)

@@ -25,6 +25,7 @@ internal sealed class SqliteJobStore : IJobStore
     private sqlite3_stmt? _rollback;
     private sqlite3_stmt? _insert;
     private sqlite3_stmt? _delete;
+    private sqlite3_stmt? _retries;
 
     public SqliteJobStore(string path, string table, bool fullSync)
     {
@@ -38,6 +39,12 @@ internal sealed class SqliteJobStore : IJobStore
     public Task OpenAsync(CancellationToken cancellationToken)
     {
         Close();
+        string directory = Path.GetDirectoryName(Path.GetFullPath(_path)) ?? ".";
+        if (!Directory.Exists(directory))
+        {
+            throw new JobStoreConfigurationException($"The directory {directory} of the SQLite database {_path} does not exist (or is not a directory).");
+        }
+
         var builder = new SqliteConnectionStringBuilder
         {
             DataSource = _path,
@@ -49,10 +56,10 @@ internal sealed class SqliteJobStore : IJobStore
         try
         {
             connection.Open();
-            string mode = Scalar(connection, "PRAGMA journal_mode=WAL")?.ToString() ?? string.Empty;
+            string mode = Scalar(connection, "PRAGMA journal_mode=WAL") ?? string.Empty;
             if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
             {
-                throw new InvalidOperationException($"SQLite refused WAL mode for {_path} (journal_mode is '{mode}').");
+                throw new JobStoreConfigurationException($"SQLite refused WAL mode for {_path} (journal_mode is '{mode}').");
             }
 
             Execute(connection, _fullSync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
@@ -65,7 +72,8 @@ internal sealed class SqliteJobStore : IJobStore
                     reducer BLOB NOT NULL,
                     priority INTEGER NOT NULL,
                     when_epoch INTEGER NOT NULL,
-                    data BLOB NOT NULL)
+                    data BLOB NOT NULL,
+                    retries INTEGER NOT NULL DEFAULT 0)
                 """);
             try
             {
@@ -73,16 +81,29 @@ internal sealed class SqliteJobStore : IJobStore
             }
             catch (SqliteException ex)
             {
-                throw new InvalidOperationException($"Table {_table} in {_path} exists with another layout (is it gearmand's queue?): {ex.Message}", ex);
+                throw new JobStoreConfigurationException($"Table {_table} in {_path} exists with another layout (is it gearmand's queue?): {ex.Message}", ex);
+            }
+
+            // Tables made before retry counts were stored lack the column.
+            if (Scalar(connection, $"SELECT count(*) FROM pragma_table_info('{_table}') WHERE name = 'retries'") == "0")
+            {
+                Execute(connection, $"ALTER TABLE {_table} ADD COLUMN retries INTEGER NOT NULL DEFAULT 0");
             }
 
             var db = connection.Handle!;
             _begin = Prepare(db, "BEGIN IMMEDIATE");
             _commit = Prepare(db, "COMMIT");
             _rollback = Prepare(db, "ROLLBACK");
-            _insert = Prepare(db, $"INSERT INTO {_table} (id, function_name, unique_key, reducer, priority, when_epoch, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+            _insert = Prepare(db, $"INSERT INTO {_table} (id, function_name, unique_key, reducer, priority, when_epoch, data, retries) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
             _delete = Prepare(db, $"DELETE FROM {_table} WHERE id = ?1");
+            _retries = Prepare(db, $"UPDATE {_table} SET retries = ?2 WHERE id = ?1");
             _connection = connection;
+        }
+        catch (SqliteException ex) when (IsConfigurationError(ex.SqliteErrorCode))
+        {
+            FinalizeStatements();
+            connection.Dispose();
+            throw new JobStoreConfigurationException($"SQLite cannot use {_path}: {ex.Message}", ex);
         }
         catch
         {
@@ -99,7 +120,7 @@ internal sealed class SqliteJobStore : IJobStore
         var connection = _connection ?? throw new InvalidOperationException("The store is not open.");
         var records = new List<JobRecord>();
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT id, function_name, unique_key, reducer, priority, when_epoch, data FROM {_table} ORDER BY id";
+        command.CommandText = $"SELECT id, function_name, unique_key, reducer, priority, when_epoch, data, retries FROM {_table} ORDER BY id";
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
@@ -111,13 +132,14 @@ internal sealed class SqliteJobStore : IJobStore
                 Blob(reader, 3),
                 Blob(reader, 6),
                 ToPriority(reader.GetInt64(4)),
-                reader.GetInt64(5)));
+                reader.GetInt64(5),
+                (int)Math.Clamp(reader.GetInt64(7), 0, int.MaxValue)));
         }
 
         return Task.FromResult<IReadOnlyList<JobRecord>>(records);
     }
 
-    public Task ApplyAsync(IReadOnlyList<JobRecord> adds, IReadOnlyList<long> deletes, CancellationToken cancellationToken)
+    public Task ApplyAsync(IReadOnlyList<JobRecord> adds, IReadOnlyList<RetryCount> retries, IReadOnlyList<long> deletes, CancellationToken cancellationToken)
     {
         var db = (_connection ?? throw new InvalidOperationException("The store is not open.")).Handle!;
         Run(db, _begin!);
@@ -133,7 +155,16 @@ internal sealed class SqliteJobStore : IJobStore
                 Check(db, raw.sqlite3_bind_int64(insert, 5, (int)add.Priority));
                 Check(db, raw.sqlite3_bind_int64(insert, 6, add.Epoch));
                 BindBlob(db, insert, 7, add.Data.Span);
+                Check(db, raw.sqlite3_bind_int64(insert, 8, add.Retries));
                 Run(db, insert);
+            }
+
+            var update = _retries!;
+            foreach (var (id, count) in retries)
+            {
+                Check(db, raw.sqlite3_bind_int64(update, 1, id));
+                Check(db, raw.sqlite3_bind_int64(update, 2, count));
+                Run(db, update);
             }
 
             var delete = _delete!;
@@ -163,6 +194,14 @@ internal sealed class SqliteJobStore : IJobStore
     }
 
     public ValueTask DisposeAsync() => CloseAsync();
+
+    /// <summary>
+    /// Errors that waiting cannot fix: the file cannot be opened (permissions, a directory in its place), is read-only,
+    /// is not a database, or is corrupt. Anything else (locked by another process, an I/O error, a full disk) is ridden
+    /// out by reconnecting.
+    /// </summary>
+    private static bool IsConfigurationError(int code) => (code & 0xFF) is raw.SQLITE_CANTOPEN or raw.SQLITE_PERM or raw.SQLITE_READONLY
+        or raw.SQLITE_NOTADB or raw.SQLITE_CORRUPT or raw.SQLITE_AUTH;
 
     internal static JobPriority ToPriority(long value) => value switch
     {
@@ -203,7 +242,7 @@ internal sealed class SqliteJobStore : IJobStore
         command.ExecuteNonQuery();
     }
 
-    private static object? Scalar(SqliteConnection connection, string sql)
+    private static string? Scalar(SqliteConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;
@@ -219,7 +258,7 @@ internal sealed class SqliteJobStore : IJobStore
 
     private void FinalizeStatements()
     {
-        foreach (var statement in (sqlite3_stmt?[])[_begin, _commit, _rollback, _insert, _delete]) statement?.Dispose();
-        _begin = _commit = _rollback = _insert = _delete = null;
+        foreach (var statement in (sqlite3_stmt?[])[_begin, _commit, _rollback, _insert, _delete, _retries]) statement?.Dispose();
+        _begin = _commit = _rollback = _insert = _delete = _retries = null;
     }
 }

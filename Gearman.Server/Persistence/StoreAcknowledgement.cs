@@ -19,4 +19,12 @@ internal sealed class StoreAcknowledgement
 
     /// <summary>Why the jobs could not be saved, or null when they are durable.</summary>
     public string? Error { get; }
+
+    /// <summary>
+    /// Not null (and <see cref="Jobs"/> empty) when the store, unavailable when the server started, is back: the stored
+    /// jobs to replay. Until it arrives the scheduler refuses background submits.
+    /// </summary>
+    public IReadOnlyList<JobRecord>? Replay { get; private init; }
+
+    public static StoreAcknowledgement ForReplay(IReadOnlyList<JobRecord> records) => new([], null) { Replay = records };
 }

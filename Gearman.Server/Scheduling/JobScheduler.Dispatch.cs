@@ -202,6 +202,7 @@ internal sealed partial class JobScheduler
 
         _metrics.JobRequeued();
         ServerLog.JobRequeued(_logger, Encoding.UTF8.GetString(job.Handle), job.Retries);
+        PersistRetries(job);
         job.Numerator = 0;
         job.Denominator = 0;
         job.Function.Queues[(int)job.Priority].Append(job);

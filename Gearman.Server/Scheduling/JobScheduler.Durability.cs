@@ -11,13 +11,19 @@ namespace Gearman.Server.Scheduling;
 /// Durable background jobs (spec §6.2). A new background job is handed to the <see cref="JobStoreWriter"/> and stays
 /// invisible (not queued, not findable by handle, only by its unique ID so that coalescing submits can wait for it) until
 /// the writer acknowledges the save; only then is it queued and JOB_CREATED sent, or ERROR QUEUE_ERROR if the save
-/// failed. Finished, failed, cancelled and dropped jobs are deleted from the store. Foreground jobs never touch it.
+/// failed. Finished, failed, cancelled and dropped jobs are deleted from the store, and a job that goes back to its queue
+/// because its worker was lost gets its retry count updated. Foreground jobs never touch it.
+/// <para>
+/// Until the stored jobs are replayed (at start, or when a store that was unreachable at start comes back) background
+/// submits are refused with ERROR QUEUE_ERROR: new rows must not get ids that stored rows already have.
+/// </para>
 /// </summary>
 internal sealed partial class JobScheduler
 {
     private readonly JobStoreWriter? _store;
     private readonly Dictionary<uint, Job> _saving = [];
     private long _nextStoreId = 1;
+    private bool _storeLoaded;
 
     /// <summary>The store writer, or null when background jobs are kept in memory only.</summary>
     internal JobStoreWriter? StoreWriter => _store;
@@ -25,14 +31,19 @@ internal sealed partial class JobScheduler
     /// <summary>Jobs whose save is in flight (for diagnostics and tests).</summary>
     internal int SavingCount => _saving.Count;
 
+    /// <summary>Whether the server stops: a worker lost now does not count as a failed attempt in the store (see <see cref="Requeue"/>).</summary>
+    internal CancellationToken Stopping { get; init; }
+
     /// <summary>
-    /// Recreates stored jobs before the server accepts connections: each becomes a persisted background job with a new
-    /// handle, queued in store order. A record whose unique ID (or data, for <c>-</c>) matches an earlier one coalesces
-    /// into it and is deleted. Call before <see cref="RunAsync"/>.
+    /// Recreates stored jobs: each becomes a persisted background job with a new handle and its stored retry count,
+    /// queued in store order. A record whose unique ID (or data, for <c>-</c>) matches an earlier replayed one coalesces
+    /// into it and is deleted. Called before <see cref="RunAsync"/>, or on the loop when a store that was unreachable at
+    /// start comes back; background submits are accepted from then on.
     /// </summary>
     /// <returns>How many jobs were recreated and how many records coalesced.</returns>
     internal (int Replayed, int Coalesced) Replay(IReadOnlyList<JobRecord> records)
     {
+        _storeLoaded = true;
         int replayed = 0;
         int coalesced = 0;
         foreach (var record in records)
@@ -51,7 +62,9 @@ internal sealed partial class JobScheduler
                 function.UniqueJobs.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(unique, out existing);
             }
 
-            if (existing is not null)
+            // Only into a stored job: a late replay may meet a foreground job with the same unique ID, which a crash
+            // would lose; the record then becomes a job of its own (not findable by that unique ID).
+            if (existing is { IsPersisted: true })
             {
                 _store?.Delete(record.Id);
                 coalesced++;
@@ -75,6 +88,7 @@ internal sealed partial class JobScheduler
                 record.Epoch);
             job.StoreId = record.Id;
             job.IsPersisted = true;
+            job.Retries = record.Retries;
             Enqueue(job);
             replayed++;
         }
@@ -106,7 +120,12 @@ internal sealed partial class JobScheduler
         var reply = PendingReply.Waiting(connection, job, foreground: false);
         job.Waiters = [reply];
         (connection.PendingReplies ??= new()).Enqueue(reply);
-        if (!_store!.Add(job))
+        if (!_storeLoaded)
+        {
+            // The store was unreachable at start and its jobs are not replayed yet.
+            OnStoreAck(new StoreAcknowledgement([job], JobStoreWriter.UnavailableError(_store!.Unavailable ?? "its stored jobs are not loaded yet")));
+        }
+        else if (!_store!.Add(job))
         {
             // The writer has stopped (the server is shutting down): the job can never become durable.
             OnStoreAck(new StoreAcknowledgement([job], "The server is shutting down"));
@@ -135,6 +154,15 @@ internal sealed partial class JobScheduler
         else SendError(connection, code, text);
     }
 
+    /// <summary>
+    /// Stores a requeued job's retry count, so that <c>--job-retries</c> holds across restarts. Not while the server
+    /// stops: a worker lost because the server shuts down (or crashes, which writes nothing) is not the job's failure.
+    /// </summary>
+    private void PersistRetries(Job job)
+    {
+        if (job.IsPersisted && !Stopping.IsCancellationRequested) _store?.SetRetries(job.StoreId, job.Retries);
+    }
+
     /// <summary>Removes the job's row from the store (if it has one); the delete is retried until it is applied.</summary>
     private void Unpersist(Job job)
     {
@@ -145,6 +173,12 @@ internal sealed partial class JobScheduler
 
     private void OnStoreAck(StoreAcknowledgement acknowledgement)
     {
+        if (acknowledgement.Replay is { } records)
+        {
+            LogReplay(_store!.Store.Description, Replay(records));
+            return;
+        }
+
         byte[]? errorText = acknowledgement.Error is { } error ? Encoding.UTF8.GetBytes(error) : null;
         List<PeerConnection>? touched = null;
         foreach (var job in acknowledgement.Jobs)

@@ -113,7 +113,7 @@ internal sealed class ControllableJobStore : IJobStore
 
     public Task<IReadOnlyList<JobRecord>> LoadAsync(CancellationToken cancellationToken) => Task.FromResult(Rows);
 
-    public async Task ApplyAsync(IReadOnlyList<JobRecord> adds, IReadOnlyList<long> deletes, CancellationToken cancellationToken)
+    public async Task ApplyAsync(IReadOnlyList<JobRecord> adds, IReadOnlyList<RetryCount> retries, IReadOnlyList<long> deletes, CancellationToken cancellationToken)
     {
         Task? hold;
         lock (_lock)
@@ -133,6 +133,11 @@ internal sealed class ControllableJobStore : IJobStore
             }
 
             foreach (var add in adds) _rows[add.Id] = Copy(add);
+            foreach (var (id, count) in retries)
+            {
+                if (_rows.TryGetValue(id, out var row)) _rows[id] = Copy(row, count);
+            }
+
             foreach (long id in deletes) _rows.Remove(id);
             Signal();
         }
@@ -148,8 +153,8 @@ internal sealed class ControllableJobStore : IJobStore
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private static JobRecord Copy(JobRecord r)
-        => new(r.Id, r.Function.ToArray(), r.Unique.ToArray(), r.Reducer.ToArray(), r.Data.ToArray(), r.Priority, r.Epoch);
+    private static JobRecord Copy(JobRecord r, int? retries = null)
+        => new(r.Id, r.Function.ToArray(), r.Unique.ToArray(), r.Reducer.ToArray(), r.Data.ToArray(), r.Priority, r.Epoch, retries ?? r.Retries);
 
     private void Signal()
     {

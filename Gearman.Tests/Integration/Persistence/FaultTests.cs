@@ -244,5 +244,61 @@ public sealed class FaultTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_retry_limit_holds_across_a_server_kill_which_itself_is_not_counted_as_an_attempt()
+    {
+        // -j 3: a job runs at most three times when its worker keeps getting lost.
+        string fn = TestNames.Unique("retrykill");
+        string[] arguments = [.. SqliteArguments(), "--job-retries", "3"];
+        int runs = 0;
+        await using (var server = await ServerProcess.StartAsync(arguments, ct: TestContext.Current.CancellationToken))
+        await using (var client = await RawGearmanConnection.ConnectAsync(server))
+        await using (var worker = await RawGearmanConnection.ConnectAsync(server))
+        {
+            await RawJobs.SubmitBackgroundAsync(client, fn, "r", "fails");
+            await worker.SendAsync(PacketType.CanDo, fn);
+            for (int lost = 1; lost <= 2; lost++)
+            {
+                Assert.Equal("r", (await RawJobs.GrabAsync(worker))!.Unique);
+                runs++;
+                await worker.SendAsync(PacketType.ResetAbilities);
+                await RawJobs.RoundTripAsync(worker);
+                await worker.SendAsync(PacketType.CanDo, fn);
+            }
+
+            // A later add is acknowledged only once its transaction, and every operation queued before it (the retry
+            // counts), is durable.
+            await RawJobs.SubmitBackgroundAsync(client, TestNames.Unique("marker"), "m", "x");
+
+            // Running for the third time when the server dies: the crash is the server's failure, not the job's.
+            Assert.Equal("r", (await RawJobs.GrabAsync(worker))!.Unique);
+            runs++;
+            await server.KillAsync();
+        }
+
+        Assert.Equal(2, RawJobs.ReadSqlite(Database).Single(r => r.Unique == "r").Retries);
+        await using (var server = await ServerProcess.StartAsync(arguments, ct: TestContext.Current.CancellationToken))
+        await using (var client = await RawGearmanConnection.ConnectAsync(server))
+        await using (var worker = await RawGearmanConnection.ConnectAsync(server))
+        {
+            await worker.SendAsync(PacketType.CanDo, fn);
+            var job = (await RawJobs.GrabAsync(worker))!;
+            Assert.Equal("r", job.Unique);
+            runs++;
+            Assert.Equal(2, await RawJobs.RetriesAsync(client, job.Handle));
+
+            // The third lost run (the crashed one did not count) reaches the limit: dropped, deleted, never run again.
+            await worker.SendAsync(PacketType.ResetAbilities);
+            await RawJobs.RoundTripAsync(worker);
+            await worker.SendAsync(PacketType.CanDo, fn);
+            Assert.Null(await RawJobs.GrabAsync(worker));
+            Assert.Equal(0, await RawJobs.QueuedAsync(client, fn));
+            await server.StopAsync();
+        }
+
+        Assert.Equal(4, runs);
+        Assert.DoesNotContain(RawJobs.ReadSqlite(Database), r => r.Unique == "r");
+    }
+
     private string[] SqliteArguments() => ["--queue-type", "sqlite", "--sqlite-db", Database];
 }

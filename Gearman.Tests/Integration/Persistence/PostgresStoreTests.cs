@@ -88,6 +88,39 @@ public sealed class PostgresStoreTests : IClassFixture<PostgresCluster>
         Assert.Equal([("epoch", 1, "later")], await RowsAsync(table));
     }
 
+    [Fact]
+    public Task Retry_counts_are_stored_at_each_requeue_and_the_limit_holds_across_a_restart()
+    {
+        string table = PostgresCluster.NewTable("retries");
+        return RawJobs.RetryCountsSurviveARestartAsync(
+            () => TestServers.StartAsync(
+                ServerKind.Ours,
+                new ServerStartOptions { QueueType = "postgres", PostgresConnectionString = _cluster.ConnectionString, QueueTable = table, JobRetries = 2 },
+                TestContext.Current.CancellationToken),
+            async () =>
+            {
+                await using var connection = new NpgsqlConnection(_cluster.ConnectionString);
+                await connection.OpenAsync(TestContext.Current.CancellationToken);
+                await using var command = new NpgsqlCommand($"SELECT unique_key, retries FROM {table} ORDER BY id", connection);
+                await using var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+                var rows = new List<(string, int)>();
+                while (await reader.ReadAsync(TestContext.Current.CancellationToken)) rows.Add((System.Text.Encoding.UTF8.GetString(reader.GetFieldValue<byte[]>(0)), reader.GetInt32(1)));
+                return rows;
+            });
+    }
+
+    [Fact]
+    public async Task A_database_that_does_not_exist_is_a_configuration_error_and_the_server_does_not_start()
+    {
+        var settings = new NpgsqlConnectionStringBuilder(_cluster.ConnectionString) { Database = "no_such_database" };
+        var error = await Assert.ThrowsAsync<Gearman.Server.Persistence.JobStoreUnavailableException>(
+            () => TestServers.StartAsync(
+                ServerKind.Ours,
+                new ServerStartOptions { QueueType = "postgres", PostgresConnectionString = settings.ConnectionString, QueueTable = PostgresCluster.NewTable() },
+                TestContext.Current.CancellationToken));
+        Assert.Contains("no_such_database", error.Message, StringComparison.Ordinal);
+    }
+
     private Task<IServerUnderTest> StartInProcessAsync(string table)
         => TestServers.StartAsync(
             ServerKind.Ours,

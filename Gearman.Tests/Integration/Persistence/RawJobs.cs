@@ -1,6 +1,7 @@
 using Gearman.Reactive.Protocol;
 using Gearman.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
+using Xunit;
 
 namespace Gearman.Tests.Integration.Persistence;
 
@@ -38,6 +39,86 @@ internal static class RawJobs
         if (reply.Type != (uint)PacketType.EchoRes || reply.BodyText != token) throw new InvalidDataException($"Expected ECHO_RES {token}, got {reply}");
     }
 
+    /// <summary>An ECHO round trip: every request sent before on <paramref name="connection"/> has been processed.</summary>
+    public static async Task RoundTripAsync(RawGearmanConnection connection)
+    {
+        string token = "round trip " + Guid.NewGuid().ToString("N");
+        await connection.SendAsync(PacketType.EchoReq, token);
+        var reply = await connection.ReadPacketAsync();
+        if (reply.Type != (uint)PacketType.EchoRes || reply.BodyText != token) throw new InvalidDataException($"Expected ECHO_RES {token}, got {reply}");
+    }
+
+    /// <summary>The RETRIES column of admin <c>show jobs</c> for <paramref name="handle"/>, or null when it is not listed.</summary>
+    public static async Task<int?> RetriesAsync(RawGearmanConnection admin, string handle)
+    {
+        foreach (var line in await admin.AdminListAsync("show jobs"))
+        {
+            var parts = line.Split('\t');
+            if (parts[0] == handle) return int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// With <c>--job-retries 2</c> (a job runs at most twice): a job that lost its worker once before a restart is
+    /// dropped when it loses its worker once after it, exactly as without the restart; a job whose worker was cut off
+    /// by the server's own shutdown keeps its count (the stop is not the job's failure). <paramref name="start"/> starts
+    /// a server with that limit on one store; <paramref name="rows"/> reads that store as (unique, retries) in id order.
+    /// </summary>
+    public static async Task RetryCountsSurviveARestartAsync(Func<Task<IServerUnderTest>> start, Func<Task<IReadOnlyList<(string Unique, int Retries)>>> rows)
+    {
+        string fn = TestNames.Unique("retry");
+        string held = TestNames.Unique("held");
+        await using (var server = await start())
+        await using (var client = await RawGearmanConnection.ConnectAsync(server))
+        await using (var worker = await RawGearmanConnection.ConnectAsync(server))
+        await using (var holder = await RawGearmanConnection.ConnectAsync(server))
+        {
+            await SubmitBackgroundAsync(client, fn, "r", "fails");
+            await SubmitBackgroundAsync(client, held, "k", "running at shutdown");
+            await worker.SendAsync(PacketType.CanDo, fn);
+            var first = (await GrabAsync(worker))!;
+            Assert.Equal("r", first.Unique);
+
+            // Losing the function while running requeues the job and counts a retry, like losing the worker.
+            await worker.SendAsync(PacketType.ResetAbilities);
+            await RoundTripAsync(worker);
+            Assert.Equal(1, await RetriesAsync(client, first.Handle));
+            Assert.Equal(1, await QueuedAsync(client, fn));
+
+            await holder.SendAsync(PacketType.CanDo, held);
+            Assert.Equal("k", (await GrabAsync(holder))!.Unique);
+
+            // The server stops while the holder still runs its job.
+            await server.DisposeAsync();
+        }
+
+        // The requeue was stored; the shutdown that cut the holder off was not counted.
+        Assert.Equal([("r", 1), ("k", 0)], await rows());
+
+        await using (var server = await start())
+        await using (var client = await RawGearmanConnection.ConnectAsync(server))
+        await using (var worker = await RawGearmanConnection.ConnectAsync(server))
+        {
+            await worker.SendAsync(PacketType.CanDo, fn);
+            var second = (await GrabAsync(worker))!;
+            Assert.Equal("r", second.Unique);
+            Assert.Equal(1, await RetriesAsync(client, second.Handle));
+
+            // The second lost run reaches the limit: dropped and deleted, not queued a third time.
+            await worker.SendAsync(PacketType.ResetAbilities);
+            await RoundTripAsync(worker);
+            Assert.Null(await RetriesAsync(client, second.Handle));
+            Assert.Equal(0, await QueuedAsync(client, fn));
+            await worker.SendAsync(PacketType.CanDo, fn);
+            Assert.Null(await GrabAsync(worker));
+            Assert.Equal(1, await QueuedAsync(client, held));
+        }
+
+        Assert.Equal([("k", 0)], await rows());
+    }
+
     /// <summary>The job count admin <c>status</c> reports for <paramref name="function"/> (0 when it is not listed).</summary>
     public static async Task<int> QueuedAsync(RawGearmanConnection admin, string function)
     {
@@ -69,7 +150,7 @@ internal static class RawJobs
         using var connection = new SqliteConnection(builder.ToString());
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT id, function_name, unique_key, reducer, priority, when_epoch, data FROM {table} ORDER BY id";
+        command.CommandText = $"SELECT id, function_name, unique_key, reducer, priority, when_epoch, data, retries FROM {table} ORDER BY id";
         using var reader = command.ExecuteReader();
         var rows = new List<Row>();
         while (reader.Read())
@@ -81,7 +162,8 @@ internal static class RawJobs
                 Text(reader, 3),
                 reader.GetInt32(4),
                 reader.GetInt64(5),
-                Text(reader, 6)));
+                Text(reader, 6),
+                reader.GetInt32(7)));
         }
 
         return rows;
@@ -93,5 +175,5 @@ internal static class RawJobs
     internal sealed record Assigned(string Handle, string Function, string Unique, string Data);
 
     /// <summary>A stored row as text.</summary>
-    internal sealed record Row(long Id, string Function, string Unique, string Reducer, int Priority, long Epoch, string Data);
+    internal sealed record Row(long Id, string Function, string Unique, string Reducer, int Priority, long Epoch, string Data, int Retries);
 }

@@ -210,6 +210,45 @@ public sealed class SqliteStoreTests : IDisposable
     }
 
     [Fact]
+    public Task Retry_counts_are_stored_at_each_requeue_and_the_limit_holds_across_a_restart()
+        => RawJobs.RetryCountsSurviveARestartAsync(
+            () => StartAsync(jobRetries: 2),
+            () => Task.FromResult<IReadOnlyList<(string, int)>>([.. RawJobs.ReadSqlite(Database).Select(r => (r.Unique, r.Retries))]));
+
+    [Fact]
+    public async Task A_table_made_before_retry_counts_were_stored_gets_the_column_and_its_jobs_replay()
+    {
+        string fn = TestNames.Unique("old");
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Database};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = $"""
+                CREATE TABLE gearman_jobs (id INTEGER PRIMARY KEY, function_name BLOB NOT NULL, unique_key BLOB NOT NULL,
+                    reducer BLOB NOT NULL, priority INTEGER NOT NULL, when_epoch INTEGER NOT NULL, data BLOB NOT NULL);
+                INSERT INTO gearman_jobs VALUES (7, CAST('{fn}' AS BLOB), CAST('u' AS BLOB), X'', 1, 0, CAST('old' AS BLOB));
+                """;
+            command.ExecuteNonQuery();
+        }
+
+        await using (var server = await StartAsync())
+        await using (var worker = await RawGearmanConnection.ConnectAsync(server))
+        {
+            Assert.Equal(1, await RawJobs.QueuedAsync(worker, fn));
+        }
+
+        Assert.Equal([(7L, "u", "old", 0)], RawJobs.ReadSqlite(Database).Select(r => (r.Id, r.Unique, r.Data, r.Retries)));
+    }
+
+    [Fact]
+    public async Task A_file_that_is_not_a_database_is_a_configuration_error_and_the_server_does_not_start()
+    {
+        await File.WriteAllTextAsync(Database, new string('x', 4096), TestContext.Current.CancellationToken);
+        var error = await Assert.ThrowsAsync<Gearman.Server.Persistence.JobStoreUnavailableException>(() => StartAsync());
+        Assert.Contains("queue.db", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_server_started_on_a_database_it_cannot_use_fails_to_start()
     {
         string notADirectory = _directory.File("file");

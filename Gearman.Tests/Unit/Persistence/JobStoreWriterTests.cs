@@ -63,6 +63,52 @@ public sealed class JobStoreWriterTests
     }
 
     [Fact]
+    public async Task Retry_counts_set_while_the_store_is_down_are_kept_and_the_last_one_is_applied_after_the_reconnect()
+    {
+        var store = new ControllableJobStore();
+        await using var run = WriterRun.Start(store);
+        run.Writer.Add(NewJob(1));
+        Assert.Null((await run.NextAckAsync()).Error);
+
+        store.SetDown(true);
+        run.Writer.SetRetries(1, 1);
+        await store.WaitUntilAsync(s => s.Batches.Count == 2);
+        run.Writer.SetRetries(1, 2);
+        store.SetDown(false);
+
+        await store.WaitUntilAsync(s => s.Rows.Single().Retries == 2);
+        Assert.Equal(1, store.Rows.Single().Id);
+    }
+
+    [Fact]
+    public async Task A_writer_started_unavailable_reconnects_then_posts_the_stored_jobs_for_replay_before_anything_else()
+    {
+        var store = new ControllableJobStore([new JobRecord(5, "fn"u8.ToArray(), "u"u8.ToArray(), Array.Empty<byte>(), "d"u8.ToArray(), JobPriority.Low, 0, retries: 3)]);
+        store.SetDown(true);
+        var writer = new JobStoreWriter(store, NullLogger.Instance);
+        writer.StartUnavailable("down at start");
+        Assert.Equal("down at start", writer.Unavailable);
+        await using var run = WriterRun.Start(writer);
+
+        await store.WaitUntilAsync(s => s.Opens >= 2);
+        Assert.Empty(store.Batches);
+        store.SetDown(false);
+
+        var replay = await run.NextAckAsync();
+        Assert.Empty(replay.Jobs);
+        Assert.Null(replay.Error);
+        var record = Assert.Single(replay.Replay!);
+        Assert.Equal((5L, 3, JobPriority.Low), (record.Id, record.Retries, record.Priority));
+
+        run.Writer.Add(NewJob(6));
+        var added = await run.NextAckAsync();
+        Assert.Null(added.Error);
+        Assert.Null(added.Replay);
+        Assert.Null(writer.Unavailable);
+        Assert.Equal([5L, 6L], store.Rows.Select(r => r.Id));
+    }
+
+    [Fact]
     public async Task A_failed_commit_fails_its_adds_then_adds_fail_fast_and_deletes_wait_for_the_reconnect()
     {
         var store = new ControllableJobStore();
@@ -151,6 +197,8 @@ public sealed class JobStoreWriterTests
         public Task Loop { get; }
 
         public static WriterRun Start(IJobStore store) => new(new JobStoreWriter(store, NullLogger.Instance));
+
+        public static WriterRun Start(JobStoreWriter writer) => new(writer);
 
         public async Task<StoreAcknowledgement> NextAckAsync() => await _acks.Reader.ReadAsync().AsTask().WaitAsync(Timeout);
 
