@@ -430,6 +430,7 @@ internal sealed unsafe class EpollConnection
         if (wanted == _interest) return;
         int op = wanted == 0 ? EpollCtlDel : _interest == 0 ? EpollCtlAdd : EpollCtlMod;
         Control(_loop.EpollFd, op, _fd, wanted, (ulong)(uint)Id);
+        if ((wanted & ~_interest & EpollOut) != 0) _loop.OnWritableWait();
         _interest = wanted;
     }
 

@@ -40,6 +40,7 @@ internal sealed unsafe class EpollLoop : IDisposable
     private long _stopDeadline;
     private int _freed;
     private int _connectionCount;
+    private long _writableWaits;
     private bool _started;
 
     public EpollLoop(int index, JobScheduler scheduler, RequestFramer framer, GearmanServerOptions options, ILogger logger, TimeSpan stopTimeout)
@@ -84,6 +85,9 @@ internal sealed unsafe class EpollLoop : IDisposable
     /// <summary>Completes when the thread has exited (after <see cref="Stop"/>, once every connection is closed).</summary>
     public Task Exited => _exited.Task;
 
+    /// <summary>Times a connection of this loop had to wait for its socket to become writable (for tests).</summary>
+    public long WritableWaits => Interlocked.Read(ref _writableWaits);
+
     /// <summary>Open connections (for tests).</summary>
     public int ConnectionCount => Volatile.Read(ref _connectionCount);
 
@@ -112,6 +116,9 @@ internal sealed unsafe class EpollLoop : IDisposable
     /// thread exits once all are closed, or after the stop timeout with whatever is left closed unsent.
     /// </summary>
     public void Stop() => Post(BeginStop);
+
+    /// <summary>Called by a connection that arms <c>EPOLLOUT</c>, from any thread.</summary>
+    public void OnWritableWait() => Interlocked.Increment(ref _writableWaits);
 
     /// <summary>Called by a connection that has closed its socket, from any thread.</summary>
     public void OnClosed(EpollConnection connection)
