@@ -92,16 +92,12 @@ internal sealed unsafe class EpollConnection
         }
     }
 
-    /// <summary>On the loop thread: what epoll reported for this socket.</summary>
+    /// <summary>On the loop thread: what epoll reported for this socket. The caller drains the scheduler afterwards.</summary>
     public void OnEvents(uint events, byte[] receiveBuffer)
     {
-        if ((events & (EpollIn | EpollHup | EpollErr)) != 0 && !_readDone)
-        {
-            Receive(receiveBuffer);
-
-            // One batch per read: replies to pipelined requests leave in one send.
-            _loop.Scheduler.Drain();
-        }
+        // The loop drains the scheduler once per batch of events: replies to every request read in the batch (pipelined
+        // ones included) leave in one send per connection.
+        if ((events & (EpollIn | EpollHup | EpollErr)) != 0 && !_readDone) Receive(receiveBuffer);
 
         if ((events & (EpollOut | EpollHup | EpollErr)) != 0) Flush();
     }

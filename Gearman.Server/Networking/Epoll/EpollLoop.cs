@@ -225,6 +225,8 @@ internal sealed unsafe class EpollLoop : IDisposable
                     connection.OnEvents(events, receiveBuffer);
                 }
             }
+
+            Scheduler.Drain();
         }
     }
 
