@@ -125,6 +125,39 @@ public sealed class TransportTests
     }
 
     [Fact]
+    public async Task Two_epoll_threads_share_the_connections_and_serve_them_all()
+    {
+        await using var server = await StartAsync("epoll", ioThreads: 2);
+        var sockets = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => ConnectAsync(server)));
+        try
+        {
+            // A worker on one loop gets a job submitted on another: replies cross threads.
+            string fn = TestNames.Unique("two_loops");
+            await SendAsync(sockets[0], RawGearmanConnection.Encode(PacketType.CanDo, fn));
+            for (int i = 1; i < sockets.Length; i++)
+            {
+                await SendAsync(sockets[i], RawGearmanConnection.Encode(PacketType.SubmitJob, fn, $"u{i}", $"data {i}"));
+                Assert.Equal(PacketType.JobCreated, (await ReadPacketAsync(sockets[i])).Type);
+                await SendAsync(sockets[0], RawGearmanConnection.Encode(PacketType.GrabJob));
+                var (type, body) = await ReadPacketAsync(sockets[0]);
+                Assert.Equal(PacketType.JobAssign, type);
+                string handle = Encoding.ASCII.GetString(body, 0, Array.IndexOf(body, (byte)0));
+                await SendAsync(sockets[0], RawGearmanConnection.Encode(PacketType.WorkComplete, handle, $"done {i}"));
+                var complete = await ReadPacketAsync(sockets[i]);
+                Assert.Equal(PacketType.WorkComplete, complete.Type);
+                Assert.EndsWith($"done {i}", Encoding.ASCII.GetString(complete.Body), StringComparison.Ordinal);
+            }
+
+            Assert.Equal(2, server.EpollLoops.Count);
+            Assert.All(server.EpollLoops, loop => Assert.True(loop.ConnectionCount > 0, $"{loop.Name} got no connection"));
+        }
+        finally
+        {
+            foreach (var socket in sockets) socket.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task A_peer_that_never_reads_is_closed_once_its_unsent_replies_exceed_the_cap()
     {
         const int Limit = 1 << 20;
@@ -183,7 +216,7 @@ public sealed class TransportTests
         Assert.Equal("kestrel", (await c.ExpectPacketAsync(PacketType.EchoRes)).BodyText);
     }
 
-    private static async Task<GearmanServer> StartAsync(string transport, long? maxUnsent = null)
+    private static async Task<GearmanServer> StartAsync(string transport, long? maxUnsent = null, int ioThreads = 1)
     {
         var server = await GearmanServer.StartAsync(
             new GearmanServerOptions
@@ -193,6 +226,7 @@ public sealed class TransportTests
                 QueueType = Gearman.Server.Persistence.QueueType.Memory,
                 Transport = transport == "epoll" ? ServerTransport.Epoll : ServerTransport.Kestrel,
                 MaxUnsentBytes = maxUnsent,
+                IoThreads = ioThreads,
             },
             TestContext.Current.CancellationToken);
         Assert.Equal(transport == "epoll" ? ServerTransport.Epoll : ServerTransport.Kestrel, server.Transport);
