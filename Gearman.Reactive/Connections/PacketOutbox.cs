@@ -198,6 +198,29 @@ internal sealed class PacketOutbox : IDisposable
         }
     }
 
+    /// <summary>
+    /// For an owner that writes the queued bytes itself instead of running <see cref="RunAsync"/> (the server's epoll
+    /// transport): hands over the pending batch in exchange for <paramref name="empty"/>, which must have nothing written,
+    /// and lets the next send report through <c>flushNeeded</c> again. The caller owns the returned batch and passes it
+    /// back as <paramref name="empty"/> (cleared) next time, so the two buffers take turns.
+    /// </summary>
+    /// <param name="empty">An empty buffer that becomes the pending one.</param>
+    /// <param name="completed">Whether the outbox accepts no more packets (so the returned batch is the last).</param>
+    /// <returns>The queued bytes, possibly none.</returns>
+    public PooledBufferWriter SwapPending(PooledBufferWriter empty, out bool completed)
+    {
+        lock (_lock)
+        {
+            completed = _completed;
+            if (_disposed) return empty;
+            var batch = _pending;
+            _pending = empty;
+            _pendingCount = 0;
+            _flushRequested = false;
+            return batch;
+        }
+    }
+
     /// <summary>Returns the buffers to the pool; call only after <see cref="RunAsync"/> has ended.</summary>
     public void Dispose()
     {

@@ -20,6 +20,15 @@ internal static partial class ServerLog
     [LoggerMessage(104, LogLevel.Error, "Connection {Connection} failed", EventName = "ConnectionFailed")]
     public static partial void ConnectionFailed(ILogger logger, Exception exception, string connection);
 
+    [LoggerMessage(105, LogLevel.Warning, "Closing connection {Connection}: {Unsent} reply bytes the peer has not read exceed --max-unsent-bytes {Limit}", EventName = "UnsentLimitExceeded")]
+    public static partial void UnsentLimitExceeded(ILogger logger, string connection, long unsent, long limit);
+
+    [LoggerMessage(106, LogLevel.Error, "Accepting a connection on {EndPoint} failed", EventName = "AcceptFailed")]
+    public static partial void AcceptFailed(ILogger logger, Exception exception, string endPoint);
+
+    [LoggerMessage(107, LogLevel.Critical, "The epoll loop {Loop} failed", EventName = "EpollLoopFailed")]
+    public static partial void EpollLoopFailed(ILogger logger, Exception exception, string loop);
+
     [LoggerMessage(110, LogLevel.Information, "Listening on {EndPoint}", EventName = "Listening")]
     public static partial void Listening(ILogger logger, string endPoint);
 

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using Gearman.Server.Diagnostics;
 using Gearman.Server.Networking;
+using Gearman.Server.Networking.Epoll;
 using Gearman.Server.Persistence;
 using Gearman.Server.Scheduling;
 using Microsoft.AspNetCore.Builder;
@@ -17,12 +18,15 @@ using Microsoft.Extensions.Logging;
 namespace Gearman.Server.Hosting;
 
 /// <summary>
-/// A running job server: Kestrel accepts TCP connections and hands them to <see cref="GearmanConnectionHandler"/>; the
-/// <see cref="JobScheduler"/> loop runs beside it. Tests and the command line both start it through <see cref="StartAsync"/>.
+/// A running job server: a transport (<see cref="EpollTransport"/>, or Kestrel with <see cref="GearmanConnectionHandler"/>)
+/// accepts TCP connections and feeds the <see cref="JobScheduler"/>. Tests and the command line both start it through <see cref="StartAsync"/>.
 /// </summary>
 internal sealed class GearmanServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    /// <summary>How long a graceful stop waits for connections to send what is queued.</summary>
+    private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly IHost _app;
     private readonly JobScheduler _scheduler;
     private readonly Task _schedulerLoop;
     private readonly CancellationTokenSource _schedulerStop = new();
@@ -31,8 +35,9 @@ internal sealed class GearmanServer : IAsyncDisposable
     private Task? _shutdown;
     private int _stopped;
 
-    private GearmanServer(WebApplication app, JobScheduler scheduler, Task schedulerLoop, CancellationTokenSource schedulerStop, StoreRuntime? store, IPEndPoint endPoint)
+    private GearmanServer(IHost app, JobScheduler scheduler, Task schedulerLoop, CancellationTokenSource schedulerStop, StoreRuntime? store, IPEndPoint endPoint, ServerTransport transport)
     {
+        Transport = transport;
         _app = app;
         _scheduler = scheduler;
         _schedulerLoop = schedulerLoop;
@@ -46,6 +51,12 @@ internal sealed class GearmanServer : IAsyncDisposable
 
     /// <summary>The host's services (tests read the meter factory, to listen to this server's metrics only).</summary>
     internal IServiceProvider Services => _app.Services;
+
+    /// <summary>The transport serving the sockets (never <see cref="ServerTransport.Auto"/>).</summary>
+    public ServerTransport Transport { get; }
+
+    /// <summary>The epoll transport's loops (empty with Kestrel), for tests.</summary>
+    internal IReadOnlyList<EpollLoop> EpollLoops => _app.Services.GetService<EpollTransport>()?.Loops ?? [];
 
     /// <summary>Completes when the server has stopped (by <see cref="StopAsync"/> or a signal).</summary>
     public Task Stopped => _app.WaitForShutdownAsync();
@@ -116,10 +127,18 @@ internal sealed class GearmanServer : IAsyncDisposable
     /// <summary>Builds and starts the host; <c>stored</c> is null when the store was unreachable (why: <c>unavailable</c>).</summary>
     private static async Task<GearmanServer> StartCoreAsync(GearmanServerOptions options, IJobStore? store, IReadOnlyList<JobRecord>? stored, Exception? unavailable, CancellationToken cancellationToken, Action<ILoggingBuilder>? configureLogging)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        var transport = options.EffectiveTransport;
+        if (transport == ServerTransport.Epoll && !LinuxInterop.IsSupported)
+        {
+            throw new PlatformNotSupportedException("The epoll transport needs Linux on x64 or arm64; use the Kestrel transport.");
+        }
+
+        IHostApplicationBuilder builder = transport == ServerTransport.Epoll
+            ? Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = true })
+            : WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
         if (configureLogging is not null) configureLogging(builder.Logging);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(sp =>
         {
@@ -131,26 +150,21 @@ internal sealed class GearmanServer : IAsyncDisposable
                 Stopping = sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping,
             };
         });
+        builder.Services.AddMetrics();
         builder.Services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<IMeterFactory>()));
-        builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new ReceiveBlockPool());
-        builder.WebHost.UseSockets(ConfigureSockets);
-        builder.WebHost.ConfigureKestrel(kestrel =>
+        IHost app;
+        if (builder is WebApplicationBuilder web)
         {
-            kestrel.AddServerHeader = false;
-            if (options.ListenAddress is null)
-            {
-                kestrel.ListenAnyIP(options.Port, l => l.UseConnectionHandler<GearmanConnectionHandler>());
-            }
-            else
-            {
-                foreach (var address in ResolveListenAddresses(options.ListenAddress))
-                {
-                    kestrel.Listen(address, options.Port, l => l.UseConnectionHandler<GearmanConnectionHandler>());
-                }
-            }
-        });
+            ConfigureKestrel(web, options);
+            app = web.Build();
+        }
+        else
+        {
+            builder.Services.AddSingleton(sp => new EpollTransport(sp.GetRequiredService<JobScheduler>(), options, sp.GetRequiredService<ILoggerFactory>(), ShutdownTimeout));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<EpollTransport>());
+            app = ((HostApplicationBuilder)builder).Build();
+        }
 
-        var app = builder.Build();
         var scheduler = app.Services.GetRequiredService<JobScheduler>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Gearman.Server");
         StoreRuntime? storeRuntime = null;
@@ -185,17 +199,18 @@ internal sealed class GearmanServer : IAsyncDisposable
             scheduler.Complete();
             await stop.CancelAsync().ConfigureAwait(false);
             if (storeRuntime is not null) await storeRuntime.StopAsync().ConfigureAwait(false);
-            await app.DisposeAsync().ConfigureAwait(false);
+            await DisposeHostAsync(app).ConfigureAwait(false);
             throw;
         }
 
-        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-        var endPoint = ParseBoundEndPoint(addresses.First());
-        var server = new GearmanServer(app, scheduler, loop, stop, storeRuntime, endPoint);
-        foreach (var address in addresses) ServerLog.Listening(logger, address);
+        IReadOnlyList<IPEndPoint> endPoints = app.Services.GetService<EpollTransport>() is { } epoll
+            ? epoll.EndPoints
+            : [.. app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Select(ParseBoundEndPoint)];
+        var server = new GearmanServer(app, scheduler, loop, stop, storeRuntime, endPoints[0], transport);
+        foreach (var address in endPoints) ServerLog.Listening(logger, address.ToString());
 
-        // A signal (SIGTERM, Ctrl-C) stops the host; finish the scheduler after Kestrel has drained.
-        app.Lifetime.ApplicationStopped.Register(() => _ = server.StopSchedulerAsync());
+        // A signal (SIGTERM, Ctrl-C) stops the host; finish the scheduler after the transport has drained.
+        app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(() => _ = server.StopSchedulerAsync());
         return server;
     }
 
@@ -214,7 +229,7 @@ internal sealed class GearmanServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
+        await DisposeHostAsync(_app).ConfigureAwait(false);
         _schedulerStop.Dispose();
     }
 
@@ -249,13 +264,41 @@ internal sealed class GearmanServer : IAsyncDisposable
     /// straight into a buffer instead of first waiting for data with a zero-byte read: one receive call less per request,
     /// for a pooled block (<see cref="ReceiveBlockPool.BlockSize"/>) held by each idle connection.
     /// </summary>
+    private static void ConfigureKestrel(WebApplicationBuilder builder, GearmanServerOptions options)
+    {
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new ReceiveBlockPool());
+        builder.WebHost.UseSockets(ConfigureSockets);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            if (options.ListenAddress is null)
+            {
+                kestrel.ListenAnyIP(options.Port, l => l.UseConnectionHandler<GearmanConnectionHandler>());
+            }
+            else
+            {
+                foreach (var address in ResolveListenAddresses(options.ListenAddress))
+                {
+                    kestrel.Listen(address, options.Port, l => l.UseConnectionHandler<GearmanConnectionHandler>());
+                }
+            }
+        });
+    }
+
+    private static async ValueTask DisposeHostAsync(IHost host)
+    {
+        if (host is IAsyncDisposable asyncDisposable) await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+        else host.Dispose();
+    }
+
     private static void ConfigureSockets(SocketTransportOptions sockets)
     {
         sockets.UnsafePreferInlineScheduling = true;
         sockets.WaitForDataBeforeAllocatingBuffer = false;
     }
 
-    private static IEnumerable<IPAddress> ResolveListenAddresses(string listen)
+    /// <summary>The addresses <c>--listen</c> names: an IP address, <c>localhost</c> (loopback) or a host name.</summary>
+    internal static IEnumerable<IPAddress> ResolveListenAddresses(string listen)
     {
         if (IPAddress.TryParse(listen, out var address)) return [address];
         if (string.Equals(listen, "localhost", StringComparison.OrdinalIgnoreCase)) return [IPAddress.Loopback];

@@ -1,3 +1,4 @@
+using Gearman.Server.Networking.Epoll;
 using Gearman.Server.Persistence;
 
 namespace Gearman.Server.Hosting;
@@ -22,6 +23,28 @@ internal sealed record GearmanServerOptions
 
     /// <summary>Largest packet body accepted (<c>--max-packet-size</c>); larger declared sizes are refused before allocation.</summary>
     public uint MaxPacketSize { get; init; } = 64u << 20;
+
+    /// <summary>
+    /// <c>--max-unsent-bytes</c>: reply bytes a connection may have waiting for a peer that does not read before it is
+    /// closed (epoll transport). Null: twice <see cref="MaxPacketSize"/>, at least 64 MiB (see <see cref="EffectiveMaxUnsentBytes"/>).
+    /// </summary>
+    public long? MaxUnsentBytes { get; init; }
+
+    /// <summary>The outbound cap in force: <see cref="MaxUnsentBytes"/>, or its default.</summary>
+    public long EffectiveMaxUnsentBytes => MaxUnsentBytes ?? Math.Max(64L << 20, 2L * MaxPacketSize);
+
+    /// <summary><c>--transport</c>: how sockets are served; <see cref="ServerTransport.Auto"/> picks epoll on Linux.</summary>
+    public ServerTransport Transport { get; init; } = ServerTransport.Auto;
+
+    /// <summary>The transport <see cref="Transport"/> stands for on this machine.</summary>
+    public ServerTransport EffectiveTransport => Transport switch
+    {
+        ServerTransport.Auto => LinuxInterop.IsSupported ? ServerTransport.Epoll : ServerTransport.Kestrel,
+        var chosen => chosen,
+    };
+
+    /// <summary><c>--threads</c>: socket I/O threads (epoll loops; Kestrel's socket threads come from <see cref="SocketThreading"/>).</summary>
+    public int IoThreads { get; init; } = 1;
 
     /// <summary><c>--job-handle-prefix</c>: handles become <c>prefix:n</c>; null means <c>H:hostname</c>.</summary>
     public string? HandlePrefix { get; init; }

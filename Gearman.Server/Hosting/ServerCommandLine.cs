@@ -27,6 +27,15 @@ internal static class ServerCommandLine
         var handlePrefix = new Option<string?>("--job-handle-prefix") { Description = "Job handles become PREFIX:n (default H:hostname:n)." };
         var exceptions = new Option<bool>("--exceptions") { Description = "Enable WORK_EXCEPTION forwarding on every connection." };
         var threads = new Option<int>("--threads", "-t") { Description = "Socket I/O threads (default 1; the scheduler itself is one thread)." };
+        var transport = new Option<string>("--transport")
+        {
+            Description = "Socket transport: 'epoll' (dedicated epoll threads; the default on Linux x64/arm64), 'kestrel' (Kestrel sockets and pipes; the default elsewhere) or 'auto'.",
+            DefaultValueFactory = _ => "auto",
+        };
+        var maxUnsent = new Option<long?>("--max-unsent-bytes")
+        {
+            Description = "Reply bytes a peer that does not read may leave waiting before its connection is closed (epoll transport; default twice --max-packet-size, at least 64 MiB).",
+        };
         var roundRobin = new Option<bool>("--round-robin", "-R") { Description = "Accepted for gearmand compatibility; round robin is always on." };
         var queueType = new Option<string>("--queue-type", "-q")
         {
@@ -55,8 +64,8 @@ internal static class ServerCommandLine
 
         var root = new RootCommand("A gearmand-compatible Gearman job server for .NET.")
         {
-            port, listen, jobRetries, workerWakeup, verbose, logFile, maxPacket, handlePrefix, exceptions, threads, roundRobin,
-            queueType, sqliteDb, sqliteSync, postgres, queueTable,
+            port, listen, jobRetries, workerWakeup, verbose, logFile, maxPacket, handlePrefix, exceptions, threads, transport, maxUnsent,
+            roundRobin, queueType, sqliteDb, sqliteSync, postgres, queueTable,
         };
 
         root.SetAction(async (result, cancellationToken) =>
@@ -91,6 +100,27 @@ internal static class ServerCommandLine
                 return 2;
             }
 
+            string transportName = result.GetValue(transport)!;
+            ServerTransport? parsedTransport = ParseTransport(transportName);
+            if (parsedTransport is null)
+            {
+                await Console.Error.WriteLineAsync($"Invalid --transport '{transportName}': expected epoll, kestrel or auto.").ConfigureAwait(false);
+                return 2;
+            }
+
+            if (parsedTransport == ServerTransport.Epoll && !Networking.Epoll.LinuxInterop.IsSupported)
+            {
+                await Console.Error.WriteLineAsync("--transport epoll needs Linux on x64 or arm64; use --transport kestrel.").ConfigureAwait(false);
+                return 2;
+            }
+
+            long? unsentLimit = result.GetValue(maxUnsent);
+            if (unsentLimit is <= 0)
+            {
+                await Console.Error.WriteLineAsync("--max-unsent-bytes must be positive.").ConfigureAwait(false);
+                return 2;
+            }
+
             string table = result.GetValue(queueTable)!;
             try
             {
@@ -118,6 +148,9 @@ internal static class ServerCommandLine
                 MaxPacketSize = result.GetValue(maxPacket),
                 HandlePrefix = result.GetValue(handlePrefix),
                 Exceptions = result.GetValue(exceptions),
+                Transport = parsedTransport.Value,
+                MaxUnsentBytes = unsentLimit,
+                IoThreads = Math.Max(1, result.GetValue(threads)),
             };
 
             SocketThreading.Configure(result.GetValue(threads));
@@ -187,6 +220,14 @@ internal static class ServerCommandLine
         "sqlite" or "libsqlite3" => QueueType.Sqlite,
         "postgres" or "postgresql" or "libpq" => QueueType.Postgres,
         "memory" or "builtin" or "none" => QueueType.Memory,
+        _ => null,
+    };
+
+    private static ServerTransport? ParseTransport(string name) => name.ToLowerInvariant() switch
+    {
+        "auto" => ServerTransport.Auto,
+        "epoll" => ServerTransport.Epoll,
+        "kestrel" => ServerTransport.Kestrel,
         _ => null,
     };
 

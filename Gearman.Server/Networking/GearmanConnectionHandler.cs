@@ -1,7 +1,5 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
-using Gearman.Reactive.Protocol;
 using Gearman.Server.Diagnostics;
 using Gearman.Server.Hosting;
 using Gearman.Server.Scheduling;
@@ -12,21 +10,17 @@ using Microsoft.Extensions.Logging;
 namespace Gearman.Server.Networking;
 
 /// <summary>
-/// Kestrel hands every accepted TCP connection here. The reader frames binary packets and admin lines (told apart by
-/// the first byte, spec §1.1), copies each body once into a pooled buffer and posts it to the scheduler in order; once a
+/// The Kestrel transport (<c>--transport kestrel</c>): Kestrel hands every accepted TCP connection here. The reader
+/// hands each read buffer to a <see cref="RequestFramer"/>, which posts the requests to the scheduler in order; once a
 /// read buffer is used up it drains the scheduler (see <see cref="JobScheduler.Drain"/>), which flushes the replies through
 /// the connections' <see cref="Reactive.Connections.PacketOutbox"/> write loops.
 /// </summary>
 internal sealed class GearmanConnectionHandler : ConnectionHandler
 {
-    /// <summary>gearmand reads admin lines into an 8 KiB buffer; longer lines are refused.</summary>
-    private const int MaxAdminLineLength = 8192;
-
-    private static int _nextConnectionId;
-
     private readonly JobScheduler _scheduler;
     private readonly GearmanServerOptions _options;
     private readonly ILogger _logger;
+    private readonly RequestFramer _framer;
 
     private readonly CancellationToken _stopping;
 
@@ -36,12 +30,13 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
         _scheduler = scheduler;
         _options = options;
         _logger = logger;
+        _framer = new RequestFramer(scheduler, options, logger);
     }
 
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
         string remote = (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "unknown";
-        var peer = new PeerConnection(Interlocked.Increment(ref _nextConnectionId), remote, _options.Exceptions, _scheduler.FlushLater)
+        var peer = new PeerConnection(PeerConnection.NextId(), remote, _options.Exceptions, _scheduler.FlushLater)
         {
             Abort = connection.Abort,
         };
@@ -123,48 +118,18 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
             {
                 while (!buffer.IsEmpty)
                 {
-                    if (PacketReader.StartsWithBinaryPacket(buffer))
-                    {
-                        var status = PacketReader.TryRead(ref buffer, _options.MaxPacketSize, out var packet, out uint size);
-                        if (status == PacketReadStatus.Incomplete) break;
-                        if (status == PacketReadStatus.InvalidMagic)
-                        {
-                            // gearmand closes without a reply (spec §1.3).
-                            ServerLog.ProtocolViolation(_logger, peer.ToString(), "bad packet magic");
-                            return;
-                        }
-
-                        if (status == PacketReadStatus.TooLarge)
-                        {
-                            ServerLog.ProtocolViolation(_logger, peer.ToString(), $"declared packet size {size} exceeds --max-packet-size {_options.MaxPacketSize}");
-                            await _scheduler.PostAsync(ServerCommand.ForError(peer, ProtocolErrorKind.PacketTooLarge, size), cancellationToken).ConfigureAwait(false);
-                            return;
-                        }
-
-                        if (!await HandlePacketAsync(peer, packet, cancellationToken).ConfigureAwait(false)) return;
-                    }
-                    else
-                    {
-                        var status = AdminLineReader.TryReadLine(ref buffer, MaxAdminLineLength, out var line, out bool crLf);
-                        if (status == AdminLineStatus.Incomplete) break;
-                        if (status == AdminLineStatus.TooLong)
-                        {
-                            ServerLog.ProtocolViolation(_logger, peer.ToString(), $"admin line longer than {MaxAdminLineLength} bytes");
-                            return;
-                        }
-
-                        int length = (int)line.Length;
-                        var copy = length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length);
-                        line.CopyTo(copy);
-                        await _scheduler.PostAsync(ServerCommand.ForAdminLine(peer, copy, length, crLf), cancellationToken).ConfigureAwait(false);
-                    }
+                    var status = _framer.PostNext(peer, ref buffer, out var posted, cancellationToken);
+                    if (posted.IsCompletedSuccessfully) posted.GetAwaiter().GetResult();
+                    else await posted.ConfigureAwait(false);
+                    if (status == FrameStatus.Incomplete) break;
+                    if (status == FrameStatus.Close) return;
                 }
 
                 // One batch per read: replies to pipelined requests leave in one write.
                 _scheduler.Drain();
                 if (result.IsCompleted)
                 {
-                    if (!buffer.IsEmpty) ServerLog.BadRequest(_logger, peer.ToString(), $"connection closed inside a packet ({buffer.Length} bytes unread)");
+                    if (!buffer.IsEmpty) _framer.ClosedInsideRequest(peer, buffer.Length);
                     return;
                 }
             }
@@ -174,67 +139,4 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
             }
         }
     }
-
-    /// <returns>False when the connection must close.</returns>
-    /// <remarks>Not an async method: the post almost always completes at once, and this runs for every packet.</remarks>
-    private ValueTask<bool> HandlePacketAsync(PeerConnection peer, Packet packet, CancellationToken cancellationToken)
-    {
-        var type = packet.Type;
-        if (!PacketLayout.IsDefined(type))
-        {
-            ServerLog.ProtocolViolation(_logger, peer.ToString(), $"unknown packet type {(uint)type}");
-            return new ValueTask<bool>(false);
-        }
-
-        if (packet.Magic != PacketMagic.Request)
-        {
-            return KeepOpenAfter(_scheduler.PostAsync(ServerCommand.ForError(peer, ProtocolErrorKind.InvalidMagic), cancellationToken));
-        }
-
-        if (!IsRequest(type))
-        {
-            ServerLog.BadRequest(_logger, peer.ToString(), $"{type} is not a request");
-            return KeepOpenAfter(_scheduler.PostAsync(ServerCommand.ForError(peer, ProtocolErrorKind.InvalidCommand), cancellationToken));
-        }
-
-        int length = (int)packet.Body.Length;
-        var copy = length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length);
-        packet.Body.CopyTo(copy);
-        if (!PacketFields.TrySplit(PacketLayout.Of(type).Fields, copy.AsSpan(0, length), out var fields))
-        {
-            if (copy.Length > 0) ArrayPool<byte>.Shared.Return(copy);
-
-            // Split within the declared size only; too few separators ends the connection (spec §1.1).
-            ServerLog.ProtocolViolation(_logger, peer.ToString(), $"{type} has too few NUL-separated fields");
-            return new ValueTask<bool>(false);
-        }
-
-        return KeepOpenAfter(_scheduler.PostAsync(ServerCommand.ForPacket(peer, type, copy, length, fields), cancellationToken));
-    }
-
-    private static ValueTask<bool> KeepOpenAfter(ValueTask posted)
-    {
-        if (posted.IsCompletedSuccessfully)
-        {
-            posted.GetAwaiter().GetResult();
-            return new ValueTask<bool>(true);
-        }
-
-        return AwaitPostedAsync(posted);
-
-        static async ValueTask<bool> AwaitPostedAsync(ValueTask posted)
-        {
-            await posted.ConfigureAwait(false);
-            return true;
-        }
-    }
-
-    /// <summary>Types a client or worker may send; the rest get INVALID_COMMAND (spec §1.3).</summary>
-    private static bool IsRequest(PacketType type) => type switch
-    {
-        PacketType.Unused5 or PacketType.Noop or PacketType.JobCreated or PacketType.NoJob or PacketType.JobAssign
-            or PacketType.EchoRes or PacketType.Error or PacketType.StatusRes or PacketType.OptionRes or PacketType.JobAssignUniq
-            or PacketType.JobAssignAll or PacketType.StatusResUnique or PacketType.AllYours or PacketType.SubmitJobSched => false,
-        _ => true,
-    };
 }

@@ -11,17 +11,24 @@ namespace Gearman.Server.Networking;
 internal sealed class PeerConnection
 {
     private static readonly byte[] DefaultClientId = "-"u8.ToArray();
+    private static int _lastId;
+    private readonly Action? _directFlush;
 
     /// <param name="id">See <see cref="Id"/>.</param>
     /// <param name="remoteAddress">See <see cref="RemoteAddress"/>.</param>
     /// <param name="exceptions">The server's <c>--exceptions</c> default for <see cref="ExceptionsEnabled"/>.</param>
-    /// <param name="flushNeeded">Where the outbox reports its first reply of a batch (the scheduler flushes once per batch); null wakes the write loop per reply.</param>
-    public PeerConnection(int id, string remoteAddress, bool exceptions, Action<PacketOutbox>? flushNeeded = null)
+    /// <param name="flushNeeded">Where the connection reports its first reply of a batch (the scheduler flushes once per batch); null wakes the write loop per reply.</param>
+    /// <param name="directFlush">
+    /// For a transport that writes <see cref="Outbox"/> itself instead of running its write loop: sends what is queued,
+    /// without blocking, from whichever thread calls it (see <see cref="Flush"/> and <see cref="Complete"/>).
+    /// </param>
+    public PeerConnection(int id, string remoteAddress, bool exceptions, Action<PeerConnection>? flushNeeded = null, Action? directFlush = null)
     {
         Id = id;
         RemoteAddress = remoteAddress;
         ExceptionsEnabled = exceptions;
-        Outbox = new PacketOutbox(PacketMagic.Response, flushNeeded);
+        _directFlush = directFlush;
+        Outbox = new PacketOutbox(PacketMagic.Response, flushNeeded is null ? null : _ => flushNeeded(this));
     }
 
     /// <summary>A small number shown where gearmand shows the socket's file descriptor (admin <c>workers</c>).</summary>
@@ -68,6 +75,26 @@ internal sealed class PeerConnection
 
     /// <summary>Set by the scheduler once it has processed the disconnect.</summary>
     public bool IsClosed { get; set; }
+
+    /// <summary>A new connection id: 1, 2, 3 … across every listener and transport of the process.</summary>
+    public static int NextId() => Interlocked.Increment(ref _lastId);
+
+    /// <summary>Sends the replies queued in <see cref="Outbox"/>: the transport's direct send, or a wake of the outbox's write loop.</summary>
+    public void Flush()
+    {
+        if (_directFlush is { } flush) flush();
+        else Outbox.Flush();
+    }
+
+    /// <summary>
+    /// No more replies (the scheduler has processed the disconnect): the write loop ends once it has sent what is
+    /// queued; a direct-sending transport sends it now.
+    /// </summary>
+    public void Complete()
+    {
+        Outbox.Complete();
+        _directFlush?.Invoke();
+    }
 
     public override string ToString() => $"#{Id} {RemoteAddress}";
 }

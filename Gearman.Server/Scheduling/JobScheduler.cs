@@ -34,7 +34,7 @@ internal sealed partial class JobScheduler
     private readonly Dictionary<ReadOnlyMemory<byte>, FunctionRecord>.AlternateLookup<ReadOnlySpan<byte>> _functionsBySpan;
     private readonly Dictionary<uint, Job> _jobs = [];
     private readonly SortedDictionary<int, PeerConnection> _connections = [];
-    private readonly System.Collections.Concurrent.ConcurrentQueue<Reactive.Connections.PacketOutbox> _outboxesToFlush = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<PeerConnection> _outboxesToFlush = new();
     private uint _nextHandle;
     private long _nextSequence;
 
@@ -218,16 +218,16 @@ internal sealed partial class JobScheduler
             static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
     }
 
-    /// <summary>Handed to each connection's outbox: its first reply of a batch queues it for <see cref="FlushOutboxes"/>.</summary>
-    internal void FlushLater(Reactive.Connections.PacketOutbox outbox) => _outboxesToFlush.Enqueue(outbox);
+    /// <summary>Handed to each connection: its first reply of a batch queues it for <see cref="FlushOutboxes"/>.</summary>
+    internal void FlushLater(PeerConnection connection) => _outboxesToFlush.Enqueue(connection);
 
     private void FlushOutboxes()
     {
-        while (_outboxesToFlush.TryDequeue(out var outbox))
+        while (_outboxesToFlush.TryDequeue(out var connection))
         {
             try
             {
-                outbox.Flush();
+                connection.Flush();
             }
             catch (Exception ex)
             {
@@ -426,7 +426,7 @@ internal sealed partial class JobScheduler
         // As a worker: everything it held goes back to the queue (spec §2.11).
         RemoveAllRegistrations(connection);
         RequeueRunning(connection, function: null);
-        connection.Outbox.Complete();
+        connection.Complete();
     }
 
     private static ReadOnlySpan<byte> UpToNul(ReadOnlySpan<byte> field)

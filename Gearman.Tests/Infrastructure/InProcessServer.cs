@@ -61,6 +61,7 @@ internal sealed class InProcessServer : IServerUnderTest
             SqliteDatabase = options.SqliteDatabase ?? Gearman.Server.Persistence.JobStores.DefaultSqliteDatabase,
             PostgresConnectionString = options.PostgresConnectionString,
             QueueTable = options.QueueTable ?? Gearman.Server.Persistence.JobStores.DefaultTable,
+            Transport = TestServers.Transport,
         };
     }
 

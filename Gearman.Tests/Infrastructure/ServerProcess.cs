@@ -45,7 +45,7 @@ internal sealed class ServerProcess : IServerUnderTest
     {
         if (!File.Exists(ServerAssembly)) throw new InvalidOperationException($"{ServerAssembly} not found: the test project must reference Gearman.Server.");
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-        List<string> args = [ServerAssembly, "--listen", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture), "--verbose", "WARNING", .. arguments];
+        List<string> args = [ServerAssembly, "--listen", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture), "--verbose", "WARNING", .. TestServers.TransportArguments, .. arguments];
         var process = ExternalProgram.Start(dotnet, args);
         try
         {

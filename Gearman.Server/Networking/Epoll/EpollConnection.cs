@@ -1,0 +1,443 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using Gearman.Reactive.Connections;
+using Gearman.Server.Diagnostics;
+using Gearman.Server.Scheduling;
+using static Gearman.Server.Networking.Epoll.LinuxInterop;
+
+namespace Gearman.Server.Networking.Epoll;
+
+/// <summary>
+/// One accepted socket on an <see cref="EpollLoop"/>. Reading belongs to the loop's thread: on a readable event one
+/// <c>recv</c> fills the loop's shared receive buffer (or, while a request is unfinished, this connection's own carry
+/// buffer, sized to the declared packet), and <see cref="RequestFramer"/> posts what it holds. Sending is direct: any
+/// thread that flushes (the loop thread after a read, a timer, the store writer) takes the outbox's batch under
+/// <c>_sendLock</c> and writes it with a non-blocking <c>send</c>; what the kernel does not take waits in
+/// <c>_unsent</c>, and <c>EPOLLOUT</c> is armed until it is gone.
+/// </summary>
+/// <remarks>
+/// Lifetime: reading ends (end of stream, an error, a protocol violation, <see cref="Abort"/>, or the server stopping) →
+/// the disconnect is posted, once, after the last request → the scheduler completes the outbox → the last flush sends
+/// what is left and closes the socket. The socket is closed under <c>_sendLock</c>, so no send races the close.
+/// </remarks>
+internal sealed unsafe class EpollConnection
+{
+    /// <summary>The smallest carry buffer: a request split across reads is continued in one of these.</summary>
+    private const int MinimumCarry = 64 * 1024;
+
+    /// <summary>Free space kept in the carry buffer for each receive.</summary>
+    private const int MinimumReceive = 16 * 1024;
+
+    private readonly EpollLoop _loop;
+    private readonly Socket _socket;
+    private readonly int _fd;
+    private readonly Lock _sendLock = new();
+
+    // Loop thread only.
+    private byte[]? _carry;
+    private int _carryLength;
+    private bool _connectedPosted;
+    private bool _readDone;
+
+    // Under _sendLock.
+    private PooledBufferWriter _spare = new();
+    private byte[]? _unsent;
+    private int _unsentStart;
+    private int _unsentEnd;
+    private uint _interest;
+    private bool _readOpen = true;
+    private bool _aborted;
+    private bool _closed;
+
+    public EpollConnection(EpollLoop loop, Socket socket, string remoteAddress)
+    {
+        _loop = loop;
+        _socket = socket;
+        _fd = (int)socket.SafeHandle.DangerousGetHandle();
+        Peer = new PeerConnection(PeerConnection.NextId(), remoteAddress, loop.Options.Exceptions, loop.Scheduler.FlushLater, Flush)
+        {
+            Abort = Abort,
+        };
+    }
+
+    public PeerConnection Peer { get; }
+
+    public int Id => Peer.Id;
+
+    /// <summary>Bytes handed to this connection and not yet taken by the kernel (for tests and diagnostics).</summary>
+    public int UnsentBytes
+    {
+        get
+        {
+            lock (_sendLock) return _unsentEnd - _unsentStart;
+        }
+    }
+
+    /// <summary>On the loop thread, once: registers the connection with the scheduler and starts reading.</summary>
+    public void Start()
+    {
+        if (!Post(ServerCommand.ForConnected(Peer)))
+        {
+            EndReading(0);
+            return;
+        }
+
+        _connectedPosted = true;
+        _loop.Scheduler.Drain();
+        lock (_sendLock)
+        {
+            if (!_closed) UpdateInterest();
+        }
+    }
+
+    /// <summary>On the loop thread: what epoll reported for this socket. The caller drains the scheduler afterwards.</summary>
+    public void OnEvents(uint events, byte[] receiveBuffer)
+    {
+        // The loop drains the scheduler once per batch of events: replies to every request read in the batch (pipelined
+        // ones included) leave in one send per connection.
+        if ((events & (EpollIn | EpollHup | EpollErr)) != 0 && !_readDone) Receive(receiveBuffer);
+
+        if ((events & (EpollOut | EpollHup | EpollErr)) != 0) Flush();
+    }
+
+    /// <summary>
+    /// On the loop thread: stops reading, then posts the disconnect after the last request (or completes the outbox if
+    /// the scheduler has stopped). Replies still queued are flushed; the last flush closes the socket.
+    /// </summary>
+    /// <param name="unread">Bytes of an unfinished request left at the end of the stream, for the log.</param>
+    public void EndReading(long unread)
+    {
+        if (_readDone) return;
+        _readDone = true;
+        if (unread > 0) _loop.Framer.ClosedInsideRequest(Peer, unread);
+        ReleaseCarry();
+        lock (_sendLock)
+        {
+            _readOpen = false;
+            if (!_closed) UpdateInterest();
+        }
+
+        if (_connectedPosted && Post(ServerCommand.ForDisconnected(Peer)))
+        {
+            _loop.Scheduler.Drain();
+        }
+        else
+        {
+            Peer.Complete();
+        }
+    }
+
+    /// <summary>
+    /// Sends what the outbox has queued, from any thread, without blocking: what the kernel does not take now is kept
+    /// and sent when the socket is writable. Closes the socket once the outbox is complete and everything is sent.
+    /// </summary>
+    public void Flush()
+    {
+        bool closed;
+        lock (_sendLock)
+        {
+            if (_closed) return;
+            if (_unsentEnd > _unsentStart && !_aborted) SendUnsent();
+
+            var batch = Peer.Outbox.SwapPending(_spare, out bool completed);
+            if (batch.WrittenCount > 0 && !_aborted)
+            {
+                if (_unsentEnd > _unsentStart) Keep(batch.WrittenSpan);
+                else SendOrKeep(batch.WrittenSpan);
+            }
+
+            batch.Clear();
+            _spare = batch;
+            closed = completed && !_readOpen && (_aborted || _unsentEnd == _unsentStart);
+            if (closed) CloseLocked();
+            else UpdateInterest();
+        }
+
+        if (closed) _loop.OnClosed(this);
+    }
+
+    /// <summary>
+    /// Closes at once, from any thread (the scheduler's <see cref="PeerConnection.Abort"/>): queued replies are dropped,
+    /// both directions are shut down, and the loop ends reading, which reports the disconnect.
+    /// </summary>
+    public void Abort()
+    {
+        lock (_sendLock)
+        {
+            if (_closed || _aborted) return;
+            AbortLocked();
+        }
+
+        _loop.Post(() => EndReading(0));
+    }
+
+    /// <summary>On the loop thread when it stops: closes whatever is still open, sent or not.</summary>
+    public void ForceClose()
+    {
+        lock (_sendLock)
+        {
+            if (_closed) return;
+            CloseLocked();
+        }
+
+        _loop.OnClosed(this);
+    }
+
+    private void Receive(byte[] shared)
+    {
+        byte[] buffer;
+        int offset;
+        if (_carry is null)
+        {
+            buffer = shared;
+            offset = 0;
+        }
+        else
+        {
+            EnsureCarryRoom();
+            buffer = _carry;
+            offset = _carryLength;
+        }
+
+        nint received;
+        fixed (byte* p = buffer)
+        {
+            received = Recv(_fd, p + offset, (nuint)(buffer.Length - offset), MsgDontWait);
+        }
+
+        if (received <= 0)
+        {
+            if (received < 0)
+            {
+                int error = Marshal.GetLastPInvokeError();
+                if (error is EAgain or EIntr) return;
+                EndReading(0);
+            }
+            else
+            {
+                // The end of the stream (or a half-close): every request before it has been posted.
+                EndReading(_carryLength);
+            }
+
+            return;
+        }
+
+        int length = offset + (int)received;
+        var sequence = new ReadOnlySequence<byte>(buffer, 0, length);
+        var rest = sequence;
+        while (!rest.IsEmpty)
+        {
+            var status = _loop.Framer.PostNext(Peer, ref rest, out var posted);
+            if (!posted.IsCompletedSuccessfully && !Wait(posted))
+            {
+                EndReading(0);
+                return;
+            }
+
+            if (status == FrameStatus.Incomplete) break;
+            if (status == FrameStatus.Close)
+            {
+                EndReading(0);
+                return;
+            }
+        }
+
+        int left = (int)rest.Length;
+        if (left == 0)
+        {
+            ReleaseCarry();
+        }
+        else if (_carry is null)
+        {
+            _carry = ArrayPool<byte>.Shared.Rent(Math.Max(left, MinimumCarry));
+            buffer.AsSpan(length - left, left).CopyTo(_carry);
+            _carryLength = left;
+        }
+        else
+        {
+            if (left != length) _carry.AsSpan(length - left, left).CopyTo(_carry);
+            _carryLength = left;
+        }
+    }
+
+    /// <summary>Grows the carry buffer to hold the whole request it has begun (a declared packet size is known after 12 bytes).</summary>
+    private void EnsureCarryRoom()
+    {
+        long needed = (long)_carryLength + MinimumReceive;
+        if (_carryLength >= 12 && _carry![0] == 0)
+        {
+            // The framer has checked the declared size against --max-packet-size already.
+            uint declared = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(_carry.AsSpan(8, 4));
+            needed = Math.Max(needed, 12L + declared);
+        }
+
+        if (_carry!.Length >= needed) return;
+        var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(Math.Max(needed, MinimumCarry), Array.MaxLength));
+        _carry.AsSpan(0, _carryLength).CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(_carry);
+        _carry = bigger;
+    }
+
+    private void ReleaseCarry()
+    {
+        if (_carry is { } carry)
+        {
+            _carry = null;
+            ArrayPool<byte>.Shared.Return(carry);
+        }
+
+        _carryLength = 0;
+    }
+
+    /// <returns>False when the scheduler has stopped.</returns>
+    private bool Post(in ServerCommand command)
+    {
+        ValueTask posted;
+        try
+        {
+            posted = _loop.Scheduler.PostAsync(command);
+        }
+        catch (ChannelClosedException)
+        {
+            return false;
+        }
+
+        return posted.IsCompletedSuccessfully || Wait(posted);
+    }
+
+    /// <summary>
+    /// Blocks the loop thread until a post that found the scheduler's queue full is in. Safe: the thread that drains the
+    /// queue never waits for this one (sends are direct and never block).
+    /// </summary>
+    /// <returns>False when the scheduler has stopped.</returns>
+    private static bool Wait(ValueTask posted)
+    {
+        try
+        {
+#pragma warning disable VSTHRD002 // A dedicated I/O thread with no synchronization context; see the summary.
+            posted.AsTask().GetAwaiter().GetResult();
+#pragma warning restore VSTHRD002
+            return true;
+        }
+        catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void SendUnsent()
+    {
+        int sent = SendSome(_unsent.AsSpan(_unsentStart, _unsentEnd - _unsentStart));
+        if (sent < 0) return;
+        _unsentStart += sent;
+        if (_unsentStart == _unsentEnd)
+        {
+            ArrayPool<byte>.Shared.Return(_unsent!);
+            _unsent = null;
+            _unsentStart = _unsentEnd = 0;
+        }
+    }
+
+    private void SendOrKeep(ReadOnlySpan<byte> bytes)
+    {
+        int sent = SendSome(bytes);
+        if (sent >= 0 && sent < bytes.Length) Keep(bytes[sent..]);
+    }
+
+    /// <returns>Bytes the kernel took, or -1 after a send error (the connection is then aborted).</returns>
+    private int SendSome(ReadOnlySpan<byte> bytes)
+    {
+        int sent = 0;
+        fixed (byte* p = bytes)
+        {
+            while (sent < bytes.Length)
+            {
+                nint n = Send(_fd, p + sent, (nuint)(bytes.Length - sent), MsgDontWait | MsgNoSignal);
+                if (n > 0)
+                {
+                    sent += (int)n;
+                    continue;
+                }
+
+                int error = Marshal.GetLastPInvokeError();
+                if (n < 0 && error == EIntr) continue;
+                if (n < 0 && error == EAgain) break;
+
+                // The peer is gone: its reader sees it too and reports the disconnect.
+                AbortLocked();
+                return -1;
+            }
+        }
+
+        return sent;
+    }
+
+    /// <summary>Keeps bytes the kernel did not take, unless that would exceed the outbound cap.</summary>
+    private void Keep(ReadOnlySpan<byte> bytes)
+    {
+        long unsent = (long)_unsentEnd - _unsentStart + bytes.Length;
+        long limit = _loop.MaxUnsentBytes;
+        if (unsent > limit)
+        {
+            ServerLog.UnsentLimitExceeded(_loop.Logger, Peer.ToString(), unsent, limit);
+            AbortLocked();
+            return;
+        }
+
+        if (_unsent is null)
+        {
+            _unsent = ArrayPool<byte>.Shared.Rent(Math.Max(bytes.Length, MinimumCarry));
+        }
+        else if (_unsent.Length - _unsentEnd < bytes.Length)
+        {
+            int count = _unsentEnd - _unsentStart;
+            var target = _unsent.Length >= count + bytes.Length ? _unsent : ArrayPool<byte>.Shared.Rent((int)Math.Min(Math.Max(2L * _unsent.Length, count + bytes.Length), Array.MaxLength));
+            _unsent.AsSpan(_unsentStart, count).CopyTo(target);
+            if (target != _unsent) ArrayPool<byte>.Shared.Return(_unsent);
+            _unsent = target;
+            _unsentStart = 0;
+            _unsentEnd = count;
+        }
+
+        bytes.CopyTo(_unsent.AsSpan(_unsentEnd));
+        _unsentEnd += bytes.Length;
+    }
+
+    private void AbortLocked()
+    {
+        _aborted = true;
+        DropUnsent();
+        Shutdown(_fd, ShutReadWrite);
+    }
+
+    private void DropUnsent()
+    {
+        if (_unsent is { } unsent) ArrayPool<byte>.Shared.Return(unsent);
+        _unsent = null;
+        _unsentStart = _unsentEnd = 0;
+    }
+
+    /// <summary>Keeps epoll's interest in line: readable while reading, writable while bytes wait; unregistered when neither.</summary>
+    private void UpdateInterest()
+    {
+        uint wanted = (_readOpen ? EpollIn : 0) | (_unsentEnd > _unsentStart ? EpollOut : 0);
+        if (wanted == _interest) return;
+        int op = wanted == 0 ? EpollCtlDel : _interest == 0 ? EpollCtlAdd : EpollCtlMod;
+        Control(_loop.EpollFd, op, _fd, wanted, (ulong)(uint)Id);
+        if ((wanted & ~_interest & EpollOut) != 0) _loop.OnWritableWait();
+        _interest = wanted;
+    }
+
+    private void CloseLocked()
+    {
+        _closed = true;
+        _readOpen = false;
+        DropUnsent();
+        UpdateInterest();
+        _socket.Dispose();
+        _spare.Dispose();
+        Peer.Outbox.Dispose();
+    }
+}

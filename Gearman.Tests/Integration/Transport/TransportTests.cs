@@ -1,0 +1,295 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text;
+using Gearman.Reactive.Protocol;
+using Gearman.Server.Hosting;
+using Gearman.Tests.Infrastructure;
+using Xunit;
+
+namespace Gearman.Tests.Integration.Transport;
+
+/// <summary>
+/// Socket-level behaviour of both server transports (epoll and Kestrel): partial writes to a peer that reads slowly,
+/// packets larger than a receive buffer, half-close, many connections, and the epoll transport's outbound cap.
+/// </summary>
+public sealed class TransportTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    public static TheoryData<string> Transports => ["epoll", "kestrel"];
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task A_16_MiB_job_reaches_a_worker_with_a_tiny_receive_buffer_in_full(string transport)
+    {
+        await using var server = await StartAsync(transport);
+        string fn = TestNames.Unique("slow_reader");
+        var payload = RandomBytes(16 << 20, seed: 1);
+
+        await using var client = await RawGearmanConnection.ConnectAsync("127.0.0.1", server.EndPoint.Port, TestContext.Current.CancellationToken);
+        await client.SendAsync(PacketMagic.Request, PacketType.SubmitJobBg, Encoding.ASCII.GetBytes(fn), "u"u8.ToArray(), payload);
+        await client.ExpectPacketAsync(PacketType.JobCreated);
+
+        // The server's socket buffer holds at most a few MiB (tcp_wmem), so most of the JOB_ASSIGN must wait for EPOLLOUT.
+        using var worker = await ConnectAsync(server, receiveBuffer: 4096);
+        await SendAsync(worker, RawGearmanConnection.Encode(PacketType.CanDo, fn));
+        await SendAsync(worker, RawGearmanConnection.Encode(PacketType.GrabJob));
+        var (type, body) = await ReadPacketAsync(worker, chunk: 4096);
+
+        Assert.Equal(PacketType.JobAssign, type);
+        int dataStart = IndexOfNth(body, 0, 2) + 1;
+        Assert.True(body.AsSpan(dataStart).SequenceEqual(payload), "the job's data arrived changed");
+        if (transport == "epoll") Assert.True(server.EpollLoops.Sum(l => l.WritableWaits) > 0, "the reply never waited for EPOLLOUT");
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task A_3_MiB_packet_written_in_small_pieces_is_framed_whole(string transport)
+    {
+        await using var server = await StartAsync(transport);
+        string fn = TestNames.Unique("pieces");
+        var payload = RandomBytes(3 << 20, seed: 2);
+        var packet = RawGearmanConnection.Encode(PacketMagic.Request, PacketType.SubmitJobBg, Encoding.ASCII.GetBytes(fn), "u"u8.ToArray(), payload);
+
+        using (var client = await ConnectAsync(server))
+        {
+            // The header a byte at a time, then the body in uneven pieces, each its own send.
+            for (int i = 0; i < PacketReader.HeaderLength; i++) await SendAsync(client, packet.AsMemory(i, 1));
+            for (int offset = PacketReader.HeaderLength, step = 1000; offset < packet.Length; offset += step, step = (step * 7 % 65_521) + 1)
+            {
+                await SendAsync(client, packet.AsMemory(offset, Math.Min(step, packet.Length - offset)));
+            }
+
+            var (type, _) = await ReadPacketAsync(client);
+            Assert.Equal(PacketType.JobCreated, type);
+        }
+
+        await using var worker = await RawGearmanConnection.ConnectAsync("127.0.0.1", server.EndPoint.Port, TestContext.Current.CancellationToken);
+        await worker.SendAsync(PacketType.CanDo, fn);
+        await worker.SendAsync(PacketType.GrabJob);
+        var assign = await worker.ExpectPacketAsync(PacketType.JobAssign);
+        int dataStart = IndexOfNth(assign.Body, 0, 2) + 1;
+        Assert.True(assign.Body.AsSpan(dataStart).SequenceEqual(payload), "the job's data arrived changed");
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Every_request_sent_before_a_half_close_is_answered_before_the_server_closes(string transport)
+    {
+        await using var server = await StartAsync(transport);
+        const int Count = 2000;
+        var burst = new MemoryStream();
+        for (int i = 0; i < Count; i++) burst.Write(RawGearmanConnection.Encode(PacketType.EchoReq, $"echo {i}"));
+
+        using var client = await ConnectAsync(server);
+        await SendAsync(client, burst.ToArray());
+        client.Shutdown(SocketShutdown.Send);
+        for (int i = 0; i < Count; i++)
+        {
+            var (type, body) = await ReadPacketAsync(client);
+            Assert.Equal(PacketType.EchoRes, type);
+            Assert.Equal($"echo {i}", Encoding.ASCII.GetString(body));
+        }
+
+        Assert.Equal(0, await ReceiveSomeAsync(client, new byte[16])); // then the server closes
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Three_hundred_connections_at_once_each_get_their_own_replies(string transport)
+    {
+        await using var server = await StartAsync(transport);
+        var sockets = await Task.WhenAll(Enumerable.Range(0, 300).Select(_ => ConnectAsync(server)));
+        try
+        {
+            await Task.WhenAll(sockets.Select(async (socket, i) =>
+            {
+                for (int round = 0; round < 3; round++)
+                {
+                    await SendAsync(socket, RawGearmanConnection.Encode(PacketType.EchoReq, $"{i}/{round}"));
+                    var (type, body) = await ReadPacketAsync(socket);
+                    Assert.Equal(PacketType.EchoRes, type);
+                    Assert.Equal($"{i}/{round}", Encoding.ASCII.GetString(body));
+                }
+            }));
+        }
+        finally
+        {
+            foreach (var socket in sockets) socket.Dispose();
+        }
+
+        // The server still serves new connections after they all left.
+        using var late = await ConnectAsync(server);
+        await SendAsync(late, RawGearmanConnection.Encode(PacketType.EchoReq, "late"));
+        Assert.Equal("late", Encoding.ASCII.GetString((await ReadPacketAsync(late)).Body));
+    }
+
+    [Fact]
+    public async Task Two_epoll_threads_share_the_connections_and_serve_them_all()
+    {
+        await using var server = await StartAsync("epoll", ioThreads: 2);
+        var sockets = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => ConnectAsync(server)));
+        try
+        {
+            // A worker on one loop gets a job submitted on another: replies cross threads.
+            string fn = TestNames.Unique("two_loops");
+            await SendAsync(sockets[0], RawGearmanConnection.Encode(PacketType.CanDo, fn));
+            for (int i = 1; i < sockets.Length; i++)
+            {
+                await SendAsync(sockets[i], RawGearmanConnection.Encode(PacketType.SubmitJob, fn, $"u{i}", $"data {i}"));
+                Assert.Equal(PacketType.JobCreated, (await ReadPacketAsync(sockets[i])).Type);
+                await SendAsync(sockets[0], RawGearmanConnection.Encode(PacketType.GrabJob));
+                var (type, body) = await ReadPacketAsync(sockets[0]);
+                Assert.Equal(PacketType.JobAssign, type);
+                string handle = Encoding.ASCII.GetString(body, 0, Array.IndexOf(body, (byte)0));
+                await SendAsync(sockets[0], RawGearmanConnection.Encode(PacketType.WorkComplete, handle, $"done {i}"));
+                var complete = await ReadPacketAsync(sockets[i]);
+                Assert.Equal(PacketType.WorkComplete, complete.Type);
+                Assert.EndsWith($"done {i}", Encoding.ASCII.GetString(complete.Body), StringComparison.Ordinal);
+            }
+
+            Assert.Equal(2, server.EpollLoops.Count);
+            Assert.All(server.EpollLoops, loop => Assert.True(loop.ConnectionCount > 0, $"{loop.Name} got no connection"));
+        }
+        finally
+        {
+            foreach (var socket in sockets) socket.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task A_peer_that_never_reads_is_closed_once_its_unsent_replies_exceed_the_cap()
+    {
+        const int Limit = 1 << 20;
+        await using var server = await StartAsync("epoll", Limit);
+        using var greedy = await ConnectAsync(server, receiveBuffer: 4096);
+
+        // 64 echoes of 256 KiB: 16 MiB of replies, far more than the socket buffers and the cap can hold.
+        var echo = RawGearmanConnection.Encode(PacketType.EchoReq, new string('x', 256 << 10));
+        long sent = 0;
+        try
+        {
+            for (int i = 0; i < 64; i++)
+            {
+                await SendAsync(greedy, echo);
+                sent += echo.Length;
+            }
+        }
+        catch (SocketException)
+        {
+            // The server closed the connection while we were still sending: that is the point.
+        }
+
+        // Reading now gets what the kernel had buffered, then the end of the stream (or a reset).
+        long received = 0;
+        var buffer = new byte[1 << 16];
+        try
+        {
+            int n;
+            while ((n = await ReceiveSomeAsync(greedy, buffer)) > 0) received += n;
+        }
+        catch (SocketException)
+        {
+        }
+
+        Assert.True(received < 16L << 20, $"received all {received} bytes: the connection was never closed");
+
+        // Other connections are unaffected.
+        using var polite = await ConnectAsync(server);
+        await SendAsync(polite, RawGearmanConnection.Encode(PacketType.EchoReq, "still here"));
+        Assert.Equal("still here", Encoding.ASCII.GetString((await ReadPacketAsync(polite)).Body));
+    }
+
+    [Fact]
+    public async Task The_command_line_rejects_an_unknown_transport_and_runs_the_Kestrel_one()
+    {
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        await using (var bad = await ExternalProgram.RunAsync(dotnet, [ServerProcess.ServerAssembly, "--transport", "carrier-pigeon", "--port", "0"], Timeout))
+        {
+            Assert.Equal(2, await bad.WaitForExitAsync());
+            Assert.Contains("--transport", bad.StandardError, StringComparison.Ordinal);
+        }
+
+        await using var server = await ServerProcess.StartAsync(["--queue-type", "memory", "--transport", "kestrel"], ct: TestContext.Current.CancellationToken);
+        await using var c = await RawGearmanConnection.ConnectAsync(server, TestContext.Current.CancellationToken);
+        await c.SendAsync(PacketType.EchoReq, "kestrel");
+        Assert.Equal("kestrel", (await c.ExpectPacketAsync(PacketType.EchoRes)).BodyText);
+    }
+
+    private static async Task<GearmanServer> StartAsync(string transport, long? maxUnsent = null, int ioThreads = 1)
+    {
+        var server = await GearmanServer.StartAsync(
+            new GearmanServerOptions
+            {
+                Port = 0,
+                ListenAddress = "127.0.0.1",
+                QueueType = Gearman.Server.Persistence.QueueType.Memory,
+                Transport = transport == "epoll" ? ServerTransport.Epoll : ServerTransport.Kestrel,
+                MaxUnsentBytes = maxUnsent,
+                IoThreads = ioThreads,
+            },
+            TestContext.Current.CancellationToken);
+        Assert.Equal(transport == "epoll" ? ServerTransport.Epoll : ServerTransport.Kestrel, server.Transport);
+        return server;
+    }
+
+    private static async Task<Socket> ConnectAsync(GearmanServer server, int? receiveBuffer = null)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (receiveBuffer is { } size) socket.ReceiveBufferSize = size;
+        using var timeout = new CancellationTokenSource(Timeout);
+        await socket.ConnectAsync("127.0.0.1", server.EndPoint.Port, timeout.Token);
+        return socket;
+    }
+
+    private static async Task SendAsync(Socket socket, ReadOnlyMemory<byte> bytes)
+    {
+        using var timeout = new CancellationTokenSource(Timeout);
+        while (!bytes.IsEmpty)
+        {
+            int n = await socket.SendAsync(bytes, SocketFlags.None, timeout.Token);
+            bytes = bytes[n..];
+        }
+    }
+
+    private static async Task<int> ReceiveSomeAsync(Socket socket, Memory<byte> buffer)
+    {
+        using var timeout = new CancellationTokenSource(Timeout);
+        return await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+    }
+
+    private static async Task ReceiveExactlyAsync(Socket socket, Memory<byte> buffer, int chunk)
+    {
+        while (!buffer.IsEmpty)
+        {
+            int n = await ReceiveSomeAsync(socket, buffer[..Math.Min(chunk, buffer.Length)]);
+            if (n == 0) throw new EndOfStreamException("The server closed the connection inside a packet.");
+            buffer = buffer[n..];
+        }
+    }
+
+    private static async Task<(PacketType Type, byte[] Body)> ReadPacketAsync(Socket socket, int chunk = 1 << 16)
+    {
+        var header = new byte[PacketReader.HeaderLength];
+        await ReceiveExactlyAsync(socket, header, chunk);
+        Assert.Equal((uint)PacketMagic.Response, BinaryPrimitives.ReadUInt32BigEndian(header));
+        var body = new byte[BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(8))];
+        await ReceiveExactlyAsync(socket, body, chunk);
+        return ((PacketType)BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(4)), body);
+    }
+
+    private static byte[] RandomBytes(int length, int seed)
+    {
+        var bytes = new byte[length];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    /// <summary>The index of the <paramref name="n"/>th (1-based) <paramref name="value"/> in <paramref name="bytes"/>.</summary>
+    private static int IndexOfNth(byte[] bytes, byte value, int n)
+    {
+        int index = -1;
+        for (int i = 0; i < n; i++) index = Array.IndexOf(bytes, value, index + 1);
+        return index;
+    }
+}
