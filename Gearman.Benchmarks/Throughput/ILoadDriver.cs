@@ -56,6 +56,9 @@ internal sealed class MeasurementWindow(RunningServer server)
     /// <summary>Context switches of this process's live threads in the window (voluntary + involuntary).</summary>
     public long SelfContextSwitches { get; private set; }
 
+    /// <summary>Thread-pool work items this process completed in the window (each is a hand-over between threads).</summary>
+    public long SelfWorkItems { get; private set; }
+
     public void Begin()
     {
         if (_cpuBegin is not null) throw new InvalidOperationException("Begin called twice");
@@ -63,6 +66,7 @@ internal sealed class MeasurementWindow(RunningServer server)
         _cpuBegin = server.CpuSeconds();
         SelfCpuSeconds = -Environment.CpuUsage.TotalTime.TotalSeconds;
         SelfContextSwitches = -ProcStats.SelfContextSwitches();
+        SelfWorkItems = -ThreadPool.CompletedWorkItemCount;
     }
 
     public void End()
@@ -70,6 +74,7 @@ internal sealed class MeasurementWindow(RunningServer server)
         if (_cpuBegin is null || CpuSeconds is not null) throw new InvalidOperationException("End without Begin, or twice");
         SelfCpuSeconds += Environment.CpuUsage.TotalTime.TotalSeconds;
         SelfContextSwitches += ProcStats.SelfContextSwitches();
+        SelfWorkItems += ThreadPool.CompletedWorkItemCount;
         CpuSeconds = server.CpuSeconds() - _cpuBegin.Value;
         (RssAfter, PeakRss) = server.Memory();
     }

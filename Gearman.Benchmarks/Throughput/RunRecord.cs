@@ -23,7 +23,8 @@ internal sealed record RunRecord(
     long RssAfter = 0,
     long PeakRss = 0,
     double? LoadCpuSeconds = null,
-    long? LoadContextSwitches = null)
+    long? LoadContextSwitches = null,
+    long? LoadWorkItems = null)
 {
     public double? JobsPerSecond => Measurement is { Seconds: > 0 } m ? m.Jobs / m.Seconds : null;
 

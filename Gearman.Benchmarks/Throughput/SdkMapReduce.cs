@@ -35,7 +35,7 @@ internal static class SdkMapReduce
         {
             var mapper = new GearmanWorker(workerOptions);
             workers.Add(mapper);
-            mapper.AddMapper(MapFunction, (job, _) => Split(job.Workload, s.PayloadSize), CountAsync, GearmanMapperOptions.Default with { MaxReducerJobs = MaxReducerJobs });
+            mapper.AddMapper(MapFunction, (job, _) => Split(job.Workload, s.PayloadSize), CountAsync, GearmanMapperOptions.Default with { MaxReducerJobs = int.TryParse(Environment.GetEnvironmentVariable("GX_MRJ"), out int mrj) ? mrj : MaxReducerJobs });
             for (int i = 0; i < s.Workers; i++)
             {
                 var reducer = new GearmanWorker(workerOptions);

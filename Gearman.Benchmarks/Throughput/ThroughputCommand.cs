@@ -138,7 +138,8 @@ internal static class ThroughputCommand
                 return new RunRecord(
                     run.Scenario, driver.Name, spec.Name, round, RunStatus.Ok, string.Empty, m, cpu, window.RssBefore, window.RssAfter, window.PeakRss,
                     inProcess ? window.SelfCpuSeconds : null,
-                    inProcess ? window.SelfContextSwitches : null);
+                    inProcess ? window.SelfContextSwitches : null,
+                    inProcess ? window.SelfWorkItems : null);
             }
             catch (LoadException e)
             {
@@ -184,7 +185,7 @@ internal static class ThroughputCommand
         var m = r.Measurement!;
         string latency = m.P50Us is { } p50 && m.P99Us is { } p99 ? string.Create(CultureInfo.InvariantCulture, $", p50 {p50 / 1000:0.000} ms, p99 {p99 / 1000:0.000} ms") : string.Empty;
         string load = r.LoadCpuSeconds is { } lc && r.LoadContextSwitches is { } cs && m.Jobs > 0
-            ? string.Create(CultureInfo.InvariantCulture, $", load process CPU {lc:0.00} s ({lc / m.Jobs * 1e6:0} µs/job), {(double)cs / m.Jobs:0.0} context switches/job")
+            ? string.Create(CultureInfo.InvariantCulture, $", load process CPU {lc:0.00} s ({lc / m.Jobs * 1e6:0} µs/job), {(double)cs / m.Jobs:0.0} context switches/job, {(double)(r.LoadWorkItems ?? 0) / m.Jobs:0.0} thread-pool work items/job")
             : string.Empty;
         return string.Create(CultureInfo.InvariantCulture, $"{what}: {m.Jobs:N0} jobs in {m.Seconds:0.000} s = {r.JobsPerSecond:N0} jobs/s{latency}, server CPU {r.CpuSeconds:0.00} s, RSS {r.RssBefore / 1048576.0:0.0} -> {r.RssAfter / 1048576.0:0.0} MiB{load}");
     }

@@ -282,7 +282,7 @@ internal sealed class PacketOutbox : IDisposable
     private void AfterSend()
     {
         if (_flushNeeded is not null) return;
-        if (_inlineDepth > 0)
+        if (_inlineDepth > 0 && !Experiment.NoInlineSend)
         {
             Defer(this);
             return;
