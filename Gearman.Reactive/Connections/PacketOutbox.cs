@@ -71,6 +71,9 @@ internal sealed class PacketOutbox : IDisposable
     /// <summary>Bytes queued and not yet handed to the transport (approximate; for back-pressure decisions).</summary>
     public int PendingBytes => Volatile.Read(ref _pendingCount);
 
+    /// <summary>Whether the write loop waits for packets (for tests).</summary>
+    internal bool IsWriterWaiting => _signal.HasWaiter;
+
     /// <summary>Whether the outbox accepts no more packets.</summary>
     public bool IsCompleted
     {

@@ -18,6 +18,15 @@ internal sealed class CreditGate
         _available = credits;
     }
 
+    /// <summary>Grab loops waiting for a credit (for tests).</summary>
+    internal int WaiterCount
+    {
+        get
+        {
+            lock (_lock) return _waiters.Count;
+        }
+    }
+
     /// <summary>Takes a credit, waiting for one if none is free. <paramref name="waiter"/> may have one wait outstanding.</summary>
     public ValueTask AcquireAsync(CreditWaiter waiter, CancellationToken cancellationToken)
     {
