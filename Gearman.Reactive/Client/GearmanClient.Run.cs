@@ -146,7 +146,7 @@ public sealed partial class GearmanClient
                 continue;
             }
 
-            if (session.AwaitsNoReply && !Experiment.NoInlineClient)
+            if (session.AwaitsNoReply)
             {
                 // A request on an otherwise quiet connection is written on this thread: no wake-up of the write loop.
                 // (Requests that follow others in flight are left to the write loop, which batches bursts.)

@@ -285,7 +285,7 @@ internal sealed class PacketOutbox : IDisposable
     private void AfterSend()
     {
         if (_flushNeeded is not null) return;
-        if (_inlineDepth > 0 && !Experiment.NoInlineSend)
+        if (_inlineDepth > 0)
         {
             Defer(this);
             return;

@@ -137,7 +137,7 @@ internal sealed class CreditWaiter : IValueTaskSource
     /// <summary>Called once per wait, by the release that took the waiter off the list.</summary>
     internal void Grant(bool runInline)
     {
-        _core.RunContinuationsAsynchronously = !runInline || Experiment.AsyncCredit;
+        _core.RunContinuationsAsynchronously = !runInline;
         _core.SetResult(true);
     }
 }

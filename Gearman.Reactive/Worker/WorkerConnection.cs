@@ -19,7 +19,7 @@ internal sealed class WorkerConnection : IPacketHandler, IAsyncDisposable
     // Synchronous continuations: the grab loop (our code only; it hands jobs to blocks with SendAsync, which never runs a
     // handler inline) resumes on the read loop's thread, without a thread hop per packet.
     private readonly Channel<WorkerEvent> _events = Channel.CreateUnbounded<WorkerEvent>(
-        new UnboundedChannelOptions { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = !Experiment.AsyncChannel });
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = true });
 
     private readonly ConcurrentDictionary<GearmanJob, byte> _jobs = new();
     private readonly CancellationTokenSource _closed = new();
