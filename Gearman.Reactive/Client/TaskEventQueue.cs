@@ -37,7 +37,7 @@ internal sealed class TaskEventQueue
             _count++;
         }
 
-        _signal.Set();
+        _signal.SetDeferrable();
         return true;
     }
 
@@ -51,7 +51,7 @@ internal sealed class TaskEventQueue
             _error = error;
         }
 
-        _signal.Set();
+        _signal.SetDeferrable();
         return true;
     }
 
