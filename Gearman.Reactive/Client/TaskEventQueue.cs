@@ -37,7 +37,7 @@ internal sealed class TaskEventQueue
             _count++;
         }
 
-        _signal.SetDeferrable();
+        _signal.Set();
         return true;
     }
 
@@ -51,7 +51,7 @@ internal sealed class TaskEventQueue
             _error = error;
         }
 
-        _signal.SetDeferrable();
+        _signal.Set();
         return true;
     }
 

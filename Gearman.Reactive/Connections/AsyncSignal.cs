@@ -50,34 +50,6 @@ internal sealed class AsyncSignal : IValueTaskSource
         }
     }
 
-    /// <summary>
-    /// As <see cref="Set()"/>, but when called from a read loop's packet handling (see <see cref="ReadLoopWork"/>), the
-    /// waiter may be resumed on the read loop's thread once its next read is armed, instead of on another pool thread.
-    /// </summary>
-    public void SetDeferrable()
-    {
-        while (true)
-        {
-            int state = Volatile.Read(ref _state);
-            if (state == Signaled) return;
-            if (state == Waiting)
-            {
-                if (Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
-                {
-                    // Only the thread that won the exchange completes the wait (now or when the read loop runs it).
-                    if (ReadLoopWork.TryDefer(static s => ((AsyncSignal)s!).CompleteInline(), this)) return;
-                    _core.RunContinuationsAsynchronously = true;
-                    _core.SetResult(true);
-                    return;
-                }
-            }
-            else if (Interlocked.CompareExchange(ref _state, Signaled, Idle) == Idle)
-            {
-                return;
-            }
-        }
-    }
-
     /// <summary>Waits for the next <see cref="Set()"/>. Only one wait may be outstanding.</summary>
     public ValueTask WaitAsync(CancellationToken cancellationToken)
     {
@@ -107,12 +79,6 @@ internal sealed class AsyncSignal : IValueTaskSource
         }
 
         return new ValueTask(this, _core.Version);
-    }
-
-    private void CompleteInline()
-    {
-        _core.RunContinuationsAsynchronously = false;
-        _core.SetResult(true);
     }
 
     void IValueTaskSource.GetResult(short token)

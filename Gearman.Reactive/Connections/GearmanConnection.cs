@@ -144,17 +144,12 @@ internal sealed class GearmanConnection : IAsyncDisposable
     private async Task ReadLoopAsync()
     {
         Exception? error = null;
-        var deferred = default(ReadLoopWork.Deferred);
         try
         {
             while (true)
             {
-                // Work the previous buffer made ready runs on this thread once this read is armed (see ReadLoopWork).
-                var armed = new ReadLoopWork.ArmedRead<ReadResult>(_input.ReadAsync(_shutdown.Token), deferred);
-                deferred = default;
-                var result = await armed;
+                var result = await _input.ReadAsync(_shutdown.Token).ConfigureAwait(false);
                 var buffer = result.Buffer;
-                ReadLoopWork.Begin();
                 try
                 {
                     while (true)
@@ -190,7 +185,6 @@ internal sealed class GearmanConnection : IAsyncDisposable
                 }
                 finally
                 {
-                    deferred = ReadLoopWork.End();
                     _input.AdvanceTo(buffer.Start, buffer.End);
                 }
             }
@@ -214,7 +208,6 @@ internal sealed class GearmanConnection : IAsyncDisposable
             error = ex;
         }
 
-        deferred.Queue();
         await _input.CompleteAsync().ConfigureAwait(false);
         Close(error);
         if (error is not null) AbortSocket();

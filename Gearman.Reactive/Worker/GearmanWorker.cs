@@ -130,7 +130,6 @@ public sealed partial class GearmanWorker : IAsyncDisposable
                 MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
                 EnsureOrdered = false,
                 SingleProducerConstrained = false,
-                TaskScheduler = HandlerTaskScheduler.Instance,
             });
         AddLane(registered, options.BoundedCapacity, block, releasesOnJobEnd: false);
     }
