@@ -50,16 +50,31 @@ internal sealed class MeasurementWindow(RunningServer server)
 
     public long PeakRss { get; private set; }
 
+    /// <summary>CPU seconds of this (harness) process in the window: the load's own CPU for an in-process driver.</summary>
+    public double SelfCpuSeconds { get; private set; }
+
+    /// <summary>Context switches of this process's live threads in the window (voluntary + involuntary).</summary>
+    public long SelfContextSwitches { get; private set; }
+
+    /// <summary>Thread-pool work items this process completed in the window (each is a hand-over between threads).</summary>
+    public long SelfWorkItems { get; private set; }
+
     public void Begin()
     {
         if (_cpuBegin is not null) throw new InvalidOperationException("Begin called twice");
         RssBefore = server.Memory().Rss;
         _cpuBegin = server.CpuSeconds();
+        SelfCpuSeconds = -Environment.CpuUsage.TotalTime.TotalSeconds;
+        SelfContextSwitches = -ProcStats.SelfContextSwitches();
+        SelfWorkItems = -ThreadPool.CompletedWorkItemCount;
     }
 
     public void End()
     {
         if (_cpuBegin is null || CpuSeconds is not null) throw new InvalidOperationException("End without Begin, or twice");
+        SelfCpuSeconds += Environment.CpuUsage.TotalTime.TotalSeconds;
+        SelfContextSwitches += ProcStats.SelfContextSwitches();
+        SelfWorkItems += ThreadPool.CompletedWorkItemCount;
         CpuSeconds = server.CpuSeconds() - _cpuBegin.Value;
         (RssAfter, PeakRss) = server.Memory();
     }

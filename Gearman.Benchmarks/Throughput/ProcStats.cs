@@ -19,6 +19,31 @@ internal static class ProcStats
         return (utime + stime) / ClockTicks.Value;
     }
 
+    /// <summary>Voluntary plus involuntary context switches of this process's live threads (/proc/self/task/*/status).</summary>
+    public static long SelfContextSwitches()
+    {
+        long total = 0;
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+                {
+                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                    {
+                        total += long.Parse(line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim(), CultureInfo.InvariantCulture);
+                    }
+                }
+            }
+            catch (IOException)
+            {
+                // The thread ended while we read.
+            }
+        }
+
+        return total;
+    }
+
     /// <summary>Resident set size now (<c>VmRSS</c>) and at its peak (<c>VmHWM</c>), in bytes.</summary>
     public static (long Rss, long Peak) Memory(int pid)
     {

@@ -21,7 +21,10 @@ internal sealed record RunRecord(
     double? CpuSeconds = null,
     long RssBefore = 0,
     long RssAfter = 0,
-    long PeakRss = 0)
+    long PeakRss = 0,
+    double? LoadCpuSeconds = null,
+    long? LoadContextSwitches = null,
+    long? LoadWorkItems = null)
 {
     public double? JobsPerSecond => Measurement is { Seconds: > 0 } m ? m.Jobs / m.Seconds : null;
 

@@ -33,7 +33,10 @@ public sealed partial class GearmanClient
 
     private async ValueTask<ReadOnlyMemory<byte>> ExecuteCoreAsync(SubmitRequest request, IProgress<JobProgress>? progress, CancellationToken cancellationToken)
     {
-        var subscription = new TaskSubscription();
+        // Only data, status (when reported) and the result matter here: JOB_CREATED alone must not wake this method.
+        var subscription = progress is null
+            ? new TaskSubscription(TaskEventKind.Created, TaskEventKind.Warning, TaskEventKind.Status)
+            : new TaskSubscription(TaskEventKind.Created, TaskEventKind.Warning);
         using var deadline = Deadline.Start(request.Options.Timeout, Options.TimeProvider, cancellationToken);
         var token = deadline?.Token ?? cancellationToken;
         try
@@ -143,7 +146,20 @@ public sealed partial class GearmanClient
                 continue;
             }
 
-            if (session.TryEnqueue(job, connection)) return;
+            if (session.AwaitsNoReply)
+            {
+                // A request on an otherwise quiet connection is written on this thread: no wake-up of the write loop.
+                // (Requests that follow others in flight are left to the write loop, which batches bursts.)
+                using (PacketOutbox.SendInline())
+                {
+                    if (session.TryEnqueue(job, connection)) return;
+                }
+            }
+            else if (session.TryEnqueue(job, connection))
+            {
+                return;
+            }
+
             lastError = new GearmanConnectionException($"The connection to job server {session.Name} closed.");
         }
     }

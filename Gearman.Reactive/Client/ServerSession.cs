@@ -59,6 +59,9 @@ internal sealed partial class ServerSession : IPacketHandler
 
     public ulong Bit => 1UL << Index;
 
+    /// <summary>True when no request on the connection awaits its reply (read without the lock: a hint).</summary>
+    public bool AwaitsNoReply => Volatile.Read(ref _oldest) is null;
+
     /// <summary>
     /// True while the server is skipped: no open connection, no connect in progress, and the back-off after the last
     /// failure has not elapsed. <paramref name="lastError"/> then says why.

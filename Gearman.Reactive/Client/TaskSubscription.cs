@@ -8,8 +8,23 @@ namespace Gearman.Reactive.Client;
 internal sealed class TaskSubscription
 {
     private readonly TaskEventQueue _events = new();
+    private readonly int _ignored;
     private ClientJob? _job;
     private int _detached;
+
+    /// <summary>A consumer that sees every event.</summary>
+    public TaskSubscription()
+    {
+    }
+
+    /// <summary>
+    /// A consumer that looks at only some kinds of event: the others are dropped as they are published, so that they
+    /// neither queue nor wake the consumer. The terminal notification always arrives.
+    /// </summary>
+    public TaskSubscription(params ReadOnlySpan<TaskEventKind> ignored)
+    {
+        foreach (var kind in ignored) _ignored |= 1 << (int)kind;
+    }
 
     public TaskEventQueue Events => _events;
 
@@ -22,7 +37,10 @@ internal sealed class TaskSubscription
         set => Volatile.Write(ref _job, value);
     }
 
-    public void Publish(in TaskEvent e) => _events.TryWrite(e);
+    public void Publish(in TaskEvent e)
+    {
+        if ((_ignored & (1 << (int)e.Kind)) == 0) _events.TryWrite(e);
+    }
 
     /// <summary>Ends the stream: without an error after the last event, or with the job's failure.</summary>
     public void Complete(Exception? error) => _events.TryComplete(error);

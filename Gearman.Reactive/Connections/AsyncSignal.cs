@@ -16,6 +16,9 @@ internal sealed class AsyncSignal : IValueTaskSource
     private int _state;
     private CancellationTokenRegistration _registration;
 
+    /// <summary>Whether a wait is outstanding (for tests: a write loop that is idle).</summary>
+    internal bool HasWaiter => Volatile.Read(ref _state) == Waiting;
+
     /// <summary>Wakes the waiter on the thread pool, or makes the next wait complete at once.</summary>
     public void Set() => Set(runWaiterInline: false);
 

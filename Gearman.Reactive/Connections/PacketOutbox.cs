@@ -10,13 +10,31 @@ namespace Gearman.Reactive.Connections;
 /// <see cref="PipeWriter"/> and flushes once per batch, so bursts of small packets cost one syscall.
 /// </summary>
 /// <remarks>
-/// By default every send wakes the write loop on the thread pool. An owner that sends in bursts from one place (the
+/// <para>
+/// By default every send wakes the write loop on the thread pool, so that a burst of sends from one thread is written in
+/// few batches. Inside a <see cref="SendInline"/> scope, sends on that thread only queue, and the end of the scope
+/// writes what they queued on the same thread (the write loop runs inline when it is idle): no thread hop and one
+/// write for the whole scope. The SDK uses it where latency matters more than batching: a request on an idle
+/// connection, and a worker's result together with its next grab.
+/// </para>
+/// <para>
+/// An owner that sends in bursts from one place (the
 /// server's scheduler) passes a <c>flushNeeded</c> callback instead: sends then only queue, the first send after a
 /// flush reports the outbox through the callback, and the owner calls <see cref="Flush"/> once its burst is over,
 /// which runs the write loop on the owner's thread.
+/// </para>
 /// </remarks>
 internal sealed class PacketOutbox : IDisposable
 {
+    [ThreadStatic]
+    private static int _inlineDepth;
+
+    [ThreadStatic]
+    private static PacketOutbox? _deferred;
+
+    [ThreadStatic]
+    private static List<PacketOutbox>? _moreDeferred;
+
     private readonly Lock _lock = new();
     private readonly AsyncSignal _signal = new();
     private readonly PacketMagic _magic;
@@ -39,8 +57,22 @@ internal sealed class PacketOutbox : IDisposable
         _flushNeeded = flushNeeded;
     }
 
+    /// <summary>
+    /// Starts a scope in which this thread's sends (to any outbox without <c>flushNeeded</c>) do not wake write loops;
+    /// disposing the outermost scope writes them on this thread. Scopes nest. A scope must not span an <c>await</c>
+    /// (it is per thread), and must end outside locks that a write loop's continuation could need.
+    /// </summary>
+    public static InlineSendScope SendInline()
+    {
+        _inlineDepth++;
+        return default;
+    }
+
     /// <summary>Bytes queued and not yet handed to the transport (approximate; for back-pressure decisions).</summary>
     public int PendingBytes => Volatile.Read(ref _pendingCount);
+
+    /// <summary>Whether the write loop waits for packets (for tests).</summary>
+    internal bool IsWriterWaiting => _signal.HasWaiter;
 
     /// <summary>Whether the outbox accepts no more packets.</summary>
     public bool IsCompleted
@@ -57,8 +89,11 @@ internal sealed class PacketOutbox : IDisposable
         {
             if (_completed) return false;
             PacketWriter.Write(_pending, _magic, type);
-            return Queued();
+            Queued();
         }
+
+        AfterSend();
+        return true;
     }
 
     public bool Send(PacketType type, ReadOnlySpan<byte> last)
@@ -67,8 +102,11 @@ internal sealed class PacketOutbox : IDisposable
         {
             if (_completed) return false;
             PacketWriter.Write(_pending, _magic, type, last);
-            return Queued();
+            Queued();
         }
+
+        AfterSend();
+        return true;
     }
 
     public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> last)
@@ -77,8 +115,11 @@ internal sealed class PacketOutbox : IDisposable
         {
             if (_completed) return false;
             PacketWriter.Write(_pending, _magic, type, f0, last);
-            return Queued();
+            Queued();
         }
+
+        AfterSend();
+        return true;
     }
 
     public bool Send(PacketType type, ReadOnlySpan<byte> f0, in ReadOnlySequence<byte> data)
@@ -87,8 +128,11 @@ internal sealed class PacketOutbox : IDisposable
         {
             if (_completed) return false;
             PacketWriter.Write(_pending, _magic, type, f0, data);
-            return Queued();
+            Queued();
         }
+
+        AfterSend();
+        return true;
     }
 
     public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> f1, ReadOnlySpan<byte> last)
@@ -97,8 +141,11 @@ internal sealed class PacketOutbox : IDisposable
         {
             if (_completed) return false;
             PacketWriter.Write(_pending, _magic, type, f0, f1, last);
-            return Queued();
+            Queued();
         }
+
+        AfterSend();
+        return true;
     }
 
     public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> f1, ReadOnlySpan<byte> f2, ReadOnlySpan<byte> last)
@@ -107,8 +154,11 @@ internal sealed class PacketOutbox : IDisposable
         {
             if (_completed) return false;
             PacketWriter.Write(_pending, _magic, type, f0, f1, f2, last);
-            return Queued();
+            Queued();
         }
+
+        AfterSend();
+        return true;
     }
 
     public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> f1, ReadOnlySpan<byte> f2, ReadOnlySpan<byte> f3, ReadOnlySpan<byte> last)
@@ -117,8 +167,11 @@ internal sealed class PacketOutbox : IDisposable
         {
             if (_completed) return false;
             PacketWriter.Write(_pending, _magic, type, f0, f1, f2, f3, last);
-            return Queued();
+            Queued();
         }
+
+        AfterSend();
+        return true;
     }
 
     public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> f1, ReadOnlySpan<byte> f2, ReadOnlySpan<byte> f3, ReadOnlySpan<byte> f4, ReadOnlySpan<byte> last)
@@ -127,8 +180,11 @@ internal sealed class PacketOutbox : IDisposable
         {
             if (_completed) return false;
             PacketWriter.Write(_pending, _magic, type, f0, f1, f2, f3, f4, last);
-            return Queued();
+            Queued();
         }
+
+        AfterSend();
+        return true;
     }
 
     /// <summary>Queues raw bytes, for example an admin text reply.</summary>
@@ -138,8 +194,11 @@ internal sealed class PacketOutbox : IDisposable
         {
             if (_completed) return false;
             _pending.Write(bytes);
-            return Queued();
+            Queued();
         }
+
+        AfterSend();
+        return true;
     }
 
     /// <summary>Accepts no more packets; the write loop sends what is queued and then ends.</summary>
@@ -234,19 +293,61 @@ internal sealed class PacketOutbox : IDisposable
         }
     }
 
-    private bool Queued()
+    /// <summary>Under the lock, after a packet was queued.</summary>
+    private void Queued()
     {
         _pendingCount = _pending.WrittenCount;
-        if (_flushNeeded is null)
-        {
-            _signal.Set();
-        }
-        else if (!_flushRequested)
+        if (_flushNeeded is not null && !_flushRequested)
         {
             _flushRequested = true;
             _flushNeeded(this);
         }
-
-        return true;
     }
+
+    /// <summary>Outside the lock, after a packet was queued: wakes the write loop (mode without <c>flushNeeded</c>).</summary>
+    private void AfterSend()
+    {
+        if (_flushNeeded is not null) return;
+        if (_inlineDepth > 0)
+        {
+            Defer(this);
+            return;
+        }
+
+        _signal.Set();
+    }
+
+    private static void Defer(PacketOutbox outbox)
+    {
+        if (_deferred is null)
+        {
+            _deferred = outbox;
+            return;
+        }
+
+        if (ReferenceEquals(_deferred, outbox)) return;
+        var more = _moreDeferred ??= [];
+        if (!more.Contains(outbox)) more.Add(outbox);
+    }
+
+    internal static void EndSendInline()
+    {
+        if (--_inlineDepth > 0) return;
+        while (_deferred is { } first)
+        {
+            // Flushing runs write loops on this thread; clear first so that a send they might cause is not lost.
+            _deferred = null;
+            var more = _moreDeferred;
+            _moreDeferred = null;
+            first._signal.Set(runWaiterInline: true);
+            if (more is null) continue;
+            foreach (var outbox in more) outbox._signal.Set(runWaiterInline: true);
+        }
+    }
+}
+
+/// <summary>Ends a <see cref="PacketOutbox.SendInline"/> scope when disposed.</summary>
+internal readonly struct InlineSendScope : IDisposable
+{
+    public void Dispose() => PacketOutbox.EndSendInline();
 }

@@ -1,30 +1,43 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
-using System.Threading.Tasks.Dataflow;
+using System.Threading.Channels;
+using Gearman.Reactive.Connections;
 using Gearman.Reactive.Client;
 using Gearman.Reactive.Worker;
 
 namespace Gearman.Reactive.MapReduce;
 
 /// <summary>
-/// One map job's fan-out, a three-stage Dataflow pipeline:
+/// One map job's fan-out, in three stages that run side by side:
 /// <list type="number">
-/// <item>the producer enumerates the mapper and <c>SendAsync</c>s each chunk into a bounded block, so the mapper runs only
-/// while the block has room;</item>
-/// <item>the block (a <see cref="TransformBlock{TInput, TOutput}"/> with <c>MaxDegreeOfParallelism</c> =
-/// <see cref="GearmanMapperOptions.MaxReducerJobs"/> and <c>EnsureOrdered</c>) runs one reducer job per chunk and
-/// releases the results in chunk order;</item>
-/// <item>the aggregator reads them as an asynchronous stream.</item>
+/// <item>the producer enumerates the mapper and submits one reducer job per chunk while there is room: fewer than
+/// <see cref="GearmanMapperOptions.MaxReducerJobs"/> reducer jobs running, and fewer than twice that many chunks
+/// submitted and not yet taken by the aggregator (running, or finished and waiting for an earlier chunk); so the mapper
+/// runs only while there is room;</item>
+/// <item>each reducer job frees its running place when it finishes;</item>
+/// <item>the aggregator reads the results as an asynchronous stream, in chunk order; each result it takes frees a
+/// place in the window.</item>
 /// </list>
 /// The first failure of any stage decides the outcome; it cancels the pipeline, which detaches from the reducer jobs in
 /// flight and stops the mapper.
 /// </summary>
+/// <remarks>
+/// The reducer jobs' tasks go straight from the producer to the reader through a channel: a finished reducer job resumes
+/// the reader on the thread that delivered its result, with no block or scheduler in between.
+/// </remarks>
 internal sealed class MapJobRun
 {
     private readonly MapperHandler _handler;
     private readonly GearmanJob _job;
     private readonly string _reducer;
     private readonly GearmanClient _client;
+    private readonly Channel<Task<ReadOnlyMemory<byte>>> _submitted = Channel.CreateUnbounded<Task<ReadOnlyMemory<byte>>>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    private readonly Lock _lock = new();
+    private readonly AsyncSignal _room = new();
+    private int _running;
+    private int _unconsumed;
     private CancellationTokenSource _pipeline = null!;
     private Failure? _failure;
     private long _chunks;
@@ -58,24 +71,11 @@ internal sealed class MapJobRun
         using var pipeline = CancellationTokenSource.CreateLinkedTokenSource(jobToken);
         _pipeline = pipeline;
         var token = pipeline.Token;
-        int parallelism = _handler.Options.MaxReducerJobs;
-        var reduce = new TransformBlock<Chunk, ReadOnlyMemory<byte>>(
-            ReduceAsync,
-            new ExecutionDataflowBlockOptions
-            {
-                // Room for the jobs in flight plus as many finished results waiting for an earlier chunk.
-                BoundedCapacity = parallelism * 2,
-                MaxDegreeOfParallelism = parallelism,
-                EnsureOrdered = true,
-                SingleProducerConstrained = true,
-                CancellationToken = token,
-            });
-
-        var producer = ProduceAsync(reduce, token);
+        var producer = ProduceAsync(token);
         ReadOnlyMemory<byte> result = default;
         try
         {
-            var results = ReadResultsAsync(reduce, token);
+            var results = ReadResultsAsync(token);
             if (_handler.Aggregator is { } aggregate) result = await aggregate(results, token).ConfigureAwait(false);
 
             // Whatever the aggregator left unread must still succeed.
@@ -95,22 +95,40 @@ internal sealed class MapJobRun
         await producer.ConfigureAwait(false);
 
         // Wait for the reducer jobs still in flight to be detached before the client goes away.
-        await reduce.Completion.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+        while (_submitted.Reader.TryRead(out var unread))
+        {
+            try
+            {
+                await unread.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Cancelled by the failure that decides the outcome, or a later failure of its own: either way observed.
+            }
+        }
+
         return await FinishAsync(result, jobToken).ConfigureAwait(false);
     }
 
     private static bool IsConsequence(Exception ex, CancellationToken token) => ex is OperationCanceledException && token.IsCancellationRequested;
 
-    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadResultsAsync(
-        TransformBlock<Chunk, ReadOnlyMemory<byte>> block, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>
+    /// Stage 3: the results in chunk order. Enumerating it again (as after an aggregator that stopped early) continues
+    /// where the previous enumeration stopped.
+    /// </summary>
+    private async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadResultsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        while (await block.OutputAvailableAsync(cancellationToken).ConfigureAwait(false))
+        var reader = _submitted.Reader;
+        while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            while (block.TryReceive(out var result)) yield return result;
+            while (reader.TryRead(out var reduction))
+            {
+                var result = await reduction.ConfigureAwait(false);
+                lock (_lock) _unconsumed--;
+                _room.Set();
+                yield return result;
+            }
         }
-
-        // The block completed: normally after the last result, or faulted by a failed reducer job.
-        await block.Completion.ConfigureAwait(false);
     }
 
     /// <summary>Ends the map job according to the first failure, if any.</summary>
@@ -149,8 +167,8 @@ internal sealed class MapJobRun
         }
     }
 
-    /// <summary>Stage 1: pulls chunks from the mapper while the block has room.</summary>
-    private async Task ProduceAsync(TransformBlock<Chunk, ReadOnlyMemory<byte>> block, CancellationToken token)
+    /// <summary>Stage 1: pulls chunks from the mapper while the window has room, and submits their reducer jobs.</summary>
+    private async Task ProduceAsync(CancellationToken token)
     {
         long index = 0;
         try
@@ -159,7 +177,8 @@ internal sealed class MapJobRun
             await foreach (var chunk in _handler.Mapper(_job, token).WithCancellation(token).ConfigureAwait(false))
             {
                 if (_job.IsEnded) break;
-                if (!await block.SendAsync(new Chunk(index, chunk), token).ConfigureAwait(false)) break;
+                while (!TryTakeRoom()) await _room.WaitAsync(token).ConfigureAwait(false);
+                _submitted.Writer.TryWrite(ReduceAsync(new Chunk(index, chunk), token));
                 index++;
                 Interlocked.Exchange(ref _chunks, index);
             }
@@ -176,14 +195,13 @@ internal sealed class MapJobRun
         }
         finally
         {
-            block.Complete();
+            _submitted.Writer.TryComplete();
         }
     }
 
-    /// <summary>Stage 2: one reducer job per chunk (the block bounds how many run at once).</summary>
-    private async Task<ReadOnlyMemory<byte>> ReduceAsync(Chunk chunk)
+    /// <summary>Stage 2: one reducer job per chunk; its failure is recorded as soon as it happens, whatever chunk the reader is at.</summary>
+    private async Task<ReadOnlyMemory<byte>> ReduceAsync(Chunk chunk, CancellationToken token)
     {
-        var token = _pipeline.Token;
         try
         {
             return await _client.ExecuteAsync(_reducer, chunk.Data, _handler.ReducerJobOptions, progress: null, token).ConfigureAwait(false);
@@ -192,6 +210,24 @@ internal sealed class MapJobRun
         {
             Fail(Stage.Reducer, ex, chunk.Index);
             throw;
+        }
+        finally
+        {
+            lock (_lock) _running--;
+            _room.Set();
+        }
+    }
+
+    /// <summary>Takes a running place and a window place for the next chunk, if both are free.</summary>
+    private bool TryTakeRoom()
+    {
+        int parallelism = _handler.Options.MaxReducerJobs;
+        lock (_lock)
+        {
+            if (_running >= parallelism || _unconsumed >= 2 * parallelism) return false;
+            _running++;
+            _unconsumed++;
+            return true;
         }
     }
 

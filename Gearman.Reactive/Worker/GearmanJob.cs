@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Text;
+using Gearman.Reactive.Connections;
 using Gearman.Reactive.Protocol;
 
 namespace Gearman.Reactive.Worker;
@@ -136,10 +137,7 @@ public sealed class GearmanJob
     public ValueTask<bool> CompleteAsync(ReadOnlyMemory<byte> result = default, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (!TryEnd(Ended)) return new ValueTask<bool>(false);
-        bool sent = _connection.Outbox.Send(PacketType.WorkComplete, _handle, result.Span);
-        OnEnded();
-        return new ValueTask<bool>(sent);
+        return new ValueTask<bool>(Complete(result.Span));
     }
 
     /// <summary>Ends the job as failed (<c>WORK_FAIL</c>).</summary>
@@ -149,9 +147,12 @@ public sealed class GearmanJob
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (!TryEnd(Ended)) return new ValueTask<bool>(false);
-        bool sent = _connection.Outbox.Send(PacketType.WorkFail, _handle);
-        OnEnded();
-        return new ValueTask<bool>(sent);
+        using (PacketOutbox.SendInline())
+        {
+            bool sent = _connection.Outbox.Send(PacketType.WorkFail, _handle);
+            OnEnded(runWaiterInline: true);
+            return new ValueTask<bool>(sent);
+        }
     }
 
     /// <summary>
@@ -166,13 +167,31 @@ public sealed class GearmanJob
         ArgumentNullException.ThrowIfNull(message);
         cancellationToken.ThrowIfCancellationRequested();
         if (!TryEnd(Ended)) return new ValueTask<bool>(false);
-        bool sent = _connection.Outbox.Send(PacketType.WorkException, _handle, Encoding.UTF8.GetBytes(message));
-        OnEnded();
-        return new ValueTask<bool>(sent);
+        using (PacketOutbox.SendInline())
+        {
+            bool sent = _connection.Outbox.Send(PacketType.WorkException, _handle, Encoding.UTF8.GetBytes(message));
+            OnEnded(runWaiterInline: true);
+            return new ValueTask<bool>(sent);
+        }
     }
 
     /// <inheritdoc />
     public override string ToString() => $"{Function} {Handle}";
+
+    /// <summary>
+    /// Ends the job with <c>WORK_COMPLETE</c>; false when it had already ended or the connection is closed. The result
+    /// is written on this thread, together with the next grab when ending the job frees a waiting grab loop's credit.
+    /// </summary>
+    internal bool Complete(ReadOnlySpan<byte> result)
+    {
+        if (!TryEnd(Ended)) return false;
+        using (PacketOutbox.SendInline())
+        {
+            bool sent = _connection.Outbox.Send(PacketType.WorkComplete, _handle, result);
+            OnEnded(runWaiterInline: true);
+            return sent;
+        }
+    }
 
     /// <summary>Takes the job away without a result: the server will give it to another worker. Idempotent.</summary>
     internal bool Abandon()
@@ -203,10 +222,10 @@ public sealed class GearmanJob
         OnEnded();
     }
 
-    private void OnEnded()
+    private void OnEnded(bool runWaiterInline = false)
     {
         // Stop the timeout timer of a job that ended in time; the token stays usable.
         if (_timed && !_cancellation.IsCancellationRequested) _cancellation.CancelAfter(System.Threading.Timeout.InfiniteTimeSpan);
-        _connection.OnJobEnded(this);
+        _connection.OnJobEnded(this, runWaiterInline);
     }
 }

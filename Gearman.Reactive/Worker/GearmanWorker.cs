@@ -264,13 +264,22 @@ public sealed partial class GearmanWorker : IAsyncDisposable
     private static async Task RunHandlerAsync(GearmanJob job, Func<GearmanJob, CancellationToken, ValueTask<ReadOnlyMemory<byte>>> handler)
     {
         var lane = job.Connection.Lane;
+        bool released = false;
         try
         {
             // A job taken away while it waited in the block (lost connection, timeout, stop) is not started.
             if (!job.IsEnded)
             {
                 var result = await handler(job, job.CancellationToken).ConfigureAwait(false);
-                await job.CompleteAsync(result).ConfigureAwait(false);
+
+                // The credit goes straight to the waiting grab loop, which queues its GRAB_JOB_ALL on this thread:
+                // the result and the next grab leave in one write, with no thread hop in between.
+                using (PacketOutbox.SendInline())
+                {
+                    job.Complete(result.Span);
+                    released = true;
+                    lane.Release(runWaiterInline: true);
+                }
             }
         }
         catch (OperationCanceledException) when (job.CancellationToken.IsCancellationRequested)
@@ -291,7 +300,7 @@ public sealed partial class GearmanWorker : IAsyncDisposable
         }
         finally
         {
-            lane.Release();
+            if (!released) lane.Release();
         }
     }
 

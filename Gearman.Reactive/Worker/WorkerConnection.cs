@@ -15,8 +15,11 @@ namespace Gearman.Reactive.Worker;
 internal sealed class WorkerConnection : IPacketHandler, IAsyncDisposable
 {
     private readonly WorkerSession _session;
+
+    // Synchronous continuations: the grab loop (our code only; it hands jobs to blocks with SendAsync, which never runs a
+    // handler inline) resumes on the read loop's thread, without a thread hop per packet.
     private readonly Channel<WorkerEvent> _events = Channel.CreateUnbounded<WorkerEvent>(
-        new UnboundedChannelOptions { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = false });
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = true });
 
     private readonly ConcurrentDictionary<GearmanJob, byte> _jobs = new();
     private readonly CancellationTokenSource _closed = new();
@@ -74,11 +77,11 @@ internal sealed class WorkerConnection : IPacketHandler, IAsyncDisposable
         if (_isClosed || Volatile.Read(ref _shuttingDown) != 0) job.Abandon();
     }
 
-    /// <summary>Called once by a job when it ends, whichever way.</summary>
-    public void OnJobEnded(GearmanJob job)
+    /// <summary>Called once by a job when it ends, whichever way; <paramref name="runWaiterInline"/> as for <see cref="WorkerLane.Release"/>.</summary>
+    public void OnJobEnded(GearmanJob job, bool runWaiterInline = false)
     {
         _jobs.TryRemove(job, out _);
-        _session.Lane.OnJobEnded(job);
+        _session.Lane.OnJobEnded(job, runWaiterInline);
     }
 
     /// <summary>Called when a job's timeout expired.</summary>

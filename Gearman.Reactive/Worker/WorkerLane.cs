@@ -22,7 +22,7 @@ namespace Gearman.Reactive.Worker;
 internal sealed class WorkerLane
 {
     private readonly Dictionary<string, RegisteredFunction> _byName;
-    private readonly SemaphoreSlim _credits;
+    private readonly CreditGate _credits;
     private readonly List<WorkerSession> _sessions = [];
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private CancellationTokenSource? _stopping;
@@ -37,7 +37,7 @@ internal sealed class WorkerLane
         Target = target;
         ReleasesOnJobEnd = releasesOnJobEnd;
         _byName = functions.ToDictionary(f => f.Name, StringComparer.Ordinal);
-        _credits = new SemaphoreSlim(capacity, capacity);
+        _credits = new CreditGate(capacity);
         Description = string.Join(", ", functions.Select(f => f.Name));
         foreach (var endpoint in worker.Endpoints) _sessions.Add(new WorkerSession(this, endpoint));
     }
@@ -83,23 +83,28 @@ internal sealed class WorkerLane
         foreach (var session in _sessions) session.Start(token);
     }
 
-    public async ValueTask AcquireAsync(CancellationToken cancellationToken)
+    /// <summary>Takes a credit for a grab; <paramref name="waiter"/> is the grab loop's own.</summary>
+    public async ValueTask AcquireAsync(CreditWaiter waiter, CancellationToken cancellationToken)
     {
-        await _credits.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _credits.AcquireAsync(waiter, cancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _held);
     }
 
-    public void Release()
+    /// <summary>
+    /// Returns a credit. With <paramref name="runWaiterInline"/>, a grab loop waiting for it runs on to its next grab on
+    /// this thread (see <see cref="CreditGate.Release"/>); pass it only from a job's end, outside locks.
+    /// </summary>
+    public void Release(bool runWaiterInline = false)
     {
         int held = Interlocked.Decrement(ref _held);
-        _credits.Release();
+        _credits.Release(runWaiterInline);
         if (held == 0 && Volatile.Read(ref _draining) != 0) _drained.TrySetResult();
     }
 
-    /// <summary>Called by every job as it ends.</summary>
-    public void OnJobEnded(GearmanJob job)
+    /// <summary>Called by every job as it ends; <paramref name="runWaiterInline"/> as for <see cref="Release"/>.</summary>
+    public void OnJobEnded(GearmanJob job, bool runWaiterInline = false)
     {
-        if (ReleasesOnJobEnd) Release();
+        if (ReleasesOnJobEnd) Release(runWaiterInline);
     }
 
     /// <summary>Grabbing has stopped: completes the target (the handler block finishes what it holds) and waits for the credits to return.</summary>

@@ -13,6 +13,7 @@ namespace Gearman.Reactive.Worker;
 internal sealed class WorkerSession
 {
     private readonly Lock _lock = new();
+    private readonly CreditWaiter _creditWaiter = new();
     private WorkerConnection? _current;
     private Task _run = Task.CompletedTask;
 
@@ -128,14 +129,14 @@ internal sealed class WorkerSession
         {
             try
             {
-                await Lane.AcquireAsync(waits.Token).ConfigureAwait(false);
+                await Lane.AcquireAsync(_creditWaiter, waits.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 return healthy;
             }
 
-            if (stopping.IsCancellationRequested || !connection.Outbox.Send(PacketType.GrabJobAll))
+            if (stopping.IsCancellationRequested || !SendInline(connection, PacketType.GrabJobAll))
             {
                 Lane.Release();
                 return healthy;
@@ -172,7 +173,7 @@ internal sealed class WorkerSession
 
             Lane.Release();
             if (stopping.IsCancellationRequested) return healthy;
-            if (!connection.Outbox.Send(PacketType.PreSleep)) return healthy;
+            if (!SendInline(connection, PacketType.PreSleep)) return healthy;
             while (true)
             {
                 WorkerEvent? e;
@@ -240,6 +241,18 @@ internal sealed class WorkerSession
                 // The channel completed with the connection's error; OnClosed has logged it.
                 return null;
             }
+        }
+    }
+
+    /// <summary>
+    /// Sends on this thread rather than waking the write loop. When this runs inside a job's end (the credit was handed
+    /// over inline), the packet joins the job's result in one write.
+    /// </summary>
+    private static bool SendInline(WorkerConnection connection, PacketType type)
+    {
+        using (PacketOutbox.SendInline())
+        {
+            return connection.Outbox.Send(type);
         }
     }
 
