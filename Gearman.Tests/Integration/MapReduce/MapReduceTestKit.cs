@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using Gearman.Reactive.Client;
+using Gearman.Reactive.MapReduce;
 using Gearman.Reactive.Worker;
 using Gearman.Tests.Infrastructure;
 using Gearman.Tests.Integration.Worker;
@@ -61,6 +62,91 @@ internal static class MapReduceTestKit
         int current;
         while (value > (current = Volatile.Read(ref max)) && Interlocked.CompareExchange(ref max, value, current) != current)
         {
+        }
+    }
+}
+
+/// <summary>
+/// The set-up most map-reduce tests share: a server of one kind (started with <c>--exceptions</c> unless told otherwise),
+/// a started worker holding a mapper and a reducer function under unique names, and a client. Disposing stops the
+/// client, then the worker, then the server.
+/// </summary>
+internal sealed class MapReduceRig : IAsyncDisposable
+{
+    /// <summary>The server options gearmand's partition tests run with.</summary>
+    public static readonly ServerStartOptions WithExceptions = new() { Exceptions = true };
+
+    private MapReduceRig(IServerUnderTest server, GearmanWorker worker, GearmanClient client, string mapper, string reducer)
+        => (Server, Worker, Client, Mapper, Reducer) = (server, worker, client, mapper, reducer);
+
+    public IServerUnderTest Server { get; }
+
+    public GearmanWorker Worker { get; }
+
+    public GearmanClient Client { get; }
+
+    /// <summary>The unique name of the mapper function.</summary>
+    public string Mapper { get; }
+
+    /// <summary>The unique name of the reducer function.</summary>
+    public string Reducer { get; }
+
+    /// <summary>
+    /// Starts a server of <paramref name="kind"/>, a worker on which <paramref name="register"/> adds functions for the
+    /// mapper and reducer names (unique names from the prefixes), and a client.
+    /// </summary>
+    public static async Task<MapReduceRig> StartAsync(
+        ServerKind kind, string mapperPrefix, string reducerPrefix, Action<GearmanWorker, string, string> register, ServerStartOptions? options = null)
+    {
+        var server = await TestServers.StartAsync(kind, options ?? WithExceptions, Ct);
+        GearmanWorker? worker = null;
+        try
+        {
+            var (mapper, reducer) = (TestNames.Unique(mapperPrefix), TestNames.Unique(reducerPrefix));
+            worker = new GearmanWorker(Options(server));
+            register(worker, mapper, reducer);
+            await worker.StartAsync(Ct);
+            return new MapReduceRig(server, worker, MapReduceTestKit.NewClient(server), mapper, reducer);
+        }
+        catch
+        {
+            if (worker is not null) await worker.DisposeAsync();
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The word set-up of gearmand's partition tests: <see cref="MapReduceTestKit.SplitWords"/> with <see cref="MapReduceTestKit.Concatenate"/> as the
+    /// mapper and <see cref="MapReduceTestKit.EchoOrReact"/> (recording into <paramref name="reduced"/>) as the reducer.
+    /// </summary>
+    public static Task<MapReduceRig> StartWordsAsync(ServerKind kind, ConcurrentQueue<string>? reduced = null)
+        => StartAsync(kind, "mr_split", "mr_echo", (worker, mapper, reducer) =>
+        {
+            worker.AddMapper(mapper, MapReduceTestKit.SplitWords, MapReduceTestKit.Concatenate, GearmanMapperOptions.Default);
+            worker.AddFunction(reducer, MapReduceTestKit.EchoOrReact(reduced ?? new ConcurrentQueue<string>()), MapReduceTestKit.Reducers());
+        });
+
+    /// <summary>Runs a foreground map-reduce job of the rig's mapper and reducer on <paramref name="workload"/>, bounded.</summary>
+    public Task<ReadOnlyMemory<byte>> ReduceAsync(string workload)
+        => Client.ExecuteReduceAsync(Mapper, Reducer, Bytes(workload), cancellationToken: Ct).AsTask().Within();
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await Client.DisposeAsync();
+        }
+        finally
+        {
+            try
+            {
+                await Worker.DisposeAsync();
+            }
+            finally
+            {
+                await Server.DisposeAsync();
+            }
         }
     }
 }

@@ -19,23 +19,17 @@ namespace Gearman.Tests.Integration.MapReduce;
 /// </summary>
 public sealed class MapReduceTests
 {
-    private static readonly ServerStartOptions WithExceptions = new() { Exceptions = true };
+    private static readonly ServerStartOptions WithExceptions = MapReduceRig.WithExceptions;
 
     [Theory(Timeout = 60_000)]
     [InlineData(ServerKind.Gearmand)]
     [InlineData(ServerKind.Ours)]
     public async Task Words_are_reduced_and_concatenated_in_chunk_order(ServerKind kind)
     {
-        await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
-        var (mapper, reducer) = (TestNames.Unique("mr_split"), TestNames.Unique("mr_echo"));
         var reduced = new ConcurrentQueue<string>();
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddMapper(mapper, SplitWords, Concatenate, GearmanMapperOptions.Default);
-        worker.AddFunction(reducer, EchoOrReact(reduced), Reducers());
-        await worker.StartAsync(Ct);
-        await using var client = NewClient(server);
+        await using var rig = await MapReduceRig.StartWordsAsync(kind, reduced);
 
-        var result = await client.ExecuteReduceAsync(mapper, reducer, Bytes(Sentence), cancellationToken: Ct).AsTask().Within();
+        var result = await rig.ReduceAsync(Sentence);
 
         // HEAD's order (chunk order); libgearman 1.1.20's own workers give "huntnotdoesdogthis" (see the interop tests).
         Assert.Equal("thisdogdoesnothunt", Text(result));
@@ -47,17 +41,11 @@ public sealed class MapReduceTests
     [InlineData(ServerKind.Ours)]
     public async Task A_failing_reducer_job_fails_the_whole_job(ServerKind kind)
     {
-        await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
-        var (mapper, reducer) = (TestNames.Unique("mr_split"), TestNames.Unique("mr_echo"));
         var reduced = new ConcurrentQueue<string>();
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddMapper(mapper, SplitWords, Concatenate, GearmanMapperOptions.Default);
-        worker.AddFunction(reducer, EchoOrReact(reduced), Reducers());
-        await worker.StartAsync(Ct);
-        await using var client = NewClient(server);
+        await using var rig = await MapReduceRig.StartWordsAsync(kind, reduced);
 
-        var error = await Assert.ThrowsAsync<GearmanJobFailedException>(() => client.ExecuteReduceAsync(mapper, reducer, Bytes(Sentence + " fail"), cancellationToken: Ct).AsTask().Within());
-        Assert.Equal(mapper, error.Function);
+        var error = await Assert.ThrowsAsync<GearmanJobFailedException>(() => rig.ReduceAsync(Sentence + " fail"));
+        Assert.Equal(rig.Mapper, error.Function);
         Assert.Contains("fail", reduced);
     }
 
@@ -66,15 +54,9 @@ public sealed class MapReduceTests
     [InlineData(ServerKind.Ours)]
     public async Task A_throwing_mapper_is_an_exception_for_the_client(ServerKind kind)
     {
-        await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
-        var (mapper, reducer) = (TestNames.Unique("mr_split"), TestNames.Unique("mr_echo"));
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddMapper(mapper, SplitWords, Concatenate, GearmanMapperOptions.Default);
-        worker.AddFunction(reducer, EchoOrReact(new ConcurrentQueue<string>()), Reducers());
-        await worker.StartAsync(Ct);
-        await using var client = NewClient(server);
+        await using var rig = await MapReduceRig.StartWordsAsync(kind);
 
-        var error = await Assert.ThrowsAsync<GearmanJobException>(() => client.ExecuteReduceAsync(mapper, reducer, Bytes(Sentence + " mapper_fail"), cancellationToken: Ct).AsTask().Within());
+        var error = await Assert.ThrowsAsync<GearmanJobException>(() => rig.ReduceAsync(Sentence + " mapper_fail"));
         Assert.Equal("Error occurred on purpose", Text(error.ExceptionData));
     }
 
@@ -83,17 +65,14 @@ public sealed class MapReduceTests
     [InlineData(ServerKind.Ours)]
     public async Task A_mapper_that_fails_its_job_gives_WORK_FAIL_and_emits_nothing_more(ServerKind kind)
     {
-        await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
-        var (mapper, reducer) = (TestNames.Unique("mr_failing"), TestNames.Unique("mr_echo"));
-        var reduced = new ConcurrentQueue<string>();
         bool resumed = false;
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddMapper(mapper, FailAfterOneChunk, Concatenate, GearmanMapperOptions.Default);
-        worker.AddFunction(reducer, EchoOrReact(reduced), Reducers());
-        await worker.StartAsync(Ct);
-        await using var client = NewClient(server);
+        await using var rig = await MapReduceRig.StartAsync(kind, "mr_failing", "mr_echo", (worker, mapper, reducer) =>
+        {
+            worker.AddMapper(mapper, FailAfterOneChunk, Concatenate, GearmanMapperOptions.Default);
+            worker.AddFunction(reducer, EchoOrReact(new ConcurrentQueue<string>()), Reducers());
+        });
 
-        await Assert.ThrowsAsync<GearmanJobFailedException>(() => client.ExecuteReduceAsync(mapper, reducer, Bytes("x"), cancellationToken: Ct).AsTask().Within());
+        await Assert.ThrowsAsync<GearmanJobFailedException>(() => rig.ReduceAsync("x"));
         Assert.False(resumed);
 
         async IAsyncEnumerable<ReadOnlyMemory<byte>> FailAfterOneChunk(GearmanJob job, [EnumeratorCancellation] CancellationToken ct)
@@ -110,12 +89,8 @@ public sealed class MapReduceTests
     [InlineData(ServerKind.Ours)]
     public async Task Without_a_reducer_the_mapper_runs_as_an_ordinary_function(ServerKind kind)
     {
-        await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
-        string mapper = TestNames.Unique("mr_split");
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddMapper(mapper, SplitWords, Concatenate, GearmanMapperOptions.Default);
-        await worker.StartAsync(Ct);
-        await using var client = NewClient(server);
+        await using var rig = await MapReduceRig.StartAsync(kind, "mr_split", "mr_unused", (worker, mapper, _) => worker.AddMapper(mapper, SplitWords, Concatenate, GearmanMapperOptions.Default));
+        var (client, mapper) = (rig.Client, rig.Mapper);
 
         // Every chunk is a WORK_DATA packet, then an empty WORK_COMPLETE; the aggregator is not involved.
         var events = await client.Submit(mapper, Bytes(Sentence)).ToList().ToTask(Ct).Within();
@@ -130,18 +105,16 @@ public sealed class MapReduceTests
     [InlineData(ServerKind.Ours)]
     public async Task Without_an_aggregator_the_job_completes_empty_once_every_reducer_job_has(ServerKind kind)
     {
-        await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
-        var (mapper, reducer) = (TestNames.Unique("mr_whole"), TestNames.Unique("mr_count"));
         var reduced = new ConcurrentQueue<string>();
-        await using var worker = new GearmanWorker(Options(server));
 
         // gearmand's no-aggregator case: a mapper that emits its whole workload as one chunk, reduced by "count".
-        worker.AddMapper(mapper, (job, _) => new[] { job.Workload }.ToAsyncEnumerable(), aggregator: null, GearmanMapperOptions.Default);
-        worker.AddFunction(reducer, EchoOrReact(reduced), Reducers());
-        await worker.StartAsync(Ct);
-        await using var client = NewClient(server);
+        await using var rig = await MapReduceRig.StartAsync(kind, "mr_whole", "mr_count", (worker, mapper, reducer) =>
+        {
+            worker.AddMapper(mapper, (job, _) => new[] { job.Workload }.ToAsyncEnumerable(), aggregator: null, GearmanMapperOptions.Default);
+            worker.AddFunction(reducer, EchoOrReact(reduced), Reducers());
+        });
 
-        var result = await client.ExecuteReduceAsync(mapper, reducer, Bytes(Sentence), cancellationToken: Ct).AsTask().Within();
+        var result = await rig.ReduceAsync(Sentence);
         Assert.True(result.IsEmpty);
         Assert.Equal([Sentence], reduced);
     }
@@ -151,20 +124,18 @@ public sealed class MapReduceTests
     [InlineData(ServerKind.Ours)]
     public async Task A_retry_exception_makes_the_server_run_the_map_job_again(ServerKind kind)
     {
-        await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
-        var (mapper, reducer) = (TestNames.Unique("mr_retry"), TestNames.Unique("mr_echo"));
         int runs = 0;
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddMapper(
-            mapper,
-            (job, ct) => Interlocked.Increment(ref runs) == 1 ? throw new GearmanJobRetryException("database busy") : SplitWords(job, ct),
-            Concatenate,
-            GearmanMapperOptions.Default);
-        worker.AddFunction(reducer, EchoOrReact(new ConcurrentQueue<string>()), Reducers());
-        await worker.StartAsync(Ct);
-        await using var client = NewClient(server);
+        await using var rig = await MapReduceRig.StartAsync(kind, "mr_retry", "mr_echo", (worker, mapper, reducer) =>
+        {
+            worker.AddMapper(
+                mapper,
+                (job, ct) => Interlocked.Increment(ref runs) == 1 ? throw new GearmanJobRetryException("database busy") : SplitWords(job, ct),
+                Concatenate,
+                GearmanMapperOptions.Default);
+            worker.AddFunction(reducer, EchoOrReact(new ConcurrentQueue<string>()), Reducers());
+        });
 
-        var result = await client.ExecuteReduceAsync(mapper, reducer, Bytes(Sentence), cancellationToken: Ct).AsTask().Within();
+        var result = await rig.ReduceAsync(Sentence);
         Assert.Equal("thisdogdoesnothunt", Text(result));
         Assert.Equal(2, runs);
     }
@@ -175,23 +146,23 @@ public sealed class MapReduceTests
     public async Task Retries_end_with_WORK_FAIL_at_the_servers_job_retries_limit(ServerKind kind)
     {
         // -j 2: the job runs at most twice (spec §2.11; 1.1.20 and HEAD agree for N > 0).
-        await using var server = await TestServers.StartAsync(kind, WithExceptions with { JobRetries = 2 }, Ct);
-        var (mapper, reducer) = (TestNames.Unique("mr_retry"), TestNames.Unique("mr_echo"));
         int runs = 0;
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddMapper(
-            mapper,
-            (_, _) =>
-            {
-                Interlocked.Increment(ref runs);
-                throw new GearmanJobRetryException("always busy");
-            },
-            Concatenate,
-            GearmanMapperOptions.Default);
-        await worker.StartAsync(Ct);
-        await using var client = NewClient(server);
+        await using var rig = await MapReduceRig.StartAsync(
+            kind,
+            "mr_retry",
+            "mr_echo",
+            (worker, mapper, _) => worker.AddMapper(
+                mapper,
+                (_, _) =>
+                {
+                    Interlocked.Increment(ref runs);
+                    throw new GearmanJobRetryException("always busy");
+                },
+                Concatenate,
+                GearmanMapperOptions.Default),
+            MapReduceRig.WithExceptions with { JobRetries = 2 });
 
-        await Assert.ThrowsAsync<GearmanJobFailedException>(() => client.ExecuteReduceAsync(mapper, reducer, Bytes(Sentence), cancellationToken: Ct).AsTask().Within());
+        await Assert.ThrowsAsync<GearmanJobFailedException>(() => rig.ReduceAsync(Sentence));
         Assert.Equal(2, runs);
     }
 
@@ -200,38 +171,36 @@ public sealed class MapReduceTests
     [InlineData(ServerKind.Ours)]
     public async Task Once_a_reducer_job_fails_the_map_job_fails_without_waiting_for_the_others_and_the_mapper_stops(ServerKind kind)
     {
-        await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
-        var (mapper, reducer) = (TestNames.Unique("mr_detach"), TestNames.Unique("mr_hold"));
         const int chunks = 1000, parallelism = 4;
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var othersRunning = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var mapperCancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int produced = 0, held = 0;
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddMapper(mapper, Produce, Concatenate, GearmanMapperOptions.Default with { MaxReducerJobs = parallelism });
-        worker.AddFunction(
-            reducer,
-            async (job, ct) =>
-            {
-                if (Text(job.Workload) == "fail")
+        await using var rig = await MapReduceRig.StartAsync(kind, "mr_detach", "mr_hold", (worker, mapper, reducer) =>
+        {
+            worker.AddMapper(mapper, Produce, Concatenate, GearmanMapperOptions.Default with { MaxReducerJobs = parallelism });
+            worker.AddFunction(
+                reducer,
+                async (job, ct) =>
                 {
-                    // Fail once the other reducer jobs in flight are running: they are what the map job must not wait for.
-                    await othersRunning.Task.WaitAsync(ct);
-                    await job.FailAsync(ct);
-                    return default;
-                }
+                    if (Text(job.Workload) == "fail")
+                    {
+                        // Fail once the other reducer jobs in flight are running: they are what the map job must not wait for.
+                        await othersRunning.Task.WaitAsync(ct);
+                        await job.FailAsync(ct);
+                        return default;
+                    }
 
-                if (Interlocked.Increment(ref held) == parallelism - 1) othersRunning.TrySetResult();
-                await release.Task.WaitAsync(ct);
-                return job.Workload;
-            },
-            Reducers(parallelism * 2));
-        await worker.StartAsync(Ct);
-        await using var client = NewClient(server);
+                    if (Interlocked.Increment(ref held) == parallelism - 1) othersRunning.TrySetResult();
+                    await release.Task.WaitAsync(ct);
+                    return job.Workload;
+                },
+                Reducers(parallelism * 2));
+        });
 
         try
         {
-            await Assert.ThrowsAsync<GearmanJobFailedException>(() => client.ExecuteReduceAsync(mapper, reducer, Bytes("go"), cancellationToken: Ct).AsTask().Within());
+            await Assert.ThrowsAsync<GearmanJobFailedException>(() => rig.ReduceAsync("go"));
             await mapperCancelled.Task.Within();
             Assert.Equal(parallelism - 1, Volatile.Read(ref held)); // those reducer jobs still run: detached, not awaited
             Assert.InRange(Volatile.Read(ref produced), parallelism, (parallelism * 2) + 2); // the mapper was not drained
@@ -257,22 +226,20 @@ public sealed class MapReduceTests
     [InlineData(ServerKind.Ours)]
     public async Task A_reducer_job_over_its_timeout_fails_the_map_job(ServerKind kind)
     {
-        await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
-        var (mapper, reducer) = (TestNames.Unique("mr_slow"), TestNames.Unique("mr_never"));
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddMapper(mapper, SplitWords, Concatenate, GearmanMapperOptions.Default with { ReducerTimeout = TimeSpan.FromMilliseconds(300) });
-        worker.AddFunction(reducer, async (job, ct) =>
+        await using var rig = await MapReduceRig.StartAsync(kind, "mr_slow", "mr_never", (worker, mapper, reducer) =>
         {
-            await release.Task.WaitAsync(ct);
-            return job.Workload;
-        }, Reducers());
-        await worker.StartAsync(Ct);
-        await using var client = NewClient(server);
+            worker.AddMapper(mapper, SplitWords, Concatenate, GearmanMapperOptions.Default with { ReducerTimeout = TimeSpan.FromMilliseconds(300) });
+            worker.AddFunction(reducer, async (job, ct) =>
+            {
+                await release.Task.WaitAsync(ct);
+                return job.Workload;
+            }, Reducers());
+        });
 
         try
         {
-            await Assert.ThrowsAsync<GearmanJobFailedException>(() => client.ExecuteReduceAsync(mapper, reducer, Bytes(Sentence), cancellationToken: Ct).AsTask().Within());
+            await Assert.ThrowsAsync<GearmanJobFailedException>(() => rig.ReduceAsync(Sentence));
         }
         finally
         {
@@ -285,15 +252,13 @@ public sealed class MapReduceTests
     [InlineData(ServerKind.Ours)]
     public async Task A_throwing_aggregator_is_an_exception_for_the_client(ServerKind kind)
     {
-        await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
-        var (mapper, reducer) = (TestNames.Unique("mr_split"), TestNames.Unique("mr_echo"));
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddMapper(mapper, SplitWords, (_, _) => throw new FormatException("cannot fold"), GearmanMapperOptions.Default);
-        worker.AddFunction(reducer, EchoOrReact(new ConcurrentQueue<string>()), Reducers());
-        await worker.StartAsync(Ct);
-        await using var client = NewClient(server);
+        await using var rig = await MapReduceRig.StartAsync(kind, "mr_split", "mr_echo", (worker, mapper, reducer) =>
+        {
+            worker.AddMapper(mapper, SplitWords, (_, _) => throw new FormatException("cannot fold"), GearmanMapperOptions.Default);
+            worker.AddFunction(reducer, EchoOrReact(new ConcurrentQueue<string>()), Reducers());
+        });
 
-        var error = await Assert.ThrowsAsync<GearmanJobException>(() => client.ExecuteReduceAsync(mapper, reducer, Bytes(Sentence), cancellationToken: Ct).AsTask().Within());
+        var error = await Assert.ThrowsAsync<GearmanJobException>(() => rig.ReduceAsync(Sentence));
         Assert.Equal("cannot fold", Text(error.ExceptionData));
     }
 
@@ -302,18 +267,16 @@ public sealed class MapReduceTests
     [InlineData(ServerKind.Ours)]
     public async Task An_aggregator_that_stops_reading_early_still_waits_for_every_reducer_job(ServerKind kind)
     {
-        await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
-        var (mapper, reducer) = (TestNames.Unique("mr_first"), TestNames.Unique("mr_echo"));
         var reduced = new ConcurrentQueue<string>();
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddMapper(mapper, SplitWords, async (results, ct) => await results.FirstAsync(ct), GearmanMapperOptions.Default);
-        worker.AddFunction(reducer, EchoOrReact(reduced), Reducers());
-        await worker.StartAsync(Ct);
-        await using var client = NewClient(server);
+        await using var rig = await MapReduceRig.StartAsync(kind, "mr_first", "mr_echo", (worker, mapper, reducer) =>
+        {
+            worker.AddMapper(mapper, SplitWords, async (results, ct) => await results.FirstAsync(ct), GearmanMapperOptions.Default);
+            worker.AddFunction(reducer, EchoOrReact(reduced), Reducers());
+        });
 
-        Assert.Equal("this", Text(await client.ExecuteReduceAsync(mapper, reducer, Bytes(Sentence), cancellationToken: Ct).AsTask().Within()));
+        Assert.Equal("this", Text(await rig.ReduceAsync(Sentence)));
         Assert.Equal(5, reduced.Count);
-        await Assert.ThrowsAsync<GearmanJobFailedException>(() => client.ExecuteReduceAsync(mapper, reducer, Bytes("first fail"), cancellationToken: Ct).AsTask().Within());
+        await Assert.ThrowsAsync<GearmanJobFailedException>(() => rig.ReduceAsync("first fail"));
     }
 
     [Theory(Timeout = 60_000)]
@@ -321,15 +284,13 @@ public sealed class MapReduceTests
     [InlineData(ServerKind.Ours)]
     public async Task The_mappers_status_reaches_the_client_and_its_chunks_do_not(ServerKind kind)
     {
-        await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
-        var (mapper, reducer) = (TestNames.Unique("mr_status"), TestNames.Unique("mr_echo"));
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddMapper(mapper, WithStatus, Concatenate, GearmanMapperOptions.Default);
-        worker.AddFunction(reducer, EchoOrReact(new ConcurrentQueue<string>()), Reducers());
-        await worker.StartAsync(Ct);
-        await using var client = NewClient(server);
+        await using var rig = await MapReduceRig.StartAsync(kind, "mr_status", "mr_echo", (worker, mapper, reducer) =>
+        {
+            worker.AddMapper(mapper, WithStatus, Concatenate, GearmanMapperOptions.Default);
+            worker.AddFunction(reducer, EchoOrReact(new ConcurrentQueue<string>()), Reducers());
+        });
 
-        var events = await client.SubmitReduce(mapper, reducer, Bytes("a b")).ToList().ToTask(Ct).Within();
+        var events = await rig.Client.SubmitReduce(rig.Mapper, rig.Reducer, Bytes("a b")).ToList().ToTask(Ct).Within();
         Assert.Equal([TaskEventKind.Created, TaskEventKind.Status, TaskEventKind.Completed], events.Select(e => e.Kind));
         Assert.Equal((1L, 2L), (events[1].Numerator, events[1].Denominator));
         Assert.Equal("ab", Text(events[2].Data));
@@ -346,21 +307,19 @@ public sealed class MapReduceTests
     [InlineData(ServerKind.Ours)]
     public async Task A_background_reduce_job_runs_its_fan_out(ServerKind kind)
     {
-        await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
-        var (mapper, reducer) = (TestNames.Unique("mr_bg"), TestNames.Unique("mr_echo"));
         var aggregated = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddMapper(mapper, SplitWords, async (results, ct) =>
+        await using var rig = await MapReduceRig.StartAsync(kind, "mr_bg", "mr_echo", (worker, mapper, reducer) =>
         {
-            var value = await Concatenate(results, ct);
-            aggregated.TrySetResult(Text(value));
-            return value;
-        }, GearmanMapperOptions.Default);
-        worker.AddFunction(reducer, EchoOrReact(new ConcurrentQueue<string>()), Reducers());
-        await worker.StartAsync(Ct);
-        await using var client = NewClient(server);
+            worker.AddMapper(mapper, SplitWords, async (results, ct) =>
+            {
+                var value = await Concatenate(results, ct);
+                aggregated.TrySetResult(Text(value));
+                return value;
+            }, GearmanMapperOptions.Default);
+            worker.AddFunction(reducer, EchoOrReact(new ConcurrentQueue<string>()), Reducers());
+        });
 
-        var handle = await client.SubmitReduceBackgroundAsync(mapper, reducer, Bytes(Sentence), cancellationToken: Ct).AsTask().Within();
+        var handle = await rig.Client.SubmitReduceBackgroundAsync(rig.Mapper, rig.Reducer, Bytes(Sentence), cancellationToken: Ct).AsTask().Within();
         Assert.NotEmpty(handle.Handle);
         Assert.Equal("thisdogdoesnothunt", await aggregated.Task.Within());
     }
