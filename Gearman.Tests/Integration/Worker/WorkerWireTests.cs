@@ -24,6 +24,28 @@ public sealed class WorkerWireTests
         LoggerFactory = TestLogging.Factory,
     };
 
+    /// <summary>A worker for <paramref name="options"/> with <paramref name="handler"/> registered as <c>f</c>, started.</summary>
+    private static async Task<GearmanWorker> StartWorkerAsync(
+        GearmanWorkerOptions options, Func<GearmanJob, CancellationToken, ValueTask<ReadOnlyMemory<byte>>>? handler = null, GearmanFunctionOptions? functionOptions = null)
+    {
+        var worker = new GearmanWorker(options);
+        worker.AddFunction("f", handler ?? ((job, _) => ValueTask.FromResult(job.Workload)), functionOptions ?? GearmanFunctionOptions.Default);
+        await worker.StartAsync(Ct);
+        return worker;
+    }
+
+    /// <summary>
+    /// Accepts the worker's connection and reads its one registration (its fields checked when given) and first grab.
+    /// </summary>
+    private static async Task<ScriptedConnection> AcceptRegisteredAsync(ScriptedJobServer server, PacketType registration = PacketType.CanDo, params string[] fields)
+    {
+        var conn = await server.AcceptAsync();
+        var registered = await conn.ExpectAsync(registration);
+        if (fields.Length > 0) Assert.Equal(fields, registered);
+        await conn.ExpectAsync(PacketType.GrabJobAll);
+        return conn;
+    }
+
     [Fact(Timeout = 30_000)]
     public async Task Registers_then_grabs_sleeps_on_NO_JOB_and_grabs_again_on_NOOP()
     {
@@ -74,13 +96,9 @@ public sealed class WorkerWireTests
     public async Task A_function_without_timeout_registers_with_CAN_DO_and_sends_no_client_id_by_default()
     {
         await using var server = new ScriptedJobServer();
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddFunction("plain", (job, _) => ValueTask.FromResult(job.Workload), GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        await using var worker = await StartWorkerAsync(Options(server));
 
-        var conn = await server.AcceptAsync();
-        Assert.Equal(["plain"], await conn.ExpectAsync(PacketType.CanDo));
-        await conn.ExpectAsync(PacketType.GrabJobAll);
+        await AcceptRegisteredAsync(server, PacketType.CanDo, "f");
     }
 
     [Fact(Timeout = 30_000)]
@@ -89,17 +107,13 @@ public sealed class WorkerWireTests
         await using var server = new ScriptedJobServer();
         var gates = new ConcurrentDictionary<string, TaskCompletionSource>();
         TaskCompletionSource Gate(string handle) => gates.GetOrAdd(handle, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddFunction("f", async (job, ct) =>
+        await using var worker = await StartWorkerAsync(Options(server), async (job, ct) =>
         {
             await Gate(job.Handle).Task.WaitAsync(ct);
             return Bytes("r" + job.Handle);
         }, GearmanFunctionOptions.Default with { BoundedCapacity = 2, MaxDegreeOfParallelism = 2 });
-        await worker.StartAsync(Ct);
 
-        var conn = await server.AcceptAsync();
-        await conn.ExpectAsync(PacketType.CanDo);
-        await conn.ExpectAsync(PacketType.GrabJobAll);
+        var conn = await AcceptRegisteredAsync(server);
         await conn.SendAsync(PacketType.JobAssignUniq, "H:1", "f", string.Empty, "a");
         await conn.ExpectAsync(PacketType.GrabJobAll);
         await conn.SendAsync(PacketType.JobAssignUniq, "H:2", "f", string.Empty, "b");
@@ -124,13 +138,11 @@ public sealed class WorkerWireTests
         await using var a = new ScriptedJobServer();
         await using var b = new ScriptedJobServer();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var worker = new GearmanWorker(Options(a, b));
-        worker.AddFunction("f", async (job, ct) =>
+        await using var worker = await StartWorkerAsync(Options(a, b), async (job, ct) =>
         {
             await gate.Task.WaitAsync(ct);
             return job.Workload;
         }, GearmanFunctionOptions.Default with { BoundedCapacity = 2, MaxDegreeOfParallelism = 2 });
-        await worker.StartAsync(Ct);
 
         var ca = await a.AcceptAsync();
         var cb = await b.AcceptAsync();
@@ -168,8 +180,7 @@ public sealed class WorkerWireTests
         await using var server = new ScriptedJobServer();
         var cancelled = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var worker = new GearmanWorker(Options(server) with { ClientId = "again" });
-        worker.AddFunction("f", async (job, ct) =>
+        await using var worker = await StartWorkerAsync(Options(server) with { ClientId = "again" }, async (job, ct) =>
         {
             if (Text(job.Workload) == "lost")
             {
@@ -180,7 +191,6 @@ public sealed class WorkerWireTests
 
             return job.Workload;
         }, GearmanFunctionOptions.Default with { Timeout = TimeSpan.FromSeconds(30) });
-        await worker.StartAsync(Ct);
 
         var first = await server.AcceptAsync();
         await first.ExpectAsync(PacketType.SetClientId);
@@ -206,28 +216,16 @@ public sealed class WorkerWireTests
     {
         await using var server = new ScriptedJobServer();
         var time = new FakeTimeProvider();
-        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var worker = new GearmanWorker(Options(server) with { TimeProvider = time });
-        worker.AddFunction("f", async (job, ct) =>
-        {
-            ct.Register(() => cancelled.TrySetResult());
-            started.SetResult();
-            await Task.Delay(Timeout.Infinite, ct);
-            return job.Workload;
-        }, GearmanFunctionOptions.Default with { Timeout = TimeSpan.FromSeconds(2) });
-        await worker.StartAsync(Ct);
+        var job = new HeldJob();
+        await using var worker = await StartWorkerAsync(Options(server) with { TimeProvider = time }, job.RunAsync, GearmanFunctionOptions.Default with { Timeout = TimeSpan.FromSeconds(2) });
 
-        var conn = await server.AcceptAsync();
-        Assert.Equal(["f", "2000"], await conn.ExpectAsync(PacketType.CanDoTimeout));
-        await conn.ExpectAsync(PacketType.GrabJobAll);
-        await conn.SendAsync(PacketType.JobAssignUniq, "H:1", "f", string.Empty, "slow");
-        await started.Task.Within();
+        var conn = await AcceptRegisteredAsync(server, PacketType.CanDoTimeout, "f", "2000");
+        await job.AssignAsync(conn);
 
         time.Advance(TimeSpan.FromMilliseconds(1999));
-        Assert.False(cancelled.Task.IsCompleted);
+        Assert.False(job.Cancelled.Task.IsCompleted);
         time.Advance(TimeSpan.FromMilliseconds(1));
-        await cancelled.Task.Within();
+        await job.Cancelled.Task.Within();
 
         // The server has taken the job back: no result is sent for it, and the freed slot grabs again.
         await conn.ExpectAsync(PacketType.GrabJobAll);
@@ -238,40 +236,24 @@ public sealed class WorkerWireTests
     {
         await using var server = new ScriptedJobServer();
         var time = new FakeTimeProvider();
-        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var worker = new GearmanWorker(Options(server) with { TimeProvider = time });
-        worker.AddFunction("f", async (job, ct) =>
-        {
-            ct.Register(() => cancelled.TrySetResult());
-            started.SetResult();
-            await Task.Delay(Timeout.Infinite, ct);
-            return job.Workload;
-        }, GearmanFunctionOptions.Default with { Timeout = TimeSpan.FromMilliseconds(200) });
-        await worker.StartAsync(Ct);
+        var job = new HeldJob();
+        await using var worker = await StartWorkerAsync(Options(server) with { TimeProvider = time }, job.RunAsync, GearmanFunctionOptions.Default with { Timeout = TimeSpan.FromMilliseconds(200) });
 
-        var conn = await server.AcceptAsync();
-        Assert.Equal(["f", "200"], await conn.ExpectAsync(PacketType.CanDoTimeout));
-        await conn.ExpectAsync(PacketType.GrabJobAll);
-        await conn.SendAsync(PacketType.JobAssignUniq, "H:1", "f", string.Empty, "slow");
-        await started.Task.Within();
+        var conn = await AcceptRegisteredAsync(server, PacketType.CanDoTimeout, "f", "200");
+        await job.AssignAsync(conn);
         time.Advance(TimeSpan.FromMilliseconds(999));
-        Assert.False(cancelled.Task.IsCompleted);
+        Assert.False(job.Cancelled.Task.IsCompleted);
         time.Advance(TimeSpan.FromMilliseconds(1));
-        await cancelled.Task.Within();
+        await job.Cancelled.Task.Within();
     }
 
     [Fact(Timeout = 30_000)]
     public async Task Stopping_answers_an_outstanding_grab_runs_its_job_and_then_closes()
     {
         await using var server = new ScriptedJobServer();
-        var worker = new GearmanWorker(Options(server));
-        worker.AddFunction("f", (job, _) => ValueTask.FromResult(job.Workload), GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        var worker = await StartWorkerAsync(Options(server));
 
-        var conn = await server.AcceptAsync();
-        await conn.ExpectAsync(PacketType.CanDo);
-        await conn.ExpectAsync(PacketType.GrabJobAll);
+        var conn = await AcceptRegisteredAsync(server);
 
         var stop = worker.StopAsync(Ct).AsTask();
         await conn.SendAsync(PacketType.JobAssignUniq, "H:1", "f", string.Empty, "late but ours");
@@ -284,13 +266,9 @@ public sealed class WorkerWireTests
     public async Task A_job_of_a_function_that_is_not_registered_is_failed()
     {
         await using var server = new ScriptedJobServer();
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddFunction("f", (job, _) => ValueTask.FromResult(job.Workload), GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        await using var worker = await StartWorkerAsync(Options(server));
 
-        var conn = await server.AcceptAsync();
-        await conn.ExpectAsync(PacketType.CanDo);
-        await conn.ExpectAsync(PacketType.GrabJobAll);
+        var conn = await AcceptRegisteredAsync(server);
         await conn.SendAsync(PacketType.JobAssignUniq, "H:9", "other", string.Empty, "x");
         Assert.Equal(["H:9"], await conn.ExpectAsync(PacketType.WorkFail));
         await conn.ExpectAsync(PacketType.GrabJobAll);
@@ -305,15 +283,13 @@ public sealed class WorkerWireTests
         int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
 
-        await using var worker = new GearmanWorker(GearmanWorkerOptions.Default with
+        await using var worker = await StartWorkerAsync(GearmanWorkerOptions.Default with
         {
             Servers = [$"127.0.0.1:{port}"],
             ReconnectDelay = TimeSpan.FromMilliseconds(20),
             MaxReconnectDelay = TimeSpan.FromMilliseconds(50),
             LoggerFactory = TestLogging.Factory,
         });
-        worker.AddFunction("f", (job, _) => ValueTask.FromResult(job.Workload), GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
 
         var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
         listener.Start();
@@ -326,6 +302,29 @@ public sealed class WorkerWireTests
         finally
         {
             listener.Stop();
+        }
+    }
+
+    /// <summary>A job handler that signals when its job starts and when the job's token fires, and runs until then.</summary>
+    private sealed class HeldJob
+    {
+        public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Cancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async ValueTask<ReadOnlyMemory<byte>> RunAsync(GearmanJob job, CancellationToken ct)
+        {
+            ct.Register(() => Cancelled.TrySetResult());
+            Started.SetResult();
+            await Task.Delay(Timeout.Infinite, ct);
+            return job.Workload;
+        }
+
+        /// <summary>Assigns the job <c>H:1</c> of <c>f</c> on <paramref name="conn"/> and waits until it runs.</summary>
+        public async Task AssignAsync(ScriptedConnection conn)
+        {
+            await conn.SendAsync(PacketType.JobAssignUniq, "H:1", "f", string.Empty, "slow");
+            await Started.Task.Within();
         }
     }
 }
