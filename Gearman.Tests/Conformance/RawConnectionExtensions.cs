@@ -24,6 +24,17 @@ internal static class RawConnectionExtensions
         Assert.True(reply.Type == (uint)PacketType.EchoRes && reply.BodyText == token, $"Expected ECHO_RES {token}, got {reply}");
     }
 
+    /// <summary>
+    /// Sends a packet, then an ECHO_REQ, and asserts that the server closes the connection without answering either
+    /// (spec §1.3: what a server does on input it cannot take).
+    /// </summary>
+    public static async Task AssertClosesWithoutReplyAsync(this RawGearmanConnection connection, PacketType type, params string[] fields)
+    {
+        await connection.SendAsync(type, fields);
+        await connection.SendAsync(PacketType.EchoReq, "x");
+        Assert.True(await connection.WaitForServerCloseAsync(), "the connection should close without a reply");
+    }
+
     /// <summary>Sends a submit packet and returns the handle from its JOB_CREATED.</summary>
     public static async Task<string> SubmitAsync(this RawGearmanConnection connection, PacketType type, string function, string unique, string data)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Gearman.Reactive.Protocol;
+using Gearman.Tests.Conformance;
 using Gearman.Tests.Infrastructure;
 using Xunit;
 
@@ -24,10 +25,8 @@ public sealed class GearadminTests
         await using var worker = await RawGearmanConnection.ConnectAsync(server);
         await worker.SendAsync(PacketType.CanDo, fn);
         await using var client = await RawGearmanConnection.ConnectAsync(server);
-        await client.SendAsync(PacketType.SubmitJobBg, fn, string.Empty, "one");
-        await client.ExpectPacketAsync(PacketType.JobCreated);
-        await client.SendAsync(PacketType.SubmitJobBg, fn, string.Empty, "two");
-        await client.ExpectPacketAsync(PacketType.JobCreated);
+        await client.SubmitBackgroundAsync(fn, string.Empty, "one");
+        await client.SubmitBackgroundAsync(fn, string.Empty, "two");
         await worker.SendAsync(PacketType.GrabJob);
         await worker.ExpectPacketAsync(PacketType.JobAssign);
 
@@ -94,10 +93,8 @@ public sealed class GearadminTests
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("adm_jobs");
         await using var client = await RawGearmanConnection.ConnectAsync(server);
-        await client.SendAsync(PacketType.SubmitJobBg, fn, string.Empty, "bg");
-        string bg = (await client.ExpectPacketAsync(PacketType.JobCreated)).BodyText;
-        await client.SendAsync(PacketType.SubmitJob, fn, string.Empty, "fg");
-        string fg = (await client.ExpectPacketAsync(PacketType.JobCreated)).BodyText;
+        string bg = await client.SubmitBackgroundAsync(fn, string.Empty, "bg");
+        string fg = await client.SubmitAsync(fn, string.Empty, "fg");
 
         var lines = await GearadminLinesAsync(server, "--show-jobs");
 
@@ -123,8 +120,7 @@ public sealed class GearadminTests
         Assert.Equal(["OK"], await GearadminLinesAsync(server, "--drop-function", fn));
         Assert.Null(await AdminProbe.StatusOfAsync(server, fn));
 
-        await using var again = await GearmanTools.RunGearadminAsync(server, "--drop-function", fn);
-        Assert.Equal("Error: function not found\n", again.StandardError);
+        Assert.Equal("Error: function not found\n", await GearadminErrorAsync(server, "--drop-function", fn));
     }
 
     [Theory(Timeout = 60_000)]
@@ -134,13 +130,9 @@ public sealed class GearadminTests
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("adm_busy");
-        await using var worker = await RawGearmanConnection.ConnectAsync(server);
-        await worker.SendAsync(PacketType.CanDo, fn);
-        await AdminProbe.WaitForWorkersAsync(server, fn);
+        await using var worker = await ConnectWorkerAsync(server, fn);
 
-        await using var drop = await GearmanTools.RunGearadminAsync(server, "--drop-function", fn);
-
-        Assert.Equal("Error: there are still connected workers or executing clients\n", drop.StandardError);
+        Assert.Equal("Error: there are still connected workers or executing clients\n", await GearadminErrorAsync(server, "--drop-function", fn));
         Assert.Equal(new FunctionStatus(fn, 0, 0, 1), await AdminProbe.StatusOfAsync(server, fn));
     }
 
@@ -152,8 +144,7 @@ public sealed class GearadminTests
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("adm_cancel");
         await using var client = await RawGearmanConnection.ConnectAsync(server);
-        await client.SendAsync(PacketType.SubmitJob, fn, string.Empty, "doomed");
-        string handle = (await client.ExpectPacketAsync(PacketType.JobCreated)).BodyText;
+        string handle = await client.SubmitAsync(fn, string.Empty, "doomed");
 
         Assert.Equal(["OK"], await GearadminLinesAsync(server, "--cancel-job", handle));
 
@@ -161,8 +152,7 @@ public sealed class GearadminTests
         var fail = await client.ExpectPacketAsync(PacketType.WorkFail);
         Assert.Equal(handle, fail.BodyText.TrimEnd('\0'));
 
-        await using var unknown = await GearmanTools.RunGearadminAsync(server, "--cancel-job", handle + "999");
-        Assert.Equal("Error: UNKNOWN_JOB\n", unknown.StandardError);
+        Assert.Equal("Error: UNKNOWN_JOB\n", await GearadminErrorAsync(server, "--cancel-job", handle + "999"));
     }
 
     [Theory(Timeout = 60_000)]
@@ -175,13 +165,10 @@ public sealed class GearadminTests
         await using var client = await RawGearmanConnection.ConnectAsync(server);
         foreach (var type in new[] { PacketType.SubmitJobHighBg, PacketType.SubmitJobHighBg, PacketType.SubmitJobBg, PacketType.SubmitJobLowBg, PacketType.SubmitJobLowBg, PacketType.SubmitJobLowBg })
         {
-            await client.SendAsync(type, fn, string.Empty, "x");
-            await client.ExpectPacketAsync(PacketType.JobCreated);
+            await client.SubmitAsync(type, fn, string.Empty, "x");
         }
 
-        await using var worker = await RawGearmanConnection.ConnectAsync(server);
-        await worker.SendAsync(PacketType.CanDo, fn);
-        await AdminProbe.WaitForWorkersAsync(server, fn);
+        await using var worker = await ConnectWorkerAsync(server, fn);
 
         var lines = await GearadminLinesAsync(server, "--priority-status");
 
@@ -195,5 +182,29 @@ public sealed class GearadminTests
         Assert.True(await admin.WaitForExitAsync() == 0, admin.Transcript());
         Assert.True(admin.StandardError.Length == 0, admin.Transcript());
         return admin.OutputLines;
+    }
+
+    /// <summary>What gearadmin printed on stderr (it reports errors there, with exit status 0).</summary>
+    private static async Task<string> GearadminErrorAsync(IServerUnderTest server, params string[] args)
+    {
+        await using var admin = await GearmanTools.RunGearadminAsync(server, args);
+        return admin.StandardError;
+    }
+
+    /// <summary>A raw connection that registers <paramref name="function"/> (CAN_DO), once the server counts it as a worker.</summary>
+    private static async Task<RawGearmanConnection> ConnectWorkerAsync(IServerUnderTest server, string function)
+    {
+        var worker = await RawGearmanConnection.ConnectAsync(server);
+        try
+        {
+            await worker.SendAsync(PacketType.CanDo, function);
+            await AdminProbe.WaitForWorkersAsync(server, function);
+            return worker;
+        }
+        catch
+        {
+            await worker.DisposeAsync();
+            throw;
+        }
     }
 }
