@@ -39,7 +39,7 @@ public sealed class ClientProtocolTests
     {
         var expected = (PacketType)expectedType;
         await using var server = FakeJobServer.Start();
-        await using var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
+        await using var client = ClientOf(server);
 
         _ = client.Submit("fn", Bytes("pay\0load"), new GearmanJobOptions { Priority = priority, Background = background, Unique = "u-1" }).StartNow();
         var c = await server.AcceptAndHandshakeAsync();
@@ -51,7 +51,7 @@ public sealed class ClientProtocolTests
     public async Task Epoch_and_reduce_submits_have_their_documented_layouts()
     {
         await using var server = FakeJobServer.Start();
-        await using var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
+        await using var client = ClientOf(server);
         var runAt = DateTimeOffset.FromUnixTimeSeconds(1_234_567_890);
 
         _ = client.Submit("ep", Bytes("this dog"), new GearmanJobOptions { Background = true, RunAt = runAt, Unique = "myuniq" }).StartNow();
@@ -70,7 +70,7 @@ public sealed class ClientProtocolTests
     public async Task Pipelined_submits_are_matched_to_JOB_CREATED_in_order_and_later_packets_by_handle()
     {
         await using var server = FakeJobServer.Start();
-        await using var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
+        await using var client = ClientOf(server);
         var tasks = Enumerable.Range(0, 3).Select(i => client.Submit("f", Bytes($"p{i}")).StartNow()).ToArray();
         var c = await server.AcceptAndHandshakeAsync();
         var payloads = new List<string>();
@@ -97,16 +97,13 @@ public sealed class ClientProtocolTests
     public async Task An_ERROR_fails_the_oldest_pending_submit_only()
     {
         await using var server = FakeJobServer.Start();
-        await using var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
-        var first = client.Submit("f", Bytes("1")).StartNow();
-        var c = await server.AcceptAndHandshakeAsync();
-        await c.ExpectSubmitAsync();
+        await using var client = ClientOf(server);
+        var (first, c) = await SubmitOneAsync(client, server, "1");
         var second = client.Submit("f", Bytes("2")).StartNow();
         await c.ExpectSubmitAsync();
 
         await c.SendAsync(PacketType.Error, "QUEUE_ERROR", "Job queue is full");
-        await c.SendAsync(PacketType.JobCreated, "H:2");
-        await c.SendAsync(PacketType.WorkComplete, "H:2", "ok");
+        await c.CompleteJobAsync("H:2", "ok");
 
         var error = await Assert.ThrowsAsync<GearmanServerErrorException>(() => first.EventsAsync());
         Assert.Equal(("QUEUE_ERROR", "Job queue is full"), (error.Code, error.Text));
@@ -117,15 +114,14 @@ public sealed class ClientProtocolTests
     public async Task A_refused_exceptions_option_is_not_charged_to_a_submit()
     {
         await using var server = FakeJobServer.Start();
-        await using var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
+        await using var client = ClientOf(server);
         var task = client.Submit("f", Bytes("1")).StartNow();
         var c = await server.AcceptAsync();
         await c.ExpectAsync(PacketType.OptionReq);
         await c.ExpectSubmitAsync();
 
         await c.SendAsync(PacketType.Error, "UNKNOWN_OPTION", "Server does not recognize given option");
-        await c.SendAsync(PacketType.JobCreated, "H:1");
-        await c.SendAsync(PacketType.WorkComplete, "H:1", "ok");
+        await c.CompleteJobAsync("H:1", "ok");
 
         Assert.Equal("ok", Text((await task.EventsAsync())[^1].Data));
     }
@@ -136,10 +132,8 @@ public sealed class ClientProtocolTests
     public async Task WORK_FAIL_matches_its_job_with_or_without_a_trailing_NUL(string body)
     {
         await using var server = FakeJobServer.Start();
-        await using var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
-        var task = client.Submit("f", Bytes("x")).StartNow();
-        var c = await server.AcceptAndHandshakeAsync();
-        await c.ExpectSubmitAsync();
+        await using var client = ClientOf(server);
+        var (task, c) = await SubmitOneAsync(client, server, "x");
 
         await c.SendAsync(PacketType.JobCreated, "H:1");
         await c.SendBodyAsync(PacketType.WorkFail, body);
@@ -153,10 +147,8 @@ public sealed class ClientProtocolTests
     public async Task Packets_for_an_unknown_handle_are_ignored()
     {
         await using var server = FakeJobServer.Start();
-        await using var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
-        var task = client.Submit("f", Bytes("x")).StartNow();
-        var c = await server.AcceptAndHandshakeAsync();
-        await c.ExpectSubmitAsync();
+        await using var client = ClientOf(server);
+        var (task, c) = await SubmitOneAsync(client, server, "x");
 
         await c.SendAsync(PacketType.JobCreated, "H:1");
         await c.SendAsync(PacketType.WorkComplete, "H:999", "not yours");
@@ -176,7 +168,7 @@ public sealed class ClientProtocolTests
     {
         var type = (PacketType)packetType;
         await using var server = FakeJobServer.Start();
-        await using var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
+        await using var client = ClientOf(server);
         var victim = client.Submit("f", Bytes("1")).StartNow();
         var bystander = client.Submit("f", Bytes("2")).StartNow();
         var c = await server.AcceptAndHandshakeAsync();
@@ -198,9 +190,7 @@ public sealed class ClientProtocolTests
     {
         await using var server = FakeJobServer.Start();
         await using var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address], ReconnectDelay = TimeSpan.Zero });
-        var task = client.Submit("f", Bytes("1")).StartNow();
-        var c = await server.AcceptAndHandshakeAsync();
-        await c.ExpectSubmitAsync();
+        var (task, c) = await SubmitOneAsync(client, server, "1");
         await c.SendAsync(PacketType.JobCreated, "H:1");
 
         await c.SendRawAsync("\0XYZ\0\0\0\x0d\0\0\0\0"u8.ToArray());
@@ -208,11 +198,8 @@ public sealed class ClientProtocolTests
         var error = await Assert.ThrowsAsync<GearmanProtocolException>(() => task.EventsAsync());
         Assert.Contains("magic", error.Message, StringComparison.Ordinal);
 
-        var next = client.Submit("f", Bytes("2")).StartNow();
-        var c2 = await server.AcceptAndHandshakeAsync();
-        await c2.ExpectSubmitAsync();
-        await c2.SendAsync(PacketType.JobCreated, "H:2");
-        await c2.SendAsync(PacketType.WorkComplete, "H:2", "ok");
+        var (next, c2) = await SubmitOneAsync(client, server, "2");
+        await c2.CompleteJobAsync("H:2", "ok");
         Assert.Equal("ok", Text((await next.EventsAsync())[^1].Data));
     }
 
@@ -220,10 +207,8 @@ public sealed class ClientProtocolTests
     public async Task A_server_lost_while_the_job_runs_fails_it_with_GearmanConnectionException()
     {
         await using var server = FakeJobServer.Start();
-        await using var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
-        var task = client.Submit("f", Bytes("1")).StartNow();
-        var c = await server.AcceptAndHandshakeAsync();
-        await c.ExpectSubmitAsync();
+        await using var client = ClientOf(server);
+        var (task, c) = await SubmitOneAsync(client, server, "1");
         await c.SendAsync(PacketType.JobCreated, "H:1");
         await task.CreatedAsync();
 
@@ -248,8 +233,7 @@ public sealed class ClientProtocolTests
 
         var c = await second.AcceptAndHandshakeAsync();
         Assert.Equal(["f", unique, "payload"], await c.ExpectSubmitAsync());
-        await c.SendAsync(PacketType.JobCreated, "H:9");
-        await c.SendAsync(PacketType.WorkComplete, "H:9", "done elsewhere");
+        await c.CompleteJobAsync("H:9", "done elsewhere");
 
         var events = await task.EventsAsync();
         Assert.Equal(new JobHandle(second.Address, "H:9"), events[0].Job);
@@ -260,10 +244,8 @@ public sealed class ClientProtocolTests
     public async Task With_no_other_server_a_submit_whose_server_dies_fails_instead_of_hanging()
     {
         await using var server = FakeJobServer.Start();
-        await using var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
-        var task = client.Submit("f", Bytes("x")).StartNow();
-        var c = await server.AcceptAndHandshakeAsync();
-        await c.ExpectSubmitAsync();
+        await using var client = ClientOf(server);
+        var (task, c) = await SubmitOneAsync(client, server, "x");
 
         c.Abort();
 
@@ -294,8 +276,7 @@ public sealed class ClientProtocolTests
         // The unanswered submit moves to the other server.
         var other = await spare.AcceptAndHandshakeAsync();
         Assert.Equal(unique, (await other.ExpectSubmitAsync())[1]);
-        await other.SendAsync(PacketType.JobCreated, "H:1");
-        await other.SendAsync(PacketType.WorkComplete, "H:1", "ok");
+        await other.CompleteJobAsync("H:1", "ok");
         Assert.Equal("ok", Text((await task.EventsAsync())[^1].Data));
         await c.WaitForClientCloseAsync();
     }
@@ -374,11 +355,9 @@ public sealed class ClientProtocolTests
     public async Task Foreground_submits_with_one_unique_id_share_one_submit_and_a_late_joiner_gets_Created_at_once()
     {
         await using var server = FakeJobServer.Start();
-        await using var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
+        await using var client = ClientOf(server);
         var options = new GearmanJobOptions { Unique = "same" };
-        var a = client.Submit("f", Bytes("1"), options).StartNow();
-        var c = await server.AcceptAndHandshakeAsync();
-        await c.ExpectSubmitAsync();
+        var (a, c) = await SubmitOneAsync(client, server, "1", options);
         var b = client.Submit("f", Bytes("2"), options).StartNow();
         await c.SendAsync(PacketType.JobCreated, "H:1");
         await c.SendAsync(PacketType.WorkData, "H:1", "early");
@@ -399,7 +378,7 @@ public sealed class ClientProtocolTests
     public async Task A_job_abandoned_while_running_is_joined_again_rather_than_resubmitted()
     {
         await using var server = FakeJobServer.Start();
-        await using var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
+        await using var client = ClientOf(server);
         var options = new GearmanJobOptions { Unique = "again" };
         var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var received = new List<TaskEventKind>();
@@ -428,7 +407,7 @@ public sealed class ClientProtocolTests
     public async Task Status_replies_are_matched_by_handle_and_by_unique_id()
     {
         await using var server = FakeJobServer.Start();
-        await using var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
+        await using var client = ClientOf(server);
         var q1 = client.GetStatusAsync(new JobHandle(server.Address, "H:1"), Ct).AsTask();
         var c = await server.AcceptAndHandshakeAsync();
         await c.ExpectAsync(PacketType.GetStatus);
@@ -450,7 +429,7 @@ public sealed class ClientProtocolTests
     public async Task A_malformed_status_reply_fails_its_query()
     {
         await using var server = FakeJobServer.Start();
-        await using var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
+        await using var client = ClientOf(server);
         var query = client.GetStatusAsync(new JobHandle(server.Address, "H:1"), Ct).AsTask();
         var c = await server.AcceptAndHandshakeAsync();
         await c.ExpectAsync(PacketType.GetStatus);
@@ -464,10 +443,8 @@ public sealed class ClientProtocolTests
     public async Task Disposing_the_client_ends_followed_jobs_with_ObjectDisposedException()
     {
         await using var server = FakeJobServer.Start();
-        var client = NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
-        var running = client.Submit("f", Bytes("1")).StartNow();
-        var c = await server.AcceptAndHandshakeAsync();
-        await c.ExpectSubmitAsync();
+        var client = ClientOf(server);
+        var (running, c) = await SubmitOneAsync(client, server, "1");
         await c.SendAsync(PacketType.JobCreated, "H:1");
         await running.CreatedAsync();
         var pending = client.Submit("f", Bytes("2")).StartNow();
@@ -478,6 +455,22 @@ public sealed class ClientProtocolTests
         await Assert.ThrowsAsync<ObjectDisposedException>(() => running.EventsAsync());
         await Assert.ThrowsAsync<ObjectDisposedException>(() => pending.EventsAsync());
         await c.WaitForClientCloseAsync();
+    }
+
+    /// <summary>A client whose only server is <paramref name="server"/>.</summary>
+    private static GearmanClient ClientOf(FakeJobServer server) => NewClient(GearmanClientOptions.Default with { Servers = [server.Address] });
+
+    /// <summary>
+    /// Submits one job of <c>f</c> (started at once), accepts the client's next connection to <paramref name="server"/>
+    /// with the handshake, and reads the submit.
+    /// </summary>
+    private static async Task<(IObservable<TaskEvent> Task, FakeConnection Connection)> SubmitOneAsync(
+        GearmanClient client, FakeJobServer server, string payload, GearmanJobOptions? options = null)
+    {
+        var task = client.Submit("f", Bytes(payload), options).StartNow();
+        var c = await server.AcceptAndHandshakeAsync();
+        await c.ExpectSubmitAsync();
+        return (task, c);
     }
 
     /// <summary>Sends a status query and checks it is the next packet the server reads (so no submit came before it).</summary>

@@ -151,6 +151,13 @@ internal sealed class FakeConnection : IAsyncDisposable
     public Task SendAsync(PacketType type, params string[] fields)
         => SendRawAsync(RawGearmanConnection.Encode(PacketMagic.Response, type, [.. fields.Select(f => Encoding.UTF8.GetBytes(f))]));
 
+    /// <summary>Answers a submit with JOB_CREATED <paramref name="handle"/> and at once WORK_COMPLETE with <paramref name="result"/>.</summary>
+    public async Task CompleteJobAsync(string handle, string result)
+    {
+        await SendAsync(PacketType.JobCreated, handle);
+        await SendAsync(PacketType.WorkComplete, handle, result);
+    }
+
     /// <summary>Sends a response packet whose body is exactly <paramref name="body"/>.</summary>
     public Task SendBodyAsync(PacketType type, string body)
         => SendRawAsync(RawGearmanConnection.Encode(PacketMagic.Response, type, Encoding.UTF8.GetBytes(body)));
