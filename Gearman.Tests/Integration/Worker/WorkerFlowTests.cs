@@ -119,7 +119,7 @@ public sealed class WorkerFlowTests
             await gate.Task.WaitAsync(ct);
             return job.Workload;
         }, GearmanFunctionOptions.Default);
-        worker.AddFunction(fast, (job, _) => ValueTask.FromResult(job.Workload), GearmanFunctionOptions.Default);
+        worker.AddFunction(fast, Echo, GearmanFunctionOptions.Default);
         await worker.StartAsync(Ct);
 
         await using var slowClient = await RawGearmanConnection.ConnectAsync(server, Ct);
@@ -145,8 +145,7 @@ public sealed class WorkerFlowTests
         string fn = TestNames.Unique("w_timeout");
         var cancelled = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var handles = new ConcurrentQueue<string>();
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddFunction(fn, async (job, ct) =>
+        await using var worker = await StartWorkerAsync(Options(server), fn, async (job, ct) =>
         {
             handles.Enqueue(job.Handle);
             if (handles.Count == 1)
@@ -164,7 +163,6 @@ public sealed class WorkerFlowTests
 
             return Bytes("second run");
         }, GearmanFunctionOptions.Default with { Timeout = TimeSpan.FromSeconds(1) });
-        await worker.StartAsync(Ct);
 
         await using var client = await RawGearmanConnection.ConnectAsync(server, Ct);
         string h = await SubmitAsync(client, fn, "slow");
@@ -194,9 +192,7 @@ public sealed class WorkerFlowTests
             Assert.Equal(h, assign.Strings()[0]);
         }
 
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddFunction(fn, (job, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(Bytes("rescued " + Text(job.Workload))), GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        await using var worker = await StartWorkerAsync(Options(server), fn, Replying(job => "rescued " + Text(job.Workload)));
 
         Assert.Equal([$"WorkComplete {h}|rescued payload"], (await ReadUntilEndAsync(client)).Select(Describe));
     }
@@ -212,23 +208,19 @@ public sealed class WorkerFlowTests
         var tokenFired = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
         // No grace period: stopping this worker is like killing it.
-        var first = new GearmanWorker(Options(server) with { ShutdownTimeout = TimeSpan.Zero });
-        first.AddFunction(fn, async (job, ct) =>
+        var first = await StartWorkerAsync(Options(server) with { ShutdownTimeout = TimeSpan.Zero }, fn, async (job, ct) =>
         {
             started.SetResult(job.Handle);
             ct.Register(() => tokenFired.TrySetResult());
             await Task.Delay(Timeout.Infinite, ct);
             return Bytes("never");
-        }, GearmanFunctionOptions.Default);
-        await first.StartAsync(Ct);
+        });
 
         await using var client = await RawGearmanConnection.ConnectAsync(server, Ct);
         string h = await SubmitAsync(client, fn, "payload");
         Assert.Equal(h, await started.Task.Within());
 
-        await using var second = new GearmanWorker(Options(server));
-        second.AddFunction(fn, (job, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(Bytes("second " + job.Handle)), GearmanFunctionOptions.Default);
-        await second.StartAsync(Ct);
+        await using var second = await StartWorkerAsync(Options(server), fn, Replying(job => "second " + job.Handle));
         await WaitForStatusAsync(server, fn, s => s.Workers == 2, "2 workers");
 
         await first.DisposeAsync().AsTask().Within();
@@ -276,14 +268,12 @@ public sealed class WorkerFlowTests
         // The rest is still there for the next worker: nothing lost, nothing run twice.
         var rest = new ConcurrentBag<string>();
         var restDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var second = new GearmanWorker(Options(server));
-        second.AddFunction(fn, (job, _) =>
+        await using var second = await StartWorkerAsync(Options(server), fn, (job, _) =>
         {
             rest.Add(Text(job.Workload));
             if (rest.Count == jobs - 3) restDone.TrySetResult();
             return ValueTask.FromResult(job.Workload);
         }, GearmanFunctionOptions.Default with { BoundedCapacity = 4, MaxDegreeOfParallelism = 4 });
-        await second.StartAsync(Ct);
         await restDone.Task.Within();
         Assert.Equal(Enumerable.Range(0, jobs).Select(i => $"j{i}").Order(), finished.Concat(rest).Order());
     }
@@ -297,8 +287,7 @@ public sealed class WorkerFlowTests
         string fn = TestNames.Unique("w_stop_to");
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         bool cancelled = false;
-        var worker = new GearmanWorker(Options(server) with { ShutdownTimeout = TimeSpan.FromMilliseconds(200) });
-        worker.AddFunction(fn, async (job, ct) =>
+        var worker = await StartWorkerAsync(Options(server) with { ShutdownTimeout = TimeSpan.FromMilliseconds(200) }, fn, async (job, ct) =>
         {
             started.SetResult();
             try
@@ -312,8 +301,7 @@ public sealed class WorkerFlowTests
             }
 
             return job.Workload;
-        }, GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        });
 
         await using var client = await RawGearmanConnection.ConnectAsync(server, Ct);
         await SubmitAsync(client, fn, "kept", background: true);

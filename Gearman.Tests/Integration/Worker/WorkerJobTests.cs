@@ -17,13 +17,11 @@ public sealed class WorkerJobTests
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("w_echo");
         var seen = new TaskCompletionSource<(string Function, string Handle, string Unique, string? Reducer)>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddFunction(fn, (job, _) =>
+        await using var worker = await StartWorkerAsync(Options(server), fn, (job, _) =>
         {
             seen.TrySetResult((job.Function, job.Handle, job.UniqueId, job.Reducer));
             return ValueTask.FromResult(job.Workload);
-        }, GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        });
 
         await using var client = await RawGearmanConnection.ConnectAsync(server, Ct);
         string handle = await SubmitAsync(client, fn, "hello worker", unique: "u-1");
@@ -40,17 +38,7 @@ public sealed class WorkerJobTests
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("w_chatty");
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddFunction(fn, async (job, ct) =>
-        {
-            await job.SendDataAsync(Bytes("d1"), ct);
-            await job.SendStatusAsync(1, 3, ct);
-            await job.SendWarningAsync(Bytes("careful"), ct);
-            await job.SendStatusAsync(2, 3, ct);
-            await job.SendDataAsync(Bytes("d2"), ct);
-            return Bytes("done");
-        }, GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        await using var worker = await StartWorkerAsync(Options(server), fn, SendingEvents(job => "done"));
 
         await using var client = await RawGearmanConnection.ConnectAsync(server, Ct);
         string h = await SubmitAsync(client, fn, "x");
@@ -68,9 +56,7 @@ public sealed class WorkerJobTests
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("w_throw");
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddFunction(fn, (job, _) => throw new InvalidOperationException("boom: " + Text(job.Workload)), GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        await using var worker = await StartWorkerAsync(Options(server), fn, (job, _) => throw new InvalidOperationException("boom: " + Text(job.Workload)));
 
         // A client with exceptions enabled gets the message.
         await using var aware = await RawGearmanConnection.ConnectAsync(server, Ct);
@@ -94,9 +80,7 @@ public sealed class WorkerJobTests
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("w_fail");
-        await using var worker = new GearmanWorker(Options(server) with { SendExceptions = false });
-        worker.AddFunction(fn, (_, _) => throw new InvalidOperationException("hidden"), GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        await using var worker = await StartWorkerAsync(Options(server) with { SendExceptions = false }, fn, (_, _) => throw new InvalidOperationException("hidden"));
 
         await using var aware = await RawGearmanConnection.ConnectAsync(server, Ct);
         await aware.SendAsync(PacketType.OptionReq, "exceptions");
@@ -113,8 +97,7 @@ public sealed class WorkerJobTests
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("w_once");
         var outcomes = new TaskCompletionSource<bool[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddFunction(fn, async (job, ct) =>
+        await using var worker = await StartWorkerAsync(Options(server), fn, async (job, ct) =>
         {
             bool first = await job.CompleteAsync(Bytes("first"), ct);
             bool second = await job.FailAsync(ct);
@@ -122,8 +105,7 @@ public sealed class WorkerJobTests
             await job.SendDataAsync(Bytes("ignored"), ct); // after the end: dropped
             outcomes.SetResult([first, second, third, job.IsEnded]);
             return Bytes("also ignored");
-        }, GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        });
 
         await using var client = await RawGearmanConnection.ConnectAsync(server, Ct);
         string h = await SubmitAsync(client, fn, "x");

@@ -19,9 +19,7 @@ public sealed class WorkerSetupTests
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("w_id");
         string id = TestNames.Unique("worker-id");
-        await using var worker = new GearmanWorker(Options(server) with { ClientId = id });
-        worker.AddFunction(fn, (job, _) => ValueTask.FromResult(job.Workload), GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        await using var worker = await StartWorkerAsync(Options(server) with { ClientId = id }, fn, Echo);
         await WaitForStatusAsync(server, fn, s => s.Workers == 1, "registered");
 
         await using var admin = await RawGearmanConnection.ConnectAsync(server, Ct);
@@ -38,9 +36,7 @@ public sealed class WorkerSetupTests
         await using var a = await TestServers.StartAsync(kind, ct: Ct);
         await using var b = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("w_two");
-        await using var worker = new GearmanWorker(Options(a, b));
-        worker.AddFunction(fn, (job, _) => ValueTask.FromResult(job.Workload), GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        await using var worker = await StartWorkerAsync(Options(a, b), fn, Echo);
 
         await using var ca = await RawGearmanConnection.ConnectAsync(a, Ct);
         await using var cb = await RawGearmanConnection.ConnectAsync(b, Ct);
@@ -68,7 +64,7 @@ public sealed class WorkerSetupTests
             (services, worker) =>
             {
                 var suffix = services.GetRequiredService<Suffix>();
-                worker.AddFunction(upper, (job, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(Bytes(Text(job.Workload).ToUpperInvariant() + suffix.Value)), GearmanFunctionOptions.Default);
+                worker.AddFunction(upper, Replying(job => Text(job.Workload).ToUpperInvariant() + suffix.Value), GearmanFunctionOptions.Default);
             });
         builder.Services.AddGearmanWorker(
             o => o with { Servers = [$"{server.Host}:{server.Port}"] },

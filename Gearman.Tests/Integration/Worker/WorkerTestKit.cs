@@ -26,6 +26,46 @@ internal static class WorkerTestKit
         LoggerFactory = TestLogging.Factory,
     };
 
+    /// <summary>A handler whose result is the job's workload.</summary>
+    public static ValueTask<ReadOnlyMemory<byte>> Echo(GearmanJob job, CancellationToken cancellationToken) => ValueTask.FromResult(job.Workload);
+
+    /// <summary>A handler whose result is <paramref name="result"/> of the job.</summary>
+    public static Func<GearmanJob, CancellationToken, ValueTask<ReadOnlyMemory<byte>>> Replying(Func<GearmanJob, string> result)
+        => (job, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(Bytes(result(job)));
+
+    /// <summary>
+    /// A handler that sends WORK_DATA d1, WORK_STATUS 1/3, WORK_WARNING careful, WORK_STATUS 2/3 and WORK_DATA d2, then
+    /// completes with <paramref name="result"/> of the job.
+    /// </summary>
+    public static Func<GearmanJob, CancellationToken, ValueTask<ReadOnlyMemory<byte>>> SendingEvents(Func<GearmanJob, string> result)
+        => async (job, ct) =>
+        {
+            await job.SendDataAsync(Bytes("d1"), ct);
+            await job.SendStatusAsync(1, 3, ct);
+            await job.SendWarningAsync(Bytes("careful"), ct);
+            await job.SendStatusAsync(2, 3, ct);
+            await job.SendDataAsync(Bytes("d2"), ct);
+            return Bytes(result(job));
+        };
+
+    /// <summary>A worker for <paramref name="options"/> with <paramref name="handler"/> registered as <paramref name="function"/>, started.</summary>
+    public static async Task<GearmanWorker> StartWorkerAsync(
+        GearmanWorkerOptions options, string function, Func<GearmanJob, CancellationToken, ValueTask<ReadOnlyMemory<byte>>> handler, GearmanFunctionOptions? functionOptions = null)
+    {
+        var worker = new GearmanWorker(options);
+        try
+        {
+            worker.AddFunction(function, handler, functionOptions ?? GearmanFunctionOptions.Default);
+            await worker.StartAsync(Ct);
+            return worker;
+        }
+        catch
+        {
+            await worker.DisposeAsync();
+            throw;
+        }
+    }
+
     public static byte[] Bytes(string s) => Encoding.UTF8.GetBytes(s);
 
     public static string Text(ReadOnlyMemory<byte> b) => Encoding.UTF8.GetString(b.Span);

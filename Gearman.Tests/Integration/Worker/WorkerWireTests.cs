@@ -24,16 +24,6 @@ public sealed class WorkerWireTests
         LoggerFactory = TestLogging.Factory,
     };
 
-    /// <summary>A worker for <paramref name="options"/> with <paramref name="handler"/> registered as <c>f</c>, started.</summary>
-    private static async Task<GearmanWorker> StartWorkerAsync(
-        GearmanWorkerOptions options, Func<GearmanJob, CancellationToken, ValueTask<ReadOnlyMemory<byte>>>? handler = null, GearmanFunctionOptions? functionOptions = null)
-    {
-        var worker = new GearmanWorker(options);
-        worker.AddFunction("f", handler ?? ((job, _) => ValueTask.FromResult(job.Workload)), functionOptions ?? GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
-        return worker;
-    }
-
     /// <summary>
     /// Accepts the worker's connection and reads its one registration (its fields checked when given) and first grab.
     /// </summary>
@@ -96,9 +86,9 @@ public sealed class WorkerWireTests
     public async Task A_function_without_timeout_registers_with_CAN_DO_and_sends_no_client_id_by_default()
     {
         await using var server = new ScriptedJobServer();
-        await using var worker = await StartWorkerAsync(Options(server));
+        await using var worker = await StartWorkerAsync(Options(server), "plain", Echo);
 
-        await AcceptRegisteredAsync(server, PacketType.CanDo, "f");
+        await AcceptRegisteredAsync(server, PacketType.CanDo, "plain");
     }
 
     [Fact(Timeout = 30_000)]
@@ -107,7 +97,7 @@ public sealed class WorkerWireTests
         await using var server = new ScriptedJobServer();
         var gates = new ConcurrentDictionary<string, TaskCompletionSource>();
         TaskCompletionSource Gate(string handle) => gates.GetOrAdd(handle, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        await using var worker = await StartWorkerAsync(Options(server), async (job, ct) =>
+        await using var worker = await StartWorkerAsync(Options(server), "f", async (job, ct) =>
         {
             await Gate(job.Handle).Task.WaitAsync(ct);
             return Bytes("r" + job.Handle);
@@ -138,7 +128,7 @@ public sealed class WorkerWireTests
         await using var a = new ScriptedJobServer();
         await using var b = new ScriptedJobServer();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var worker = await StartWorkerAsync(Options(a, b), async (job, ct) =>
+        await using var worker = await StartWorkerAsync(Options(a, b), "f", async (job, ct) =>
         {
             await gate.Task.WaitAsync(ct);
             return job.Workload;
@@ -180,7 +170,7 @@ public sealed class WorkerWireTests
         await using var server = new ScriptedJobServer();
         var cancelled = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var worker = await StartWorkerAsync(Options(server) with { ClientId = "again" }, async (job, ct) =>
+        await using var worker = await StartWorkerAsync(Options(server) with { ClientId = "again" }, "f", async (job, ct) =>
         {
             if (Text(job.Workload) == "lost")
             {
@@ -217,7 +207,7 @@ public sealed class WorkerWireTests
         await using var server = new ScriptedJobServer();
         var time = new FakeTimeProvider();
         var job = new HeldJob();
-        await using var worker = await StartWorkerAsync(Options(server) with { TimeProvider = time }, job.RunAsync, GearmanFunctionOptions.Default with { Timeout = TimeSpan.FromSeconds(2) });
+        await using var worker = await StartWorkerAsync(Options(server) with { TimeProvider = time }, "f", job.RunAsync, GearmanFunctionOptions.Default with { Timeout = TimeSpan.FromSeconds(2) });
 
         var conn = await AcceptRegisteredAsync(server, PacketType.CanDoTimeout, "f", "2000");
         await job.AssignAsync(conn);
@@ -237,7 +227,7 @@ public sealed class WorkerWireTests
         await using var server = new ScriptedJobServer();
         var time = new FakeTimeProvider();
         var job = new HeldJob();
-        await using var worker = await StartWorkerAsync(Options(server) with { TimeProvider = time }, job.RunAsync, GearmanFunctionOptions.Default with { Timeout = TimeSpan.FromMilliseconds(200) });
+        await using var worker = await StartWorkerAsync(Options(server) with { TimeProvider = time }, "f", job.RunAsync, GearmanFunctionOptions.Default with { Timeout = TimeSpan.FromMilliseconds(200) });
 
         var conn = await AcceptRegisteredAsync(server, PacketType.CanDoTimeout, "f", "200");
         await job.AssignAsync(conn);
@@ -251,7 +241,7 @@ public sealed class WorkerWireTests
     public async Task Stopping_answers_an_outstanding_grab_runs_its_job_and_then_closes()
     {
         await using var server = new ScriptedJobServer();
-        var worker = await StartWorkerAsync(Options(server));
+        var worker = await StartWorkerAsync(Options(server), "f", Echo);
 
         var conn = await AcceptRegisteredAsync(server);
 
@@ -266,7 +256,7 @@ public sealed class WorkerWireTests
     public async Task A_job_of_a_function_that_is_not_registered_is_failed()
     {
         await using var server = new ScriptedJobServer();
-        await using var worker = await StartWorkerAsync(Options(server));
+        await using var worker = await StartWorkerAsync(Options(server), "f", Echo);
 
         var conn = await AcceptRegisteredAsync(server);
         await conn.SendAsync(PacketType.JobAssignUniq, "H:9", "other", string.Empty, "x");
@@ -289,7 +279,7 @@ public sealed class WorkerWireTests
             ReconnectDelay = TimeSpan.FromMilliseconds(20),
             MaxReconnectDelay = TimeSpan.FromMilliseconds(50),
             LoggerFactory = TestLogging.Factory,
-        });
+        }, "f", Echo);
 
         var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
         listener.Start();

@@ -23,9 +23,7 @@ public sealed class WorkerInteropTests
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("wi_cli");
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddFunction(fn, (job, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(Bytes("<" + Text(job.Workload) + ">")), GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        await using var worker = await StartWorkerAsync(Options(server), fn, Replying(job => "<" + Text(job.Workload) + ">"));
 
         await using var one = await GearmanTools.RunGearmanAsync(server, "-f", fn, "hello");
         Assert.Equal(0, await one.WaitForExitAsync());
@@ -44,17 +42,7 @@ public sealed class WorkerInteropTests
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("wi_events");
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddFunction(fn, async (job, ct) =>
-        {
-            await job.SendDataAsync(Bytes("d1"), ct);
-            await job.SendStatusAsync(1, 3, ct);
-            await job.SendWarningAsync(Bytes("careful"), ct);
-            await job.SendStatusAsync(2, 3, ct);
-            await job.SendDataAsync(Bytes("d2"), ct);
-            return Bytes("done " + Text(job.Workload));
-        }, GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        await using var worker = await StartWorkerAsync(Options(server), fn, SendingEvents(job => "done " + Text(job.Workload)));
 
         var output = await RunClientAsync(server, "events", fn, "payload");
         Assert.StartsWith("created ", output[0], StringComparison.Ordinal);
@@ -69,18 +57,14 @@ public sealed class WorkerInteropTests
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("wi_exc");
         string quiet = TestNames.Unique("wi_fail");
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddFunction(fn, (_, _) => throw new InvalidOperationException("it broke"), GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        await using var worker = await StartWorkerAsync(Options(server), fn, (_, _) => throw new InvalidOperationException("it broke"));
 
         var output = await RunClientAsync(server, "--exceptions", "events", fn, "x");
         // run_tasks itself succeeds; the task ended with the exception.
         Assert.Equal(["exception it broke", "ret GEARMAN_SUCCESS"], output.Skip(1));
 
         // For clients without exceptions, SendExceptions = false sends a plain WORK_FAIL that libgearman 1.1.20 recognises.
-        await using var failing = new GearmanWorker(Options(server) with { SendExceptions = false });
-        failing.AddFunction(quiet, (_, _) => throw new InvalidOperationException("hidden"), GearmanFunctionOptions.Default);
-        await failing.StartAsync(Ct);
+        await using var failing = await StartWorkerAsync(Options(server) with { SendExceptions = false }, quiet, (_, _) => throw new InvalidOperationException("hidden"));
         output = await RunClientAsync(server, "events", quiet, "x");
         Assert.Equal(["fail", "ret GEARMAN_SUCCESS"], output.Skip(1));
     }
@@ -96,8 +80,7 @@ public sealed class WorkerInteropTests
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var threeRunning = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int running = 0, maxRunning = 0;
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddFunction(fn, async (job, ct) =>
+        await using var worker = await StartWorkerAsync(Options(server), fn, async (job, ct) =>
         {
             int now = Interlocked.Increment(ref running);
             if (now > Volatile.Read(ref maxRunning)) Interlocked.Exchange(ref maxRunning, now);
@@ -106,7 +89,6 @@ public sealed class WorkerInteropTests
             Interlocked.Decrement(ref running);
             return Bytes("ok " + Text(job.Workload));
         }, GearmanFunctionOptions.Default with { BoundedCapacity = 3, MaxDegreeOfParallelism = 3 });
-        await worker.StartAsync(Ct);
 
         // Nine foreground tasks submitted together by one libgearman client.
         await using var client = await StartClientAsync(server, "many", fn, jobs.ToString(CultureInfo.InvariantCulture), "p");
@@ -135,9 +117,7 @@ public sealed class WorkerInteropTests
         await using var client = await StartClientAsync(server, "events", fn, "orphan");
         await WaitForStatusAsync(server, fn, s => s.Running == 1, "the CLI worker running the job");
 
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddFunction(fn, (job, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(Bytes("rescued " + Text(job.Workload))), GearmanFunctionOptions.Default);
-        await worker.StartAsync(Ct);
+        await using var worker = await StartWorkerAsync(Options(server), fn, Replying(job => "rescued " + Text(job.Workload)));
         await WaitForStatusAsync(server, fn, s => s.Workers == 2, "our worker registered");
 
         cliWorker.Kill();
@@ -153,14 +133,12 @@ public sealed class WorkerInteropTests
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("wi_dies");
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var ours = new GearmanWorker(Options(server) with { ShutdownTimeout = TimeSpan.Zero });
-        ours.AddFunction(fn, async (job, ct) =>
+        var ours = await StartWorkerAsync(Options(server) with { ShutdownTimeout = TimeSpan.Zero }, fn, async (job, ct) =>
         {
             started.SetResult();
             await Task.Delay(Timeout.Infinite, ct);
             return job.Workload;
-        }, GearmanFunctionOptions.Default);
-        await ours.StartAsync(Ct);
+        });
 
         await using var client = await StartClientAsync(server, "events", fn, "handed over");
         await started.Task.Within();
@@ -182,8 +160,7 @@ public sealed class WorkerInteropTests
         string fn = TestNames.Unique("wi_timeout");
         var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int runs = 0;
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddFunction(fn, async (job, ct) =>
+        await using var worker = await StartWorkerAsync(Options(server), fn, async (job, ct) =>
         {
             if (Interlocked.Increment(ref runs) == 1)
             {
@@ -194,7 +171,6 @@ public sealed class WorkerInteropTests
 
             return Bytes("second try");
         }, GearmanFunctionOptions.Default with { Timeout = TimeSpan.FromSeconds(1) });
-        await worker.StartAsync(Ct);
 
         await using var client = await StartClientAsync(server, "events", fn, "x");
         await cancelled.Task.Within();
@@ -214,15 +190,13 @@ public sealed class WorkerInteropTests
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var twoStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var byFirst = new ConcurrentBag<string>();
-        var first = new GearmanWorker(Options(server));
-        first.AddFunction(fn, async (job, ct) =>
+        var first = await StartWorkerAsync(Options(server), fn, async (job, ct) =>
         {
             byFirst.Add(Text(job.Workload));
             if (byFirst.Count == 2) twoStarted.TrySetResult();
             await gate.Task.WaitAsync(ct);
             return Bytes("first " + Text(job.Workload));
         }, GearmanFunctionOptions.Default with { BoundedCapacity = 2, MaxDegreeOfParallelism = 2 });
-        await first.StartAsync(Ct);
 
         await using var client = await StartClientAsync(server, "many", fn, jobs.ToString(CultureInfo.InvariantCulture), "g");
         await twoStarted.Task.Within();
@@ -231,9 +205,7 @@ public sealed class WorkerInteropTests
         await stop.Within();
         Assert.Equal(2, byFirst.Count);
 
-        await using var second = new GearmanWorker(Options(server));
-        second.AddFunction(fn, (job, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(Bytes("second " + Text(job.Workload))), GearmanFunctionOptions.Default);
-        await second.StartAsync(Ct);
+        await using var second = await StartWorkerAsync(Options(server), fn, Replying(job => "second " + Text(job.Workload)));
 
         Assert.Equal(0, await client.WaitForExitAsync(RunTimeout));
         Assert.Equal("ret GEARMAN_SUCCESS", client.OutputLines[^1]);
