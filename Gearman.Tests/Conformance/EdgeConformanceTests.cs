@@ -193,8 +193,7 @@ public sealed class EdgeConformanceTests
         Assert.Equal(handle, await c.SubmitBackgroundAsync(fn, unique, "z"));
         Assert.Equal([$"{handle}\t0\t0\t1"], await s.AdminListAsync("show jobs"));
         Assert.Equal([unique], await s.AdminListAsync("show unique jobs"));
-        await c.SendAsync(PacketType.GetStatus, handle);
-        await c.ExpectAsync(PacketType.StatusRes, $"{handle}\01\00\00\00");
+        await c.AssertStatusAsync(handle, $"{handle}\01\00\00\00");
         Assert.Equal("OK", await s.AdminLineAsync($"maxqueue {fn} 1"));
         await c.SendAsync(PacketType.SubmitJobEpoch, fn, string.Empty, "0", "w");
         await c.ExpectErrorAsync("QUEUE_ERROR", "Job queue is full");

@@ -23,8 +23,7 @@ public sealed class FailureConformanceTests
 
         Assert.Equal(s.IsGearmand ? $"{fn}\t1\t0\t0" : $"{fn}\t0\t0\t0", await (await s.AdminAsync()).StatusOfAsync(fn));
         var asker = await s.ConnectAsync();
-        await asker.SendAsync(PacketType.GetStatus, handle);
-        await asker.ExpectAsync(PacketType.StatusRes, s.IsGearmand ? $"{handle}\01\00\00\00" : $"{handle}\00\00\00\00");
+        await asker.AssertStatusAsync(handle, s.IsGearmand ? $"{handle}\01\00\00\00" : $"{handle}\00\00\00\00");
 
         // No NOOP (PRE_SLEEP sleeps), no job.
         var worker = await s.WorkerAsync(fn);
@@ -78,11 +77,9 @@ public sealed class FailureConformanceTests
         await peer.ExpectNoopAsync();
 
         Assert.Equal([$"{h1}\t1\t0\t0", $"{h2}\t0\t0\t0"], (await s.AdminListAsync("show jobs")).Order(StringComparer.Ordinal));
-        await client.SendAsync(PacketType.GetStatus, h1);
-        await client.ExpectAsync(PacketType.StatusRes, $"{h1}\01\00\00\00");
+        await client.AssertStatusAsync(h1, $"{h1}\01\00\00\00");
         await peer.GrabExpectAsync(h1, fn, "a");
-        await client.SendAsync(PacketType.GetStatus, h1);
-        await client.ExpectAsync(PacketType.StatusRes, $"{h1}\01\01\00\00");
+        await client.AssertStatusAsync(h1, $"{h1}\01\01\00\00");
 
         // The client is still attached.
         await peer.SendAsync(PacketType.WorkComplete, h1, "ok");

@@ -37,8 +37,7 @@ public sealed class JobConformanceTests
         await client.SyncAsync();
 
         // Completed jobs are unknown (§2.10) and the function record stays (§2.1).
-        await client.SendAsync(PacketType.GetStatus, handle);
-        await client.ExpectAsync(PacketType.StatusRes, $"{handle}\00\00\00\00");
+        await client.AssertStatusAsync(handle, $"{handle}\00\00\00\00");
         Assert.Equal($"{fn}\t0\t0\t1", await (await s.AdminAsync()).StatusOfAsync(fn));
     }
 
@@ -184,37 +183,30 @@ public sealed class JobConformanceTests
         var client = await s.ConnectAsync();
         var asker = await s.ConnectAsync();
 
-        await asker.SendAsync(PacketType.GetStatus, "H:nope:1");
-        await asker.ExpectAsync(PacketType.StatusRes, "H:nope:1\00\00\00\00");
+        await asker.AssertStatusAsync("H:nope:1", "H:nope:1\00\00\00\00");
 
         string handle = await client.SubmitAsync(fn, string.Empty, "x");
-        await asker.SendAsync(PacketType.GetStatus, handle);
-        await asker.ExpectAsync(PacketType.StatusRes, $"{handle}\01\00\00\00");
+        await asker.AssertStatusAsync(handle, $"{handle}\01\00\00\00");
 
         var worker = await s.WorkerAsync(fn);
         await worker.GrabExpectAsync(handle, fn, "x");
-        await asker.SendAsync(PacketType.GetStatus, handle);
-        await asker.ExpectAsync(PacketType.StatusRes, $"{handle}\01\01\00\00");
+        await asker.AssertStatusAsync(handle, $"{handle}\01\01\00\00");
 
         await worker.SendAsync(PacketType.WorkStatus, handle, "3", "7");
         await client.ExpectAsync(PacketType.WorkStatus, $"{handle}\03\07");
-        await asker.SendAsync(PacketType.GetStatus, handle);
-        await asker.ExpectAsync(PacketType.StatusRes, $"{handle}\01\01\03\07");
+        await asker.AssertStatusAsync(handle, $"{handle}\01\01\03\07");
 
         // Forwarded unchanged, stored as atoi: abc → 0, 7x → 7.
         await worker.SendAsync(PacketType.WorkStatus, handle, "abc", "7x");
         await client.ExpectAsync(PacketType.WorkStatus, $"{handle}\0abc\07x");
-        await asker.SendAsync(PacketType.GetStatus, handle);
-        await asker.ExpectAsync(PacketType.StatusRes, $"{handle}\01\01\00\07");
+        await asker.AssertStatusAsync(handle, $"{handle}\01\01\00\07");
 
         // Only the bytes up to the first NUL name the job.
-        await asker.SendAsync(PacketType.GetStatus, handle + "\0junk");
-        await asker.ExpectAsync(PacketType.StatusRes, $"{handle}\01\01\00\07");
+        await asker.AssertStatusAsync(handle + "\0junk", $"{handle}\01\01\00\07");
 
         await worker.SendAsync(PacketType.WorkFail, handle);
         await client.ExpectAsync(PacketType.WorkFail, handle);
-        await asker.SendAsync(PacketType.GetStatus, handle);
-        await asker.ExpectAsync(PacketType.StatusRes, $"{handle}\00\00\00\00");
+        await asker.AssertStatusAsync(handle, $"{handle}\00\00\00\00");
     }
 
     [Theory]
@@ -228,15 +220,13 @@ public sealed class JobConformanceTests
         string unique = TestNames.Unique("U");
         var asker = await s.ConnectAsync();
 
-        await asker.SendAsync(PacketType.GetStatusUnique, "nouniq");
-        await asker.ExpectAsync(PacketType.StatusResUnique, "nouniq\00\00\00\00\00");
+        await asker.AssertStatusUniqueAsync("nouniq", "nouniq\00\00\00\00\00");
 
         var c1 = await s.ConnectAsync();
         var c2 = await s.ConnectAsync();
         var bg = await s.ConnectAsync();
         string handle = await c1.SubmitAsync(fn, unique, "x");
-        await asker.SendAsync(PacketType.GetStatusUnique, unique);
-        await asker.ExpectAsync(PacketType.StatusResUnique, $"{unique}\01\00\00\00\01");
+        await asker.AssertStatusUniqueAsync(unique, $"{unique}\01\00\00\00\01");
 
         Assert.Equal(handle, await c2.SubmitAsync(fn, unique, "y"));
         Assert.Equal(handle, await bg.SubmitBackgroundAsync(fn, unique, "z"));
@@ -245,8 +235,7 @@ public sealed class JobConformanceTests
         await worker.SendAsync(PacketType.WorkStatus, handle, "1", "2");
         await c1.ExpectAsync(PacketType.WorkStatus, $"{handle}\01\02");
         await c2.ExpectAsync(PacketType.WorkStatus, $"{handle}\01\02");
-        await asker.SendAsync(PacketType.GetStatusUnique, unique);
-        await asker.ExpectAsync(PacketType.StatusResUnique, $"{unique}\01\01\01\02\02");
+        await asker.AssertStatusUniqueAsync(unique, $"{unique}\01\01\01\02\02");
     }
 
     [Theory]
@@ -259,10 +248,8 @@ public sealed class JobConformanceTests
         var c = await s.ConnectAsync();
         await c.SubmitBackgroundAsync(fn, "-", "data");
         await c.SubmitBackgroundAsync(fn, string.Empty, "data");
-        await c.SendAsync(PacketType.GetStatusUnique, "-");
-        await c.ExpectAsync(PacketType.StatusResUnique, "-\00\00\00\00\00");
-        await c.SendAsync(PacketType.GetStatusUnique, "data");
-        await c.ExpectAsync(PacketType.StatusResUnique, "data\00\00\00\00\00");
+        await c.AssertStatusUniqueAsync("-", "-\00\00\00\00\00");
+        await c.AssertStatusUniqueAsync("data", "data\00\00\00\00\00");
     }
 
     [Theory]
@@ -280,8 +267,7 @@ public sealed class JobConformanceTests
         string second = await c.SubmitBackgroundAsync(co2, unique, "b");
         var worker = await s.WorkerAsync(co2);
         await worker.GrabExpectAsync(second, co2, "b");
-        await c.SendAsync(PacketType.GetStatusUnique, unique);
-        await c.ExpectAsync(PacketType.StatusResUnique, $"{unique}\01\01\00\00\00");
+        await c.AssertStatusUniqueAsync(unique, $"{unique}\01\01\00\00\00");
     }
 
     [Theory]

@@ -35,6 +35,20 @@ internal static class RawConnectionExtensions
         Assert.True(await connection.WaitForServerCloseAsync(), "the connection should close without a reply");
     }
 
+    /// <summary>GET_STATUS <paramref name="handle"/>; the reply must be STATUS_RES with exactly <paramref name="body"/>.</summary>
+    public static async Task AssertStatusAsync(this RawGearmanConnection connection, string handle, string body)
+    {
+        await connection.SendAsync(PacketType.GetStatus, handle);
+        await connection.ExpectAsync(PacketType.StatusRes, body);
+    }
+
+    /// <summary>GET_STATUS_UNIQUE <paramref name="unique"/>; the reply must be STATUS_RES_UNIQUE with exactly <paramref name="body"/>.</summary>
+    public static async Task AssertStatusUniqueAsync(this RawGearmanConnection connection, string unique, string body)
+    {
+        await connection.SendAsync(PacketType.GetStatusUnique, unique);
+        await connection.ExpectAsync(PacketType.StatusResUnique, body);
+    }
+
     /// <summary>Sends a submit packet and returns the handle from its JOB_CREATED.</summary>
     public static async Task<string> SubmitAsync(this RawGearmanConnection connection, PacketType type, string function, string unique, string data)
     {
