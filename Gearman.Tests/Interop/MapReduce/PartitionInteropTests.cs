@@ -4,6 +4,7 @@ using Gearman.Reactive;
 using Gearman.Reactive.MapReduce;
 using Gearman.Reactive.Worker;
 using Gearman.Tests.Infrastructure;
+using Gearman.Tests.Integration.MapReduce;
 using Xunit;
 using static Gearman.Tests.Integration.MapReduce.MapReduceTestKit;
 using static Gearman.Tests.Integration.Worker.WorkerTestKit;
@@ -19,7 +20,7 @@ namespace Gearman.Tests.Interop.MapReduce;
 public sealed class PartitionInteropTests
 {
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(30);
-    private static readonly ServerStartOptions WithExceptions = new() { Exceptions = true };
+    private static readonly ServerStartOptions WithExceptions = MapReduceRig.WithExceptions;
 
     [Theory(Timeout = 90_000)]
     [InlineData(ServerKind.Gearmand)]
@@ -111,18 +112,17 @@ public sealed class PartitionInteropTests
     public async Task Our_mapper_fans_out_to_libgearman_reducers_alongside_ours(ServerKind kind)
     {
         // Two reducer workers for one function, one libgearman and one ours: every chunk is reduced once, in order.
-        await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
-        var (mapper, reducer) = (TestNames.Unique("p_map"), TestNames.Unique("p_echo"));
         var ours = new ConcurrentQueue<string>();
-        await using var worker = new GearmanWorker(Options(server));
-        worker.AddMapper(mapper, SplitWords, Concatenate, GearmanMapperOptions.Default with { MaxReducerJobs = 4 });
-        worker.AddFunction(reducer, EchoOrReact(ours), Reducers(1));
-        await worker.StartAsync(Ct);
-        await using var theirs = await StartWorkerAsync(server, "echo", reducer, expectedWorkers: 2);
-        await using var client = NewClient(server);
+        await using var rig = await MapReduceRig.StartAsync(kind, "p_map", "p_echo", (worker, mapper, reducer) =>
+        {
+            worker.AddMapper(mapper, SplitWords, Concatenate, GearmanMapperOptions.Default with { MaxReducerJobs = 4 });
+            worker.AddFunction(reducer, EchoOrReact(ours), Reducers(1));
+        });
+        string reducer = rig.Reducer;
+        await using var theirs = await StartWorkerAsync(rig.Server, "echo", reducer, expectedWorkers: 2);
 
         var words = Enumerable.Range(0, 200).Select(i => $"w{i.ToString(CultureInfo.InvariantCulture)}").ToArray();
-        var result = await client.ExecuteReduceAsync(mapper, reducer, Bytes(string.Join(' ', words)), cancellationToken: Ct).AsTask().Within();
+        var result = await rig.ReduceAsync(string.Join(' ', words));
 
         Assert.Equal(string.Concat(words), Text(result));
         var byLibgearman = (await Lines(theirs, words.Length - ours.Count)).Select(l => l[$"job {reducer} ".Length..]);
