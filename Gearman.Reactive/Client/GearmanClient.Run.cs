@@ -1,4 +1,5 @@
 using Gearman.Reactive.Connections;
+using Gearman.Reactive.Diagnostics;
 
 namespace Gearman.Reactive.Client;
 
@@ -30,6 +31,7 @@ public sealed partial class GearmanClient
     private async ValueTask<TResult> RunAsync<TStep, TResult>(SubmitRequest request, TaskSubscription subscription, TStep step, CancellationToken cancellationToken)
         where TStep : struct, ITaskEventStep<TResult>
     {
+        long start = GearmanMetrics.TaskStarted(request.Function, Options.TimeProvider);
         using var deadline = Deadline.Start(request.Options.Timeout, Options.TimeProvider, cancellationToken);
         var token = deadline?.Token ?? cancellationToken;
         try
@@ -40,20 +42,34 @@ public sealed partial class GearmanClient
             {
                 while (events.TryRead(out var e))
                 {
-                    if (step.OnEvent(e, out var result)) return result;
+                    if (step.OnEvent(e, out var result)) return Succeeded(request, start, result);
                 }
             }
 
-            return step.OnEnded(request);
+            return Succeeded(request, start, step.OnEnded(request));
         }
         catch (OperationCanceledException) when (deadline is { Expired: true } && !cancellationToken.IsCancellationRequested)
         {
+            GearmanMetrics.TaskFinished(request.Function, GearmanMetrics.TaskOutcome.Timeout, start, Options.TimeProvider);
             throw TimedOut(request);
+        }
+        catch (Exception ex)
+        {
+            GearmanMetrics.TaskFinished(request.Function, GearmanMetrics.OutcomeOf(ex), start, Options.TimeProvider);
+            throw;
         }
         finally
         {
             subscription.Detach();
         }
+    }
+
+    /// <summary>A run ended with a result: a foreground job completed, or a background job was created.</summary>
+    private TResult Succeeded<TResult>(SubmitRequest request, long start, TResult result)
+    {
+        var outcome = request.Background ? GearmanMetrics.TaskOutcome.Created : GearmanMetrics.TaskOutcome.Completed;
+        GearmanMetrics.TaskFinished(request.Function, outcome, start, Options.TimeProvider);
+        return result;
     }
 
     /// <summary>

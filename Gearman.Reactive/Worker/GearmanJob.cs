@@ -1,6 +1,7 @@
 using System.Buffers.Text;
 using System.Text;
 using Gearman.Reactive.Connections;
+using Gearman.Reactive.Diagnostics;
 using Gearman.Reactive.Protocol;
 
 namespace Gearman.Reactive.Worker;
@@ -33,6 +34,9 @@ public sealed class GearmanJob
     private readonly byte[] _handle;
     private readonly CancellationTokenSource _cancellation;
     private readonly bool _timed;
+    private readonly TimeProvider _timeProvider;
+    private readonly long _metricsStart;
+    private readonly bool _countedActive;
     private int _state;
 
     internal GearmanJob(WorkerConnection connection, JobAssignment assignment, TimeSpan? timeout, TimeProvider timeProvider)
@@ -45,6 +49,8 @@ public sealed class GearmanJob
         Reducer = assignment.Reducer;
         Workload = assignment.Workload;
         Timeout = timeout;
+        _timeProvider = timeProvider;
+        _metricsStart = GearmanMetrics.JobStarted(Function, timeProvider, out _countedActive);
         if (timeout is { } t)
         {
             _timed = true;
@@ -150,7 +156,7 @@ public sealed class GearmanJob
         using (PacketOutbox.SendInline())
         {
             bool sent = _connection.Outbox.Send(PacketType.WorkFail, _handle);
-            OnEnded(runWaiterInline: true);
+            OnEnded(GearmanMetrics.JobOutcome.Failed, runWaiterInline: true);
             return new ValueTask<bool>(sent);
         }
     }
@@ -170,7 +176,7 @@ public sealed class GearmanJob
         using (PacketOutbox.SendInline())
         {
             bool sent = _connection.Outbox.Send(PacketType.WorkException, _handle, Encoding.UTF8.GetBytes(message));
-            OnEnded(runWaiterInline: true);
+            OnEnded(GearmanMetrics.JobOutcome.Exception, runWaiterInline: true);
             return new ValueTask<bool>(sent);
         }
     }
@@ -188,19 +194,13 @@ public sealed class GearmanJob
         using (PacketOutbox.SendInline())
         {
             bool sent = _connection.Outbox.Send(PacketType.WorkComplete, _handle, result);
-            OnEnded(runWaiterInline: true);
+            OnEnded(GearmanMetrics.JobOutcome.Completed, runWaiterInline: true);
             return sent;
         }
     }
 
     /// <summary>Takes the job away without a result: the server will give it to another worker. Idempotent.</summary>
-    internal bool Abandon()
-    {
-        if (!TryEnd(Abandoned)) return false;
-        _ = _cancellation.CancelAsync();
-        OnEnded();
-        return true;
-    }
+    internal bool Abandon() => Abandon(GearmanMetrics.JobOutcome.Abandoned);
 
     /// <summary>
     /// Gives the job back to the server to run again (libgearman's <c>GEARMAN_ERROR</c>): takes it away here, then closes
@@ -209,8 +209,16 @@ public sealed class GearmanJob
     /// </summary>
     internal ValueTask RetryAsync()
     {
-        Abandon();
+        Abandon(GearmanMetrics.JobOutcome.Retried);
         return _connection.DisposeAsync();
+    }
+
+    private bool Abandon(GearmanMetrics.JobOutcome outcome)
+    {
+        if (!TryEnd(Abandoned)) return false;
+        _ = _cancellation.CancelAsync();
+        OnEnded(outcome);
+        return true;
     }
 
     private bool TryEnd(int state) => Interlocked.CompareExchange(ref _state, state, Running) == Running;
@@ -219,11 +227,13 @@ public sealed class GearmanJob
     {
         if (!TryEnd(Abandoned)) return;
         _connection.OnJobTimedOut(this);
-        OnEnded();
+        OnEnded(GearmanMetrics.JobOutcome.Timeout);
     }
 
-    private void OnEnded(bool runWaiterInline = false)
+    private void OnEnded(GearmanMetrics.JobOutcome outcome, bool runWaiterInline = false)
     {
+        GearmanMetrics.JobFinished(Function, outcome, _metricsStart, _countedActive, _timeProvider);
+
         // Stop the timeout timer of a job that ended in time; the token stays usable.
         if (_timed && !_cancellation.IsCancellationRequested) _cancellation.CancelAfter(System.Threading.Timeout.InfiniteTimeSpan);
         _connection.OnJobEnded(this, runWaiterInline);
