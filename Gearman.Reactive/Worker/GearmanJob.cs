@@ -152,11 +152,11 @@ public sealed class GearmanJob
     public ValueTask<bool> FailAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (!TryEnd(Ended)) return new ValueTask<bool>(false);
+        if (!TryEnd(Ended, GearmanMetrics.JobOutcome.Failed)) return new ValueTask<bool>(false);
         using (PacketOutbox.SendInline())
         {
             bool sent = _connection.Outbox.Send(PacketType.WorkFail, _handle);
-            OnEnded(GearmanMetrics.JobOutcome.Failed, runWaiterInline: true);
+            OnEnded(runWaiterInline: true);
             return new ValueTask<bool>(sent);
         }
     }
@@ -172,11 +172,11 @@ public sealed class GearmanJob
     {
         ArgumentNullException.ThrowIfNull(message);
         cancellationToken.ThrowIfCancellationRequested();
-        if (!TryEnd(Ended)) return new ValueTask<bool>(false);
+        if (!TryEnd(Ended, GearmanMetrics.JobOutcome.Exception)) return new ValueTask<bool>(false);
         using (PacketOutbox.SendInline())
         {
             bool sent = _connection.Outbox.Send(PacketType.WorkException, _handle, Encoding.UTF8.GetBytes(message));
-            OnEnded(GearmanMetrics.JobOutcome.Exception, runWaiterInline: true);
+            OnEnded(runWaiterInline: true);
             return new ValueTask<bool>(sent);
         }
     }
@@ -190,11 +190,11 @@ public sealed class GearmanJob
     /// </summary>
     internal bool Complete(ReadOnlySpan<byte> result)
     {
-        if (!TryEnd(Ended)) return false;
+        if (!TryEnd(Ended, GearmanMetrics.JobOutcome.Completed)) return false;
         using (PacketOutbox.SendInline())
         {
             bool sent = _connection.Outbox.Send(PacketType.WorkComplete, _handle, result);
-            OnEnded(GearmanMetrics.JobOutcome.Completed, runWaiterInline: true);
+            OnEnded(runWaiterInline: true);
             return sent;
         }
     }
@@ -215,25 +215,29 @@ public sealed class GearmanJob
 
     private bool Abandon(GearmanMetrics.JobOutcome outcome)
     {
-        if (!TryEnd(Abandoned)) return false;
+        if (!TryEnd(Abandoned, outcome)) return false;
         _ = _cancellation.CancelAsync();
-        OnEnded(outcome);
+        OnEnded();
         return true;
     }
 
-    private bool TryEnd(int state) => Interlocked.CompareExchange(ref _state, state, Running) == Running;
+    /// <summary>Ends the job once, recording how (before any result is written, so a client that has it sees the metrics).</summary>
+    private bool TryEnd(int state, GearmanMetrics.JobOutcome outcome)
+    {
+        if (Interlocked.CompareExchange(ref _state, state, Running) != Running) return false;
+        GearmanMetrics.JobFinished(Function, outcome, _metricsStart, _countedActive, _timeProvider);
+        return true;
+    }
 
     private void OnTimeout()
     {
-        if (!TryEnd(Abandoned)) return;
+        if (!TryEnd(Abandoned, GearmanMetrics.JobOutcome.Timeout)) return;
         _connection.OnJobTimedOut(this);
-        OnEnded(GearmanMetrics.JobOutcome.Timeout);
+        OnEnded();
     }
 
-    private void OnEnded(GearmanMetrics.JobOutcome outcome, bool runWaiterInline = false)
+    private void OnEnded(bool runWaiterInline = false)
     {
-        GearmanMetrics.JobFinished(Function, outcome, _metricsStart, _countedActive, _timeProvider);
-
         // Stop the timeout timer of a job that ended in time; the token stays usable.
         if (_timed && !_cancellation.IsCancellationRequested) _cancellation.CancelAfter(System.Threading.Timeout.InfiniteTimeSpan);
         _connection.OnJobEnded(this, runWaiterInline);
