@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using Gearman.Reactive;
 using Gearman.Reactive.Client;
 using Gearman.Reactive.Diagnostics;
@@ -22,23 +24,32 @@ public sealed class ClientMetricsTests(ClientServerFixture servers) : IClassFixt
     [Fact(Timeout = 60_000)]
     public void The_meter_publishes_every_documented_instrument_with_its_unit()
     {
-        // The meter and its instruments are created with the SDK's metrics class (on first use, in a real program).
-        System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(GearmanMetrics).TypeHandle);
-        using var probe = SdkMetricsProbe.ForFunction(TestNames.Unique("none"));
-        Assert.Subset(
-            new HashSet<string>
+        var published = new List<string>();
+        using (var listener = new MeterListener())
+        {
+            listener.InstrumentPublished = (instrument, _) =>
             {
-                "gearman.client.tasks.submitted (Counter, {task})",
-                "gearman.client.tasks.finished (Counter, {task})",
-                "gearman.client.task.duration (Histogram, s)",
+                if (instrument.Meter.Name == GearmanMetrics.MeterName) published.Add($"{instrument.Name} ({instrument.GetType().Name.Split('`')[0]}, {instrument.Unit})");
+            };
+
+            // The instruments are created with the SDK's metrics class (on first use, in a real program).
+            RuntimeHelpers.RunClassConstructor(typeof(GearmanMetrics).TypeHandle);
+            listener.Start();
+        }
+
+        Assert.Equal(
+            [
                 "gearman.client.connections (UpDownCounter, {connection})",
                 "gearman.client.reconnects (Counter, {connection})",
-                "gearman.worker.jobs.started (Counter, {job})",
-                "gearman.worker.jobs.finished (Counter, {job})",
+                "gearman.client.task.duration (Histogram, s)",
+                "gearman.client.tasks.finished (Counter, {task})",
+                "gearman.client.tasks.submitted (Counter, {task})",
                 "gearman.worker.job.duration (Histogram, s)",
                 "gearman.worker.jobs.active (UpDownCounter, {job})",
-            },
-            new HashSet<string>(probe.Instruments));
+                "gearman.worker.jobs.finished (Counter, {job})",
+                "gearman.worker.jobs.started (Counter, {job})",
+            ],
+            published.Order(StringComparer.Ordinal));
     }
 
     [Fact(Timeout = 60_000)]
@@ -60,8 +71,7 @@ public sealed class ClientMetricsTests(ClientServerFixture servers) : IClassFixt
         Assert.Equal(2, probe.Sum(Submitted));
         Assert.Equal(2, probe.Sum(Finished, "gearman.task.outcome=completed"));
         Assert.Equal(2, probe.Sum(Finished));
-        Assert.Equal(2, probe.Count(Duration, "gearman.task.outcome=completed"));
-        Assert.True(probe.Sum(Duration) > 0, probe.Dump());
+        Assert.True(probe.Sum(Duration, "gearman.task.outcome=completed") > 0);
     }
 
     [Fact(Timeout = 60_000)]
@@ -81,7 +91,8 @@ public sealed class ClientMetricsTests(ClientServerFixture servers) : IClassFixt
         Assert.Equal(3, probe.Sum(Submitted));
         Assert.Equal(1, probe.Sum(Finished, "gearman.task.outcome=failed"));
         Assert.Equal(2, probe.Sum(Finished, "gearman.task.outcome=exception"));
-        Assert.Equal(3, probe.Count(Duration));
+        Assert.True(probe.Sum(Duration, "gearman.task.outcome=failed") > 0);
+        Assert.True(probe.Sum(Duration, "gearman.task.outcome=exception") > 0);
     }
 
     [Fact(Timeout = 60_000)]
@@ -173,8 +184,7 @@ public sealed class ClientMetricsTests(ClientServerFixture servers) : IClassFixt
             Assert.Equal(1, probe.Sum("gearman.client.connections"));
             Assert.Equal(0, probe.Sum("gearman.client.reconnects"));
             connection.Abort();
-            await probe.WaitUntilAsync(p => p.Count("gearman.client.connections") == 2);
-            Assert.Equal(0, probe.Sum("gearman.client.connections"));
+            await probe.WaitUntilAsync(p => p.Sum("gearman.client.connections") == 0);
         }
 
         var second = client.SubmitBackgroundAsync(fn, Bytes("2"), cancellationToken: Ct).AsTask();
