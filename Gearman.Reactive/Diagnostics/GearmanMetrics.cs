@@ -182,23 +182,13 @@ internal static class GearmanMetrics
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void TaskFinishedCore(string function, TaskOutcome outcome, long start, TimeProvider time)
-    {
-        var tags = new TagList
-        {
-            { FunctionTag, function },
-            { TaskOutcomeTag, OutcomeName(outcome) },
-        };
-        TasksFinished.Add(1, tags);
-        if (start != 0) TaskDuration.Record(time.GetElapsedTime(start).TotalSeconds, tags);
-    }
+        => RecordEnd(TasksFinished, TaskDuration, new TagList { { FunctionTag, function }, { TaskOutcomeTag, OutcomeName(outcome) } }, start, time);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ClientConnectionsCore(ServerEndpoint server, long delta)
-        => ClientConnections.Add(delta, new("server.address", server.Host), new("server.port", server.Port));
+    private static void ClientConnectionsCore(ServerEndpoint server, long delta) => ClientConnections.Add(delta, ServerTags(server));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ClientReconnectedCore(ServerEndpoint server)
-        => ClientReconnects.Add(1, new("server.address", server.Host), new("server.port", server.Port));
+    private static void ClientReconnectedCore(ServerEndpoint server) => ClientReconnects.Add(1, ServerTags(server));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void JobStartedCore(string function, bool active)
@@ -211,14 +201,17 @@ internal static class GearmanMetrics
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void JobFinishedCore(string function, JobOutcome outcome, long start, bool active, TimeProvider time)
     {
-        var functionTag = new KeyValuePair<string, object?>(FunctionTag, function);
-        if (active) JobsActive.Add(-1, functionTag);
-        var tags = new TagList
-        {
-            functionTag,
-            { JobOutcomeTag, OutcomeName(outcome) },
-        };
-        JobsFinished.Add(1, tags);
-        if (start != 0) JobDuration.Record(time.GetElapsedTime(start).TotalSeconds, tags);
+        if (active) JobsActive.Add(-1, new KeyValuePair<string, object?>(FunctionTag, function));
+        RecordEnd(JobsFinished, JobDuration, new TagList { { FunctionTag, function }, { JobOutcomeTag, OutcomeName(outcome) } }, start, time);
     }
+
+    /// <summary>Counts an end and, when its start was timed, records its duration, with the same tags.</summary>
+    private static void RecordEnd(Counter<long> finished, Histogram<double> duration, in TagList tags, long start, TimeProvider time)
+    {
+        finished.Add(1, tags);
+        if (start != 0) duration.Record(time.GetElapsedTime(start).TotalSeconds, tags);
+    }
+
+    /// <summary>The OpenTelemetry tags naming a job server.</summary>
+    private static TagList ServerTags(ServerEndpoint server) => new() { { "server.address", server.Host }, { "server.port", server.Port } };
 }
