@@ -1,5 +1,5 @@
-using System.Buffers;
 using Gearman.Reactive.Connections;
+using Gearman.Reactive.Diagnostics;
 
 namespace Gearman.Reactive.Client;
 
@@ -7,69 +7,56 @@ namespace Gearman.Reactive.Client;
 public sealed partial class GearmanClient
 {
     /// <summary>The body of a <see cref="Submit"/> subscription: the only caller of the observer.</summary>
-    private async Task ObserveAsync(SubmitRequest request, IObserver<TaskEvent> observer, CancellationToken cancellationToken)
-    {
-        var subscription = new TaskSubscription();
-        using var deadline = Deadline.Start(request.Options.Timeout, Options.TimeProvider, cancellationToken);
-        var token = deadline?.Token ?? cancellationToken;
-        try
-        {
-            await DispatchAsync(new ClientJob(request, subscription), token).ConfigureAwait(false);
-            var events = subscription.Events;
-            while (await events.WaitToReadAsync(token).ConfigureAwait(false))
-            {
-                while (events.TryRead(out var e)) observer.OnNext(e);
-            }
-        }
-        catch (OperationCanceledException) when (deadline is { Expired: true } && !cancellationToken.IsCancellationRequested)
-        {
-            throw TimedOut(request);
-        }
-        finally
-        {
-            subscription.Detach();
-        }
-    }
+    private Task ObserveAsync(SubmitRequest request, IObserver<TaskEvent> observer, CancellationToken cancellationToken)
+        => RunAsync<ObserveStep, bool>(request, new TaskSubscription(), new ObserveStep(observer), cancellationToken).AsTask();
 
-    private async ValueTask<ReadOnlyMemory<byte>> ExecuteCoreAsync(SubmitRequest request, IProgress<JobProgress>? progress, CancellationToken cancellationToken)
+    private ValueTask<ReadOnlyMemory<byte>> ExecuteCoreAsync(SubmitRequest request, IProgress<JobProgress>? progress, CancellationToken cancellationToken)
     {
-        // Only data, status (when reported) and the result matter here: JOB_CREATED alone must not wake this method.
+        // Only data, status (when reported) and the result matter here: JOB_CREATED alone must not wake the consumer.
         var subscription = progress is null
             ? new TaskSubscription(TaskEventKind.Created, TaskEventKind.Warning, TaskEventKind.Status)
             : new TaskSubscription(TaskEventKind.Created, TaskEventKind.Warning);
+        return RunAsync<ExecuteStep, ReadOnlyMemory<byte>>(request, subscription, new ExecuteStep(progress), cancellationToken);
+    }
+
+    private ValueTask<JobHandle> SubmitBackgroundCoreAsync(SubmitRequest request, CancellationToken cancellationToken)
+        => RunAsync<BackgroundStep, JobHandle>(request, new TaskSubscription(), default, cancellationToken);
+
+    /// <summary>
+    /// Submits <paramref name="request"/> for one consumer and feeds its events to <paramref name="step"/> until the step
+    /// has a result or the stream ends; a timeout throws <see cref="TimeoutException"/>, and the consumer detaches from
+    /// the job however the run ends. The step is a struct type argument, so the loop is specialised per consumer kind
+    /// and its per-event call is direct (no delegate, no allocation).
+    /// </summary>
+    private async ValueTask<TResult> RunAsync<TStep, TResult>(SubmitRequest request, TaskSubscription subscription, TStep step, CancellationToken cancellationToken)
+        where TStep : struct, ITaskEventStep<TResult>
+    {
+        // Locals that live across an await enlarge the state machine every run allocates: the token and the queue are
+        // re-read rather than kept, which pays for the metrics start time.
+        long start = GearmanMetrics.TaskStarted(request.Function, Options.TimeProvider);
         using var deadline = Deadline.Start(request.Options.Timeout, Options.TimeProvider, cancellationToken);
-        var token = deadline?.Token ?? cancellationToken;
         try
         {
-            await DispatchAsync(new ClientJob(request, subscription), token).ConfigureAwait(false);
-            ArrayBufferWriter<byte>? data = null;
-            var events = subscription.Events;
-            while (await events.WaitToReadAsync(token).ConfigureAwait(false))
+            await DispatchAsync(new ClientJob(request, subscription), deadline?.Token ?? cancellationToken).ConfigureAwait(false);
+            while (await subscription.Events.WaitToReadAsync(deadline?.Token ?? cancellationToken).ConfigureAwait(false))
             {
-                while (events.TryRead(out var e))
+                while (subscription.Events.TryRead(out var e))
                 {
-                    switch (e.Kind)
-                    {
-                        case TaskEventKind.Data:
-                            (data ??= new ArrayBufferWriter<byte>()).Write(e.Data.Span);
-                            break;
-                        case TaskEventKind.Status:
-                            progress?.Report(e.Progress);
-                            break;
-                        case TaskEventKind.Completed when data is null:
-                            return e.Data;
-                        case TaskEventKind.Completed:
-                            data.Write(e.Data.Span);
-                            return data.WrittenMemory;
-                    }
+                    if (step.OnEvent(e, out var result)) return Succeeded(request, start, result);
                 }
             }
 
-            throw new GearmanException($"The job of '{request.Function}' ended without a result.");
+            return Succeeded(request, start, step.OnEnded(request));
         }
         catch (OperationCanceledException) when (deadline is { Expired: true } && !cancellationToken.IsCancellationRequested)
         {
+            GearmanMetrics.TaskFinished(request.Function, GearmanMetrics.TaskOutcome.Timeout, start, Options.TimeProvider);
             throw TimedOut(request);
+        }
+        catch (Exception ex)
+        {
+            GearmanMetrics.TaskFinished(request.Function, GearmanMetrics.OutcomeOf(ex), start, Options.TimeProvider);
+            throw;
         }
         finally
         {
@@ -77,33 +64,12 @@ public sealed partial class GearmanClient
         }
     }
 
-    private async ValueTask<JobHandle> SubmitBackgroundCoreAsync(SubmitRequest request, CancellationToken cancellationToken)
+    /// <summary>A run ended with a result: a foreground job completed, or a background job was created.</summary>
+    private TResult Succeeded<TResult>(SubmitRequest request, long start, TResult result)
     {
-        var subscription = new TaskSubscription();
-        using var deadline = Deadline.Start(request.Options.Timeout, Options.TimeProvider, cancellationToken);
-        var token = deadline?.Token ?? cancellationToken;
-        try
-        {
-            await DispatchAsync(new ClientJob(request, subscription), token).ConfigureAwait(false);
-            var events = subscription.Events;
-            while (await events.WaitToReadAsync(token).ConfigureAwait(false))
-            {
-                while (events.TryRead(out var e))
-                {
-                    if (e.Kind == TaskEventKind.Created) return e.Job;
-                }
-            }
-
-            throw new GearmanException($"The background job of '{request.Function}' ended without being created.");
-        }
-        catch (OperationCanceledException) when (deadline is { Expired: true } && !cancellationToken.IsCancellationRequested)
-        {
-            throw TimedOut(request);
-        }
-        finally
-        {
-            subscription.Detach();
-        }
+        var outcome = request.Background ? GearmanMetrics.TaskOutcome.Created : GearmanMetrics.TaskOutcome.Completed;
+        GearmanMetrics.TaskFinished(request.Function, outcome, start, Options.TimeProvider);
+        return result;
     }
 
     /// <summary>

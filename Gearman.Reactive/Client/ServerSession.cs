@@ -1,5 +1,6 @@
 using System.Text;
 using Gearman.Reactive.Connections;
+using Gearman.Reactive.Diagnostics;
 using Gearman.Reactive.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -31,6 +32,8 @@ internal sealed partial class ServerSession : IPacketHandler
     private TimeSpan _backoff;
     private Exception? _lastError;
     private bool _disposed;
+    private bool _wasConnected;
+    private bool _connectionCounted;
 
     public ServerSession(GearmanClient client, int index, ServerEndpoint endpoint, ILogger logger)
     {
@@ -221,6 +224,10 @@ internal sealed partial class ServerSession : IPacketHandler
                 _retryAt = 0;
                 _lastError = null;
                 Handshake(connection);
+
+                // Counted under the lock, so that TearDown (which takes it too) cannot uncount it first.
+                _connectionCounted = GearmanMetrics.ClientConnectionOpened(Endpoint, reconnect: _wasConnected);
+                _wasConnected = true;
             }
 
             Log.Connected(_logger, Name);
@@ -281,6 +288,12 @@ internal sealed partial class ServerSession : IPacketHandler
         {
             if (_connection != connection) return;
             _connection = null;
+            if (_connectionCounted)
+            {
+                _connectionCounted = false;
+                GearmanMetrics.ClientConnectionClosed(Endpoint);
+            }
+
             disposed = _disposed;
             if (!disposed) BackOff(error);
             for (var request = _oldest; request is not null; request = request.Next)

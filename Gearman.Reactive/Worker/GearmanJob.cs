@@ -1,6 +1,7 @@
 using System.Buffers.Text;
 using System.Text;
 using Gearman.Reactive.Connections;
+using Gearman.Reactive.Diagnostics;
 using Gearman.Reactive.Protocol;
 
 namespace Gearman.Reactive.Worker;
@@ -33,6 +34,9 @@ public sealed class GearmanJob
     private readonly byte[] _handle;
     private readonly CancellationTokenSource _cancellation;
     private readonly bool _timed;
+    private readonly TimeProvider _timeProvider;
+    private readonly long _metricsStart;
+    private readonly bool _countedActive;
     private int _state;
 
     internal GearmanJob(WorkerConnection connection, JobAssignment assignment, TimeSpan? timeout, TimeProvider timeProvider)
@@ -45,6 +49,8 @@ public sealed class GearmanJob
         Reducer = assignment.Reducer;
         Workload = assignment.Workload;
         Timeout = timeout;
+        _timeProvider = timeProvider;
+        _metricsStart = GearmanMetrics.JobStarted(Function, timeProvider, out _countedActive);
         if (timeout is { } t)
         {
             _timed = true;
@@ -146,7 +152,7 @@ public sealed class GearmanJob
     public ValueTask<bool> FailAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (!TryEnd(Ended)) return new ValueTask<bool>(false);
+        if (!TryEnd(Ended, GearmanMetrics.JobOutcome.Failed)) return new ValueTask<bool>(false);
         using (PacketOutbox.SendInline())
         {
             bool sent = _connection.Outbox.Send(PacketType.WorkFail, _handle);
@@ -166,7 +172,7 @@ public sealed class GearmanJob
     {
         ArgumentNullException.ThrowIfNull(message);
         cancellationToken.ThrowIfCancellationRequested();
-        if (!TryEnd(Ended)) return new ValueTask<bool>(false);
+        if (!TryEnd(Ended, GearmanMetrics.JobOutcome.Exception)) return new ValueTask<bool>(false);
         using (PacketOutbox.SendInline())
         {
             bool sent = _connection.Outbox.Send(PacketType.WorkException, _handle, Encoding.UTF8.GetBytes(message));
@@ -184,7 +190,7 @@ public sealed class GearmanJob
     /// </summary>
     internal bool Complete(ReadOnlySpan<byte> result)
     {
-        if (!TryEnd(Ended)) return false;
+        if (!TryEnd(Ended, GearmanMetrics.JobOutcome.Completed)) return false;
         using (PacketOutbox.SendInline())
         {
             bool sent = _connection.Outbox.Send(PacketType.WorkComplete, _handle, result);
@@ -194,13 +200,7 @@ public sealed class GearmanJob
     }
 
     /// <summary>Takes the job away without a result: the server will give it to another worker. Idempotent.</summary>
-    internal bool Abandon()
-    {
-        if (!TryEnd(Abandoned)) return false;
-        _ = _cancellation.CancelAsync();
-        OnEnded();
-        return true;
-    }
+    internal bool Abandon() => Abandon(GearmanMetrics.JobOutcome.Abandoned);
 
     /// <summary>
     /// Gives the job back to the server to run again (libgearman's <c>GEARMAN_ERROR</c>): takes it away here, then closes
@@ -209,15 +209,29 @@ public sealed class GearmanJob
     /// </summary>
     internal ValueTask RetryAsync()
     {
-        Abandon();
+        Abandon(GearmanMetrics.JobOutcome.Retried);
         return _connection.DisposeAsync();
     }
 
-    private bool TryEnd(int state) => Interlocked.CompareExchange(ref _state, state, Running) == Running;
+    private bool Abandon(GearmanMetrics.JobOutcome outcome)
+    {
+        if (!TryEnd(Abandoned, outcome)) return false;
+        _ = _cancellation.CancelAsync();
+        OnEnded();
+        return true;
+    }
+
+    /// <summary>Ends the job once, recording how (before any result is written, so a client that has it sees the metrics).</summary>
+    private bool TryEnd(int state, GearmanMetrics.JobOutcome outcome)
+    {
+        if (Interlocked.CompareExchange(ref _state, state, Running) != Running) return false;
+        GearmanMetrics.JobFinished(Function, outcome, _metricsStart, _countedActive, _timeProvider);
+        return true;
+    }
 
     private void OnTimeout()
     {
-        if (!TryEnd(Abandoned)) return;
+        if (!TryEnd(Abandoned, GearmanMetrics.JobOutcome.Timeout)) return;
         _connection.OnJobTimedOut(this);
         OnEnded();
     }
