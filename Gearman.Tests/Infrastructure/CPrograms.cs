@@ -31,6 +31,10 @@ public static class CPrograms
     public static async Task<ExternalProgram> StartAsync(string name, params string[] arguments)
         => ExternalProgram.Start(await GetAsync(name), arguments);
 
+    /// <summary>Starts the program <paramref name="name"/> with its standard input kept open (see <see cref="ExternalProgram.WriteInputLineAsync"/>).</summary>
+    public static async Task<ExternalProgram> StartWithInputAsync(string name, params string[] arguments)
+        => ExternalProgram.Start(await GetAsync(name), arguments, keepInputOpen: true);
+
     /// <summary>Runs the program <paramref name="name"/> to completion.</summary>
     public static async Task<ExternalProgram> RunAsync(string name, TimeSpan timeout, params string[] arguments)
         => await ExternalProgram.RunAsync(await GetAsync(name), arguments, timeout);

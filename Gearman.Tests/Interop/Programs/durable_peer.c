@@ -6,9 +6,11 @@
  *       finishes it) and "DONE <unique>" when it returns the result. Errors (lost connection, server down) are printed
  *       as "ERROR <text>" and the loop goes on: libgearman reconnects on the next call.
  *
- *   durable_peer client HOST PORT FUNCTION COUNT PREFIX
+ *   durable_peer client HOST PORT FUNCTION COUNT PREFIX [PAUSE_AT]
  *       Submits COUNT background jobs with unique and data "PREFIX-i", retrying each until the server answers
  *       JOB_CREATED. Prints "SUBMITTED <unique> <handle>" per job and "RETRY <unique> <text>" per failed attempt.
+ *       With PAUSE_AT, prints "PAUSED" after that many submits and waits for a line on stdin before going on (so a
+ *       test can stop the server at a known point of the run, however fast or slow the machine is).
  *
  * Output is line-buffered so the test sees every line as it happens.
  */
@@ -54,7 +56,7 @@ static int worker(const char *host, in_port_t port, const char *function)
     }
 }
 
-static int client(const char *host, in_port_t port, const char *function, int count, const char *prefix)
+static int client(const char *host, in_port_t port, const char *function, int count, const char *prefix, int pause_at)
 {
     gearman_client_st *c = gearman_client_create(NULL);
     if (c == NULL) return 2;
@@ -68,6 +70,11 @@ static int client(const char *host, in_port_t port, const char *function, int co
             gearman_return_t rc = gearman_client_do_background(c, function, unique, unique, strlen(unique), handle);
             if (rc == GEARMAN_SUCCESS) {
                 printf("SUBMITTED %s %s\n", unique, handle);
+                if (i + 1 == pause_at) {
+                    char line[16];
+                    printf("PAUSED\n");
+                    if (fgets(line, sizeof line, stdin) == NULL) return 3;
+                }
                 break;
             }
 
@@ -88,10 +95,10 @@ int main(int argc, char **argv)
         return worker(argv[2], (in_port_t)atoi(argv[3]), argv[4]);
     }
 
-    if (argc == 7 && strcmp(argv[1], "client") == 0) {
-        return client(argv[2], (in_port_t)atoi(argv[3]), argv[4], atoi(argv[5]), argv[6]);
+    if ((argc == 7 || argc == 8) && strcmp(argv[1], "client") == 0) {
+        return client(argv[2], (in_port_t)atoi(argv[3]), argv[4], atoi(argv[5]), argv[6], argc == 8 ? atoi(argv[7]) : 0);
     }
 
-    fprintf(stderr, "usage: durable_peer worker HOST PORT FUNCTION [hang] | client HOST PORT FUNCTION COUNT PREFIX\n");
+    fprintf(stderr, "usage: durable_peer worker HOST PORT FUNCTION [hang] | client HOST PORT FUNCTION COUNT PREFIX [PAUSE_AT]\n");
     return 2;
 }
