@@ -230,11 +230,19 @@ internal sealed unsafe class EpollLoop : IDisposable
         }
     }
 
+    /// <remarks>
+    /// The order matters: consume the eventfd first, then clear <c>_wakePending</c>, then take the requests. Clearing the
+    /// flag first loses wake-ups: a post that sets the flag and writes the eventfd between the clear and the read has its
+    /// write consumed here, and its request taken by this drain, leaving the flag set with the eventfd empty, so every
+    /// later post skips its write and waits forever (seen once in ~110 server launches: new connections never adopted).
+    /// With this order, a post that saw the flag set either wrote before the read (its request is already queued, so the
+    /// drain below takes it) or finds the flag cleared and writes again.
+    /// </remarks>
     private void RunRequests()
     {
-        Volatile.Write(ref _wakePending, 0);
         ulong value;
         _ = Read(_eventFd, (byte*)&value, sizeof(ulong));
+        Interlocked.Exchange(ref _wakePending, 0); // a full fence: the dequeues below cannot move before it
         while (_requests.TryDequeue(out var request))
         {
             try

@@ -216,6 +216,36 @@ public sealed class TransportTests
         Assert.Equal("kestrel", (await c.ExpectPacketAsync(PacketType.EchoRes)).BodyText);
     }
 
+    /// <summary>
+    /// Requests posted to an epoll loop from many threads at once all run: the eventfd wake-up is never lost (a lost one
+    /// once left a server adopting no new connections). Each poster waits for its request before posting the next, so
+    /// every post must wake the loop on its own, which is where a lost wake-up shows.
+    /// </summary>
+    [Fact]
+    public async Task Requests_posted_to_an_epoll_loop_from_many_threads_all_run()
+    {
+        await using var server = await StartAsync("epoll");
+        var loop = server.EpollLoops.Single();
+        const int Posters = 4;
+        const int PostsEach = 20_000;
+        int ran = 0;
+        var posters = Enumerable.Range(0, Posters).Select(_ => Task.Run(async () =>
+        {
+            for (int i = 0; i < PostsEach; i++)
+            {
+                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                loop.Post(() =>
+                {
+                    Interlocked.Increment(ref ran);
+                    done.SetResult();
+                });
+                await done.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            }
+        })).ToArray();
+        await Task.WhenAll(posters);
+        Assert.Equal(Posters * PostsEach, Volatile.Read(ref ran));
+    }
+
     private static async Task<GearmanServer> StartAsync(string transport, long? maxUnsent = null, int ioThreads = 1)
     {
         var server = await GearmanServer.StartAsync(
