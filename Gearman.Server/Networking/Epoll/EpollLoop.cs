@@ -155,18 +155,41 @@ internal sealed unsafe class EpollLoop : IDisposable
             if (address is { IsIPv4MappedToIPv6: true }) address = address.MapToIPv4();
             remote = address?.ToString() ?? "unknown";
         }
-        catch (SocketException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             // Reset before we got to it.
             socket.Dispose();
             return;
         }
 
-        var connection = new EpollConnection(this, socket, remote);
-        _connections.Add(connection.Id, connection);
-        Volatile.Write(ref _connectionCount, _connections.Count);
-        ServerLog.ConnectionOpened(Logger, connection.Peer.ToString());
-        connection.Start();
+        EpollConnection? connection = null;
+        try
+        {
+            connection = new EpollConnection(this, socket, remote);
+            _connections.Add(connection.Id, connection);
+            Volatile.Write(ref _connectionCount, _connections.Count);
+            ServerLog.ConnectionOpened(Logger, connection.Peer.ToString());
+            connection.Start();
+        }
+        catch (Exception ex)
+        {
+            // Never leave an accepted socket open and unserved: its peer would wait forever.
+            ServerLog.ConnectionFailed(Logger, ex, connection?.Peer.ToString() ?? remote);
+            if (connection is null)
+            {
+                socket.Dispose();
+                return;
+            }
+
+            try
+            {
+                connection.EndReading(0);
+            }
+            finally
+            {
+                connection.ForceClose();
+            }
+        }
     }
 
     private void BeginStop()
