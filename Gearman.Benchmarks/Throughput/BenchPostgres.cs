@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Gearman.Tests.Infrastructure;
 
 namespace Gearman.Benchmarks.Throughput;
 
@@ -18,8 +19,7 @@ namespace Gearman.Benchmarks.Throughput;
 /// </summary>
 internal sealed class BenchPostgres : IDisposable
 {
-    private const string User = "gearman";
-    private const string ServiceUser = "postgres";
+    private const string User = PostgresCommands.User;
 
     private readonly string _bin;
     private readonly string _data;
@@ -45,25 +45,20 @@ internal sealed class BenchPostgres : IDisposable
     /// <summary>For gearmand's <c>--libpq-conninfo</c>.</summary>
     public string ConnInfo => string.Create(CultureInfo.InvariantCulture, $"host=127.0.0.1 port={Port} user={User} dbname=postgres");
 
-    private static bool AsRoot => Environment.IsPrivilegedProcess;
-
     /// <summary>Creates and starts a cluster in <paramref name="directory"/> (which must not exist yet).</summary>
     /// <exception cref="InvalidOperationException">PostgreSQL is not installed, or initdb or the server failed.</exception>
     public static BenchPostgres Start(string directory)
     {
         string bin = FindBinDirectory();
         Directory.CreateDirectory(directory);
-        if (AsRoot) Run("chown", [ServiceUser, directory], asService: false);
+        if (PostgresCommands.AsRoot) Run("chown", [PostgresCommands.ServiceUser, directory], asService: false);
         string data = Path.Combine(directory, "data");
         Console.Error.WriteLine($"starting a PostgreSQL cluster for the queues in {directory}");
-        Run(Path.Combine(bin, "initdb"), ["-D", data, "-A", "trust", "-U", User, "--no-sync", "-E", "UTF8", "--locale=C"], asService: true);
+        Run(Path.Combine(bin, "initdb"), PostgresCommands.InitDbArguments(data), asService: true);
         for (int attempt = 1; ; attempt++)
         {
             int port = FreePort();
-            var (file, args) = Command(
-                Path.Combine(bin, "postgres"),
-                ["-D", data, "-c", "listen_addresses=127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture), "-c", "unix_socket_directories=", "-c", "max_connections=50"],
-                asService: true);
+            var (file, args) = PostgresCommands.Command(Path.Combine(bin, "postgres"), PostgresCommands.ServerArguments(data, port, maxConnections: 50), asService: true);
             var server = LoadGenProcess.Start(file, args, readyOnStderr: "ready to accept connections");
             try
             {
@@ -99,19 +94,10 @@ internal sealed class BenchPostgres : IDisposable
         if (_pidFile is not null) File.Delete(_pidFile);
     }
 
-    /// <summary>The newest <c>/usr/lib/postgresql/N/bin</c> that has <c>initdb</c> (as the tests' PostgresCluster finds it).</summary>
+    /// <summary>The newest <c>/usr/lib/postgresql/N/bin</c> that has <c>initdb</c>.</summary>
     private static string FindBinDirectory()
     {
-        const string root = "/usr/lib/postgresql";
-        var bin = Directory.Exists(root)
-            ? Directory.GetDirectories(root)
-                .Select(d => (Dir: d, Version: int.TryParse(Path.GetFileName(d), NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : -1))
-                .Where(d => d.Version > 0 && File.Exists(Path.Combine(d.Dir, "bin", "initdb")))
-                .OrderByDescending(d => d.Version)
-                .Select(d => Path.Combine(d.Dir, "bin"))
-                .FirstOrDefault()
-            : null;
-        return bin ?? throw new InvalidOperationException("PostgreSQL is not installed (no /usr/lib/postgresql/<version>/bin/initdb); install the Debian package 'postgresql'");
+        return PostgresCommands.FindBinDirectory() ?? throw new InvalidOperationException("PostgreSQL is not installed (no /usr/lib/postgresql/<version>/bin/initdb); install the Debian package 'postgresql'");
     }
 
     /// <summary>The postmaster's pid, for CI's clean-up of strays (best effort).</summary>
@@ -134,7 +120,7 @@ internal sealed class BenchPostgres : IDisposable
 
     private static void Run(string program, IReadOnlyList<string> arguments, bool asService)
     {
-        var (file, args) = Command(program, arguments, asService);
+        var (file, args) = PostgresCommands.Command(program, arguments, asService);
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
         Process process;
@@ -161,9 +147,6 @@ internal sealed class BenchPostgres : IDisposable
             }
         }
     }
-
-    private static (string File, string[] Arguments) Command(string program, IReadOnlyList<string> arguments, bool asService)
-        => asService && AsRoot ? ("runuser", ["-u", ServiceUser, "--", program, .. arguments]) : (program, [.. arguments]);
 
     private static int FreePort()
     {

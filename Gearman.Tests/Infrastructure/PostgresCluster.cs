@@ -15,8 +15,7 @@ namespace Gearman.Tests.Infrastructure;
 /// </summary>
 public sealed class PostgresCluster : IAsyncLifetime
 {
-    private const string User = "gearman";
-    private const string ServiceUser = "postgres";
+    private const string User = PostgresCommands.User;
 
     private static int _nextTable;
 
@@ -33,24 +32,13 @@ public sealed class PostgresCluster : IAsyncLifetime
     /// <summary>What the server logged (its stderr), for failure messages.</summary>
     public string Log => _server?.StandardError ?? string.Empty;
 
-    private static bool AsRoot => Environment.IsPrivilegedProcess;
-
     /// <summary>A table name not used by any other test in this run.</summary>
     public static string NewTable(string prefix = "jobs") => $"{prefix}_{Environment.ProcessId}_{Interlocked.Increment(ref _nextTable)}";
 
     /// <summary>Where <c>initdb</c>, <c>postgres</c> and <c>pg_ctl</c> are: the newest <c>/usr/lib/postgresql/N/bin</c>.</summary>
     public static string FindBinDirectory()
     {
-        const string root = "/usr/lib/postgresql";
-        var bin = Directory.Exists(root)
-            ? Directory.GetDirectories(root)
-                .Select(d => (Dir: d, Version: int.TryParse(Path.GetFileName(d), NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : -1))
-                .Where(d => d.Version > 0 && File.Exists(Path.Combine(d.Dir, "bin", "initdb")))
-                .OrderByDescending(d => d.Version)
-                .Select(d => Path.Combine(d.Dir, "bin"))
-                .FirstOrDefault()
-            : null;
-        return bin ?? throw new InvalidOperationException(
+        return PostgresCommands.FindBinDirectory() ?? throw new InvalidOperationException(
             "PostgreSQL is not installed (no /usr/lib/postgresql/<version>/bin/initdb). The PostgreSQL store tests are required and " +
             "never skipped: install the Debian package 'postgresql' (apt-get install postgresql), or run .ci/run, which installs it.");
     }
@@ -59,8 +47,8 @@ public sealed class PostgresCluster : IAsyncLifetime
     {
         string bin = FindBinDirectory();
         Directory.CreateDirectory(_directory);
-        if (AsRoot) await RunAsync("chown", [ServiceUser, _directory], asService: false);
-        await RunAsync(Path.Combine(bin, "initdb"), ["-D", DataDirectory, "-A", "trust", "-U", User, "--no-sync", "-E", "UTF8", "--locale=C"], asService: true);
+        if (PostgresCommands.AsRoot) await RunAsync("chown", [PostgresCommands.ServiceUser, _directory], asService: false);
+        await RunAsync(Path.Combine(bin, "initdb"), PostgresCommands.InitDbArguments(DataDirectory), asService: true);
         for (int attempt = 1; ; attempt++)
         {
             Port = FreePort();
@@ -119,13 +107,10 @@ public sealed class PostgresCluster : IAsyncLifetime
 
     private static async Task RunAsync(string program, IReadOnlyList<string> arguments, bool asService)
     {
-        var (file, args) = Command(program, arguments, asService);
+        var (file, args) = PostgresCommands.Command(program, arguments, asService);
         await using var run = await ExternalProgram.RunAsync(file, args, TimeSpan.FromSeconds(120));
         if (await run.WaitForExitAsync() != 0) throw new InvalidOperationException($"{program} failed.\n{run.Transcript()}");
     }
-
-    private static (string File, List<string> Arguments) Command(string program, IReadOnlyList<string> arguments, bool asService)
-        => asService && AsRoot ? ("runuser", ["-u", ServiceUser, "--", program, .. arguments]) : (program, [.. arguments]);
 
     private static int FreePort()
     {
@@ -138,10 +123,8 @@ public sealed class PostgresCluster : IAsyncLifetime
 
     private async Task StartServerAsync()
     {
-        var (file, args) = Command(
-            Path.Combine(FindBinDirectory(), "postgres"),
-            ["-D", DataDirectory, "-c", "listen_addresses=127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-c", "unix_socket_directories=", "-c", "max_connections=200"],
-            asService: true);
+        var (file, args) = PostgresCommands.Command(
+            Path.Combine(FindBinDirectory(), "postgres"), PostgresCommands.ServerArguments(DataDirectory, Port, maxConnections: 200), asService: true);
         var server = ExternalProgram.Start(file, args);
         try
         {
