@@ -63,4 +63,11 @@ internal static class PacketReader
         // A non-empty multi-segment sequence may still start with an empty segment.
         return new SequenceReader<byte>(buffer).TryPeek(out byte b) && b == 0;
     }
+
+    /// <summary>
+    /// The whole length (header and declared body) of the binary packet that <paramref name="start"/> begins, so a reader
+    /// can size its buffer before the body arrives; null while the header is incomplete or for an admin line.
+    /// </summary>
+    public static long? FrameLength(ReadOnlySpan<byte> start)
+        => start.Length >= HeaderLength && start[0] == 0 ? HeaderLength + (long)BinaryPrimitives.ReadUInt32BigEndian(start[8..]) : null;
 }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Gearman.Reactive.Connections;
+using Gearman.Reactive.Protocol;
 using Gearman.Server.Diagnostics;
 using Gearman.Server.Scheduling;
 using static Gearman.Server.Networking.Epoll.LinuxInterop;
@@ -266,12 +267,9 @@ internal sealed unsafe class EpollConnection
     private void EnsureCarryRoom()
     {
         long needed = (long)_carryLength + MinimumReceive;
-        if (_carryLength >= 12 && _carry![0] == 0)
-        {
-            // The framer has checked the declared size against --max-packet-size already.
-            uint declared = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(_carry.AsSpan(8, 4));
-            needed = Math.Max(needed, 12L + declared);
-        }
+
+        // The framer has checked the declared size against --max-packet-size already.
+        if (PacketReader.FrameLength(_carry.AsSpan(0, _carryLength)) is { } frame) needed = Math.Max(needed, frame);
 
         if (_carry!.Length >= needed) return;
         var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(Math.Max(needed, MinimumCarry), Array.MaxLength));

@@ -275,6 +275,17 @@ public sealed class PacketReaderTests
     }
 
     [Fact]
+    public void FrameLength_is_header_plus_declared_body_once_the_header_is_in()
+    {
+        // Declared 70,000 bytes, none of them arrived yet: the reader can size its buffer now.
+        var header = Packets.Raw(Packets.Req, (uint)PacketType.SubmitJob, 70_000, []);
+        Assert.Equal(12 + 70_000L, PacketReader.FrameLength(header));
+        Assert.Equal(12L + uint.MaxValue, PacketReader.FrameLength(Packets.Raw(Packets.Res, (uint)PacketType.WorkComplete, uint.MaxValue, [])));
+        Assert.Null(PacketReader.FrameLength(header.AsSpan(0, 11)));
+        Assert.Null(PacketReader.FrameLength("status\nversion\n"u8));
+    }
+
+    [Fact]
     public void A_leading_empty_segment_does_not_hide_the_first_byte()
     {
         // A non-empty multi-segment sequence may start with an empty segment; FirstSpan alone is then empty.
