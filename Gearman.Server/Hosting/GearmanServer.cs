@@ -34,6 +34,7 @@ internal sealed class GearmanServer : IAsyncDisposable
     private readonly Lock _shutdownLock = new();
     private Task? _shutdown;
     private int _stopped;
+    private WebFrontEnds? _web;
 
     private GearmanServer(IHost app, JobScheduler scheduler, Task schedulerLoop, CancellationTokenSource schedulerStop, StoreRuntime? store, IPEndPoint endPoint, ServerTransport transport)
     {
@@ -48,6 +49,12 @@ internal sealed class GearmanServer : IAsyncDisposable
 
     /// <summary>Where the server listens (the real port when 0 was asked for).</summary>
     public IPEndPoint EndPoint { get; }
+
+    /// <summary>Where gearmand's HTTP job protocol listens (<c>--http-port</c>), or null.</summary>
+    public IPEndPoint? HttpEndPoint => _web?.HttpEndPoint;
+
+    /// <summary>Where the monitoring port listens (<c>--monitor-port</c>), or null.</summary>
+    public IPEndPoint? MonitorEndPoint => _web?.MonitorEndPoint;
 
     /// <summary>The host's services (tests read the meter factory, to listen to this server's metrics only).</summary>
     internal IServiceProvider Services => _app.Services;
@@ -208,6 +215,16 @@ internal sealed class GearmanServer : IAsyncDisposable
             : [.. app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Select(ParseBoundEndPoint)];
         var server = new GearmanServer(app, scheduler, loop, stop, storeRuntime, endPoints[0], transport);
         foreach (var address in endPoints) ServerLog.Listening(logger, address.ToString());
+        try
+        {
+            var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+            server._web = await WebFrontEnds.StartAsync(options, scheduler, app.Services.GetRequiredService<ILoggerFactory>(), lifetime.ApplicationStopping, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
 
         // A signal (SIGTERM, Ctrl-C) stops the host; finish the scheduler after the transport has drained.
         app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(() => _ = server.StopSchedulerAsync());
@@ -219,6 +236,7 @@ internal sealed class GearmanServer : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 0)
         {
+            if (_web is not null) await _web.StopAsync(ShutdownTimeout).ConfigureAwait(false);
             await _app.StopAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -229,6 +247,7 @@ internal sealed class GearmanServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
+        if (_web is not null) await _web.DisposeAsync().ConfigureAwait(false);
         await DisposeHostAsync(_app).ConfigureAwait(false);
         _schedulerStop.Dispose();
     }
@@ -305,7 +324,7 @@ internal sealed class GearmanServer : IAsyncDisposable
         return Dns.GetHostAddresses(listen);
     }
 
-    private static IPEndPoint ParseBoundEndPoint(string address)
+    internal static IPEndPoint ParseBoundEndPoint(string address)
     {
         // Kestrel reports "http://127.0.0.1:4730" or "http://[::]:4730" even for raw TCP listeners.
         var uri = new Uri(address.Replace("://+", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute);

@@ -75,4 +75,19 @@ internal sealed record GearmanServerOptions
 
     /// <summary><c>--queue-table</c>: the table the store uses (one server per table).</summary>
     public string QueueTable { get; init; } = JobStores.DefaultTable;
+
+    /// <summary>
+    /// <c>--http-port</c> (with <c>-r http</c>): the port of gearmand's HTTP job protocol (docs/monitoring.md); null
+    /// serves none, 0 picks a free port (read it back from <see cref="GearmanServer.HttpEndPoint"/>). Binds like <see cref="ListenAddress"/>.
+    /// </summary>
+    public int? HttpPort { get; init; }
+
+    /// <summary>
+    /// <c>--monitor-port</c>: the port of <c>/metrics</c>, <c>/healthz</c>, <c>/readyz</c>, <c>/api/*</c> and the status
+    /// page; null (the default) serves none, 0 picks a free port. Binds like <see cref="ListenAddress"/>.
+    /// </summary>
+    public int? MonitorPort { get; init; }
+
+    /// <summary><c>--admin-token</c>: the secret the status page's cancel button must present; null keeps the page read-only.</summary>
+    public string? AdminToken { get; init; }
 }

@@ -62,10 +62,15 @@ internal static class ServerCommandLine
             DefaultValueFactory = _ => JobStores.DefaultTable,
         };
 
+        var protocol = new Option<string[]>("--protocol", "-r") { Description = "Extra protocol to serve, as gearmand's -r: 'http' (gearmand's HTTP job protocol on --http-port)." };
+        var httpPort = new Option<int>("--http-port") { Description = "Port of the HTTP job protocol (with -r http; default 8080).", DefaultValueFactory = _ => 8080 };
+        var monitorPort = new Option<int?>("--monitor-port") { Description = "Port of /metrics, /healthz, /readyz, /api/* and the status page (off by default; binds like --listen)." };
+        var adminToken = new Option<string?>("--admin-token") { Description = "Secret that lets the status page cancel queued jobs (Authorization: Bearer TOKEN); without it the page is read-only." };
+
         var root = new RootCommand("A gearmand-compatible Gearman job server for .NET.")
         {
             port, listen, jobRetries, workerWakeup, verbose, logFile, maxPacket, handlePrefix, exceptions, threads, transport, maxUnsent,
-            roundRobin, queueType, sqliteDb, sqliteSync, postgres, queueTable,
+            roundRobin, queueType, sqliteDb, sqliteSync, postgres, queueTable, protocol, httpPort, monitorPort, adminToken,
         };
 
         root.SetAction(async (result, cancellationToken) =>
@@ -132,8 +137,35 @@ internal static class ServerCommandLine
                 return 2;
             }
 
+            int? servedHttpPort = null;
+            foreach (string name in result.GetValue(protocol) ?? [])
+            {
+                if (!string.Equals(name, "http", StringComparison.OrdinalIgnoreCase))
+                {
+                    await Console.Error.WriteLineAsync($"Unknown --protocol '{name}': only 'http' is available (the Gearman protocol is always on).").ConfigureAwait(false);
+                    return 2;
+                }
+
+                servedHttpPort = result.GetValue(httpPort);
+            }
+
+            if (servedHttpPort is null && result.GetResult(httpPort) is { Implicit: false })
+            {
+                await Console.Error.WriteLineAsync("--http-port needs -r http (gearmand's HTTP protocol is off otherwise).").ConfigureAwait(false);
+                return 2;
+            }
+
+            if (servedHttpPort is < 0 or > 65535 || result.GetValue(monitorPort) is < 0 or > 65535)
+            {
+                await Console.Error.WriteLineAsync("--http-port and --monitor-port must be between 0 and 65535.").ConfigureAwait(false);
+                return 2;
+            }
+
             var options = new GearmanServerOptions
             {
+                HttpPort = servedHttpPort,
+                MonitorPort = result.GetValue(monitorPort),
+                AdminToken = result.GetValue(adminToken),
                 QueueType = parsedType.Value,
                 SqliteDatabase = result.GetValue(sqliteDb)!,
                 SqliteFullSync = string.Equals(sync, "full", StringComparison.OrdinalIgnoreCase),
@@ -200,6 +232,8 @@ internal static class ServerCommandLine
 
         // A parsable line for scripts and tests that start the server with --port 0.
         await Console.Out.WriteLineAsync($"Listening on {server.EndPoint}").ConfigureAwait(false);
+        if (server.HttpEndPoint is { } http) await Console.Out.WriteLineAsync($"HTTP job protocol on {http}").ConfigureAwait(false);
+        if (server.MonitorEndPoint is { } monitor) await Console.Out.WriteLineAsync($"Monitoring on {monitor}").ConfigureAwait(false);
         await Console.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
 
         try
