@@ -64,11 +64,18 @@ internal sealed class WebFrontEnds : IAsyncDisposable
                         builder.Services.AddSingleton(sp => new FunctionGauges(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), published));
                         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
                             .AddMeter(ServerMetrics.MeterName, FunctionGauges.MeterName, "System.Runtime")
-                            .AddPrometheusExporter());
+                            .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
                     },
                     app =>
                     {
                         _ = app.Services.GetRequiredService<FunctionGauges>();
+
+                        // A scrape sees the scheduler as it is now: the function gauges read the snapshot taken here.
+                        app.UseWhen(c => c.Request.Path == "/metrics", branch => branch.Use(async (context, next) =>
+                        {
+                            await published.TakeAsync(context.RequestAborted).ConfigureAwait(false);
+                            await next(context).ConfigureAwait(false);
+                        }));
                         app.MapPrometheusScrapingEndpoint("/metrics");
                         endpoints.Map(app);
                     },

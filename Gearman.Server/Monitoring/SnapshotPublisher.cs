@@ -21,6 +21,7 @@ internal sealed class SnapshotPublisher : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private volatile SchedulerSnapshot? _latest;
+    private int _disposed;
 
     public SnapshotPublisher(JobScheduler scheduler)
     {
@@ -47,6 +48,7 @@ internal sealed class SnapshotPublisher : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await _stop.CancelAsync().ConfigureAwait(false);
         try
         {
