@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Routing;
 namespace Gearman.Server.Monitoring;
 
 /// <summary>
-/// The live status page: three files embedded in the assembly (Monitoring/Page), served by the server itself, so the page
+/// The live status page: four files embedded in the assembly (Monitoring/Page), served by the server itself, so the page
 /// works without internet access and without files beside the executable. The page polls <c>/api/overview</c>.
 /// </summary>
 internal static class StatusPage
@@ -15,6 +15,7 @@ internal static class StatusPage
         ("/", "index.html", "text/html; charset=utf-8"),
         ("/status.js", "status.js", "text/javascript; charset=utf-8"),
         ("/status.css", "status.css", "text/css; charset=utf-8"),
+        ("/favicon.svg", "favicon.svg", "image/svg+xml"),
     ];
 
     public static void Map(IEndpointRouteBuilder routes)
