@@ -92,6 +92,9 @@ internal sealed class WebFrontEnds : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the HTTP job port only; requests in flight get <paramref name="timeout"/> to end.</summary>
+    public Task StopHttpAsync(TimeSpan timeout) => _http?.StopAsync(timeout) ?? Task.CompletedTask;
+
     /// <summary>Stops accepting HTTP requests; requests in flight get <paramref name="timeout"/> to end.</summary>
     public async Task StopAsync(TimeSpan timeout)
     {
