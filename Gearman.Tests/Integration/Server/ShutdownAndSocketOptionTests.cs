@@ -113,7 +113,7 @@ public sealed class ShutdownAndSocketOptionTests
         => GearmanServer.StartAsync(options with { Port = 0, ListenAddress = "127.0.0.1", QueueType = Gearman.Server.Persistence.QueueType.Memory }, TestContext.Current.CancellationToken);
 
     /// <summary>A new connection is refused (epoll closed its listener) or closed at once (Kestrel's drain gate).</summary>
-    private static async Task AssertTurnedAwayAsync(int port)
+    internal static async Task AssertTurnedAwayAsync(int port)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (true)
