@@ -245,7 +245,8 @@ internal sealed class GearmanServer : IAsyncDisposable
         if (Interlocked.Exchange(ref _stopped, 1) == 0)
         {
             if (_options.ShutdownDrain > TimeSpan.Zero) await DrainAsync(_options.ShutdownDrain).ConfigureAwait(false);
-            if (_web is not null) await _web.StopAsync(ShutdownTimeout).ConfigureAwait(false);
+            // After the drain (or without one) HTTP requests still waiting for a job are cut: their jobs are abandoned.
+            if (_web is not null) await _web.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
             await _app.StopAsync(cancellationToken).ConfigureAwait(false);
         }
 

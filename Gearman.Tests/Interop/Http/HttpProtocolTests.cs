@@ -191,6 +191,26 @@ public sealed class HttpProtocolTests
     }
 
     [Fact]
+    public async Task Stopping_the_server_ends_a_waiting_request_at_once()
+    {
+        var server = await InProcessServer.StartAsync(WithHttp, TestContext.Current.CancellationToken);
+        using var http = Client(server);
+        string fn = TestNames.Unique("http_stop");
+        var answer = http.PostAsync(fn, new ByteArrayContent("x"u8.ToArray()), TestContext.Current.CancellationToken);
+        await AdminProbe.WaitForStatusAsync(server, fn, f => f.Total == 1, "one queued job", ct: TestContext.Current.CancellationToken);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await server.DisposeAsync();
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"the stop took {clock.Elapsed}");
+        var ended = await Record.ExceptionAsync(async () =>
+        {
+            using var response = await answer;
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        });
+        Assert.True(ended is null or HttpRequestException, $"unexpected: {ended}");
+    }
+
+    [Fact]
     public async Task Work_data_is_sent_in_front_of_the_result()
     {
         // gearmand 1.1.20 writes WORK_DATA over its own header (a bug); we answer what it means to send.
