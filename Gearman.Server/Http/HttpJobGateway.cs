@@ -200,23 +200,7 @@ internal sealed class HttpJobGateway
         }
         finally
         {
-            if (connected)
-            {
-                try
-                {
-                    await _scheduler.PostAsync(ServerCommand.ForDisconnected(peer)).ConfigureAwait(false);
-                    _scheduler.Drain();
-                }
-                catch (System.Threading.Channels.ChannelClosedException)
-                {
-                    peer.Outbox.Complete();
-                }
-            }
-            else
-            {
-                peer.Outbox.Complete();
-            }
-
+            await _scheduler.DisconnectAsync(peer, connected).ConfigureAwait(false);
             await writeLoop.ConfigureAwait(false);
             await replies.Reader.CompleteAsync().ConfigureAwait(false);
             peer.Outbox.Dispose();

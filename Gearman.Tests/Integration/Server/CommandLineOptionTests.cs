@@ -38,12 +38,9 @@ public sealed class CommandLineOptionTests
     {
         var ct = TestContext.Current.CancellationToken;
         await using var server = await ServerProcess.StartAsync(["--queue-type", "memory", "--shutdown-timeout", "30"], ct: ct);
-        await using var client = await RawGearmanConnection.ConnectAsync(server, ct);
-        await using var worker = await RawGearmanConnection.ConnectAsync(server, ct);
-        string fn = TestNames.Unique("term");
-        string handle = await client.SubmitAsync(fn, "u", "data");
-        await worker.CanDoAsync(fn);
-        await worker.GrabExpectAsync(handle, fn, "data");
+        var (client, worker, handle) = await ShutdownAndSocketOptionTests.StartRunningJobAsync(server.Port);
+        await using var clientConnection = client;
+        await using var workerConnection = worker;
 
         var exited = server.StopAsync();
         await ShutdownAndSocketOptionTests.AssertTurnedAwayAsync(server.Port); // the signal started the drain

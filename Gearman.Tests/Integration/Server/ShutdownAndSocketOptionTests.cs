@@ -21,12 +21,9 @@ public sealed class ShutdownAndSocketOptionTests
         var server = await StartAsync(new GearmanServerOptions { ShutdownDrain = TimeSpan.FromSeconds(30), Transport = Parse(transport) });
         try
         {
-            await using var client = await RawGearmanConnection.ConnectAsync("127.0.0.1", server.EndPoint.Port, TestContext.Current.CancellationToken);
-            await using var worker = await RawGearmanConnection.ConnectAsync("127.0.0.1", server.EndPoint.Port, TestContext.Current.CancellationToken);
-            string fn = TestNames.Unique("drain");
-            string handle = await client.SubmitAsync(fn, "u", "data");
-            await worker.CanDoAsync(fn);
-            await worker.GrabExpectAsync(handle, fn, "data");
+            var (client, worker, handle) = await StartRunningJobAsync(server.EndPoint.Port);
+            await using var clientConnection = client;
+            await using var workerConnection = worker;
 
             var stopping = server.StopAsync();
             await AssertTurnedAwayAsync(server.EndPoint.Port);
@@ -49,12 +46,9 @@ public sealed class ShutdownAndSocketOptionTests
         var server = await StartAsync(new GearmanServerOptions { ShutdownDrain = window, Transport = TestServers.Transport });
         try
         {
-            await using var client = await RawGearmanConnection.ConnectAsync("127.0.0.1", server.EndPoint.Port, TestContext.Current.CancellationToken);
-            await using var worker = await RawGearmanConnection.ConnectAsync("127.0.0.1", server.EndPoint.Port, TestContext.Current.CancellationToken);
-            string fn = TestNames.Unique("drain_late");
-            string handle = await client.SubmitAsync(fn, "u", "data");
-            await worker.CanDoAsync(fn);
-            await worker.GrabExpectAsync(handle, fn, "data");
+            var (client, worker, handle) = await StartRunningJobAsync(server.EndPoint.Port);
+            await using var clientConnection = client;
+            await using var workerConnection = worker;
 
             var clock = Stopwatch.StartNew();
             await server.StopAsync().WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
@@ -105,6 +99,18 @@ public sealed class ShutdownAndSocketOptionTests
         string unique = TestNames.Unique("uq");
         string handle = await client.SubmitBackgroundAsync(TestNames.Unique("uqf"), unique, "x");
         Assert.Equal([string.Format(CultureInfo.InvariantCulture, rowFormat, unique, handle)], await client.AdminListAsync("show unique jobs"));
+    }
+
+    /// <summary>A foreground job submitted by a client and grabbed by a worker (both connections returned).</summary>
+    internal static async Task<(RawGearmanConnection Client, RawGearmanConnection Worker, string Handle)> StartRunningJobAsync(int port)
+    {
+        var client = await RawGearmanConnection.ConnectAsync("127.0.0.1", port, TestContext.Current.CancellationToken);
+        var worker = await RawGearmanConnection.ConnectAsync("127.0.0.1", port, TestContext.Current.CancellationToken);
+        string fn = TestNames.Unique("drain");
+        string handle = await client.SubmitAsync(fn, "u", "data");
+        await worker.CanDoAsync(fn);
+        await worker.GrabExpectAsync(handle, fn, "data");
+        return (client, worker, handle);
     }
 
     private static ServerTransport Parse(string transport) => Enum.Parse<ServerTransport>(transport, ignoreCase: true);

@@ -24,11 +24,7 @@ public sealed class HttpProtocolTests
         await using var s = await ConformanceSession.StartAsync(kind, WithHttp);
         using var http = Client(s.Server);
         string fn = TestNames.Unique("http_rev");
-        var answer = http.PostAsync(fn, new ByteArrayContent("hello"u8.ToArray()), TestContext.Current.CancellationToken);
-        await AdminProbe.WaitForStatusAsync(s.Server, fn, f => f.Total == 1, "one queued job", ct: TestContext.Current.CancellationToken);
-
-        var worker = await s.WorkerAsync(fn);
-        await worker.GrabExpectAsync(s.Handle(1), fn, "hello");
+        var (answer, worker) = await SubmitAndGrabAsync(s, fn, "hello", () => http.PostAsync(fn, new ByteArrayContent("hello"u8.ToArray()), TestContext.Current.CancellationToken));
         await worker.SendAsync(PacketType.WorkComplete, s.Handle(1), "olleh");
 
         using var response = await answer;
@@ -48,11 +44,7 @@ public sealed class HttpProtocolTests
         await using var s = await ConformanceSession.StartAsync(kind, WithHttp);
         using var http = Client(s.Server);
         string fn = TestNames.Unique("http_get");
-        var answer = http.GetAsync(fn, TestContext.Current.CancellationToken);
-        await AdminProbe.WaitForStatusAsync(s.Server, fn, f => f.Total == 1, "one queued job", ct: TestContext.Current.CancellationToken);
-
-        var worker = await s.WorkerAsync(fn);
-        await worker.GrabExpectAsync(s.Handle(1), fn, string.Empty);
+        var (answer, worker) = await SubmitAndGrabAsync(s, fn, string.Empty, () => http.GetAsync(fn, TestContext.Current.CancellationToken));
         await worker.SendAsync(PacketType.WorkComplete, s.Handle(1), string.Empty);
 
         using var response = await answer;
@@ -106,10 +98,7 @@ public sealed class HttpProtocolTests
         await using var s = await ConformanceSession.StartAsync(kind, WithHttp);
         using var http = Client(s.Server);
         string fn = TestNames.Unique("http_fail");
-        var answer = http.PostAsync(fn, new ByteArrayContent("x"u8.ToArray()), TestContext.Current.CancellationToken);
-        await AdminProbe.WaitForStatusAsync(s.Server, fn, f => f.Total == 1, "one queued job", ct: TestContext.Current.CancellationToken);
-        var worker = await s.WorkerAsync(fn);
-        await worker.GrabExpectAsync(s.Handle(1), fn, "x");
+        var (answer, worker) = await SubmitAndGrabAsync(s, fn, "x", () => http.PostAsync(fn, new ByteArrayContent("x"u8.ToArray()), TestContext.Current.CancellationToken));
         await worker.SendAsync(PacketType.WorkFail, s.Handle(1));
 
         using var response = await answer;
@@ -217,10 +206,7 @@ public sealed class HttpProtocolTests
         await using var s = await ConformanceSession.StartAsync(ServerKind.Ours, WithHttp);
         using var http = Client(s.Server);
         string fn = TestNames.Unique("http_data");
-        var answer = http.PostAsync(fn, new ByteArrayContent("x"u8.ToArray()), TestContext.Current.CancellationToken);
-        await AdminProbe.WaitForStatusAsync(s.Server, fn, f => f.Total == 1, "one queued job", ct: TestContext.Current.CancellationToken);
-        var worker = await s.WorkerAsync(fn);
-        await worker.GrabExpectAsync(s.Handle(1), fn, "x");
+        var (answer, worker) = await SubmitAndGrabAsync(s, fn, "x", () => http.PostAsync(fn, new ByteArrayContent("x"u8.ToArray()), TestContext.Current.CancellationToken));
         await worker.SendAsync(PacketType.WorkData, s.Handle(1), "AB");
         await worker.SendAsync(PacketType.WorkStatus, s.Handle(1), "1", "2");
         await worker.SendAsync(PacketType.WorkData, s.Handle(1), "CD");
@@ -229,6 +215,16 @@ public sealed class HttpProtocolTests
         using var response = await answer;
         Assert.Equal("WORK_COMPLETE", Header(response, "X-Gearman-Command"));
         Assert.Equal("ABCDEF", await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+    }
+
+    /// <summary>Sends <paramref name="send"/>, waits until its job is queued, and has a new worker grab it (the server's first job).</summary>
+    private static async Task<(Task<HttpResponseMessage> Answer, RawGearmanConnection Worker)> SubmitAndGrabAsync(ConformanceSession s, string fn, string data, Func<Task<HttpResponseMessage>> send)
+    {
+        var answer = send();
+        await AdminProbe.WaitForStatusAsync(s.Server, fn, f => f.Total == 1, "one queued job", ct: TestContext.Current.CancellationToken);
+        var worker = await s.WorkerAsync(fn);
+        await worker.GrabExpectAsync(s.Handle(1), fn, data);
+        return (answer, worker);
     }
 
     private static HttpClient Client(IServerUnderTest server)
