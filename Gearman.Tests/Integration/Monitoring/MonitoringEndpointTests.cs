@@ -80,6 +80,38 @@ public sealed class MonitoringEndpointTests
     }
 
     [Fact]
+    public async Task Api_status_and_workers_say_what_the_admin_status_and_workers_commands_say()
+    {
+        await using var s = await ConformanceSession.StartAsync(ServerKind.Ours, WithMonitoring);
+        using var http = Client(s.Server);
+        var ct = TestContext.Current.CancellationToken;
+        string a = TestNames.Unique("same_a"), b = TestNames.Unique("same_b");
+        var client = await s.ConnectAsync();
+        await client.SubmitBackgroundAsync(a, "u1", "x");
+        await client.SubmitBackgroundAsync(b, "u2", "y");
+        var worker = await s.WorkerAsync(a, b);
+        await worker.SendAsync(PacketType.SetClientId, "page-worker");
+        await worker.SyncAsync();
+
+        var admin = await s.ConnectAsync();
+        var statusRows = (await admin.AdminListAsync("status")).Order(StringComparer.Ordinal).ToList();
+        var workerRows = (await admin.AdminListAsync("workers")).ToList();
+        using var status = JsonDocument.Parse(await http.GetStringAsync("/api/status", ct));
+        using var workers = JsonDocument.Parse(await http.GetStringAsync("/api/workers", ct));
+
+        Assert.Equal(statusRows, status.RootElement.EnumerateArray()
+            .Select(f => $"{f.GetProperty("name").GetString()}\t{f.GetProperty("total").GetInt32()}\t{f.GetProperty("running").GetInt32()}\t{f.GetProperty("workers").GetInt32()}")
+            .Order(StringComparer.Ordinal));
+
+        // The admin connection itself is listed by both, at the moment each was taken.
+        var fromApi = workers.RootElement.EnumerateArray()
+            .Select(w => $"{w.GetProperty("id").GetInt32()} {w.GetProperty("address").GetString()} {w.GetProperty("clientId").GetString()} :{string.Concat(w.GetProperty("functions").EnumerateArray().Select(f => " " + f.GetString()))}")
+            .ToList();
+        Assert.Equal(workerRows, fromApi);
+        Assert.Contains(fromApi, row => row.Contains($" page-worker : {b} {a}", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Metrics_are_scrapeable_in_prometheus_format_with_per_function_gauges()
     {
         await using var s = await ConformanceSession.StartAsync(ServerKind.Ours, WithMonitoring);
