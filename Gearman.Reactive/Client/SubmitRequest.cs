@@ -61,9 +61,15 @@ internal sealed class SubmitRequest
             throw new ArgumentException($"A function name may have at most {MaxFunctionBytes} UTF-8 bytes.", nameof(function));
         }
 
-        if (options.Unique is { } unique && Encoding.UTF8.GetByteCount(unique) > MaxUniqueBytes)
+        PacketArgument.ThrowIfContainsNul(function, nameof(function), "A function name");
+        if (options.Unique is { } unique)
         {
-            throw new ArgumentException($"A unique ID may have at most {MaxUniqueBytes} UTF-8 bytes (gearmand answers ARGUMENT_TOO_LARGE).", nameof(options));
+            if (Encoding.UTF8.GetByteCount(unique) > MaxUniqueBytes)
+            {
+                throw new ArgumentException($"A unique ID may have at most {MaxUniqueBytes} UTF-8 bytes (gearmand answers ARGUMENT_TOO_LARGE).", nameof(options));
+            }
+
+            PacketArgument.ThrowIfContainsNul(unique, nameof(options), "The unique ID (GearmanJobOptions.Unique)");
         }
 
         if (!Enum.IsDefined(options.Priority))
@@ -84,6 +90,8 @@ internal sealed class SubmitRequest
             {
                 throw new ArgumentException($"A reducer name must have 1 to {MaxReducerBytes} UTF-8 bytes.", nameof(options));
             }
+
+            PacketArgument.ThrowIfContainsNul(reducer, nameof(options), "The reducer name (GearmanJobOptions.Reducer)");
 
             if (options.RunAt is not null) throw new ArgumentException("A reduce job cannot have a RunAt time.", nameof(options));
             if (options.Priority != JobPriority.Normal) throw new ArgumentException("A reduce job always runs at normal priority.", nameof(options));

@@ -22,6 +22,7 @@ internal sealed class GearmanConnection : IAsyncDisposable
     private Task _readLoop = Task.CompletedTask;
     private Task _writeLoop = Task.CompletedTask;
     private int _disposed;
+    private Exception? _closeError;
 
     private GearmanConnection(ServerEndpoint endpoint, Socket socket, IPacketHandler handler, uint maxPacketSize)
     {
@@ -44,6 +45,9 @@ internal sealed class GearmanConnection : IAsyncDisposable
     /// <summary>Completes when the connection has closed, with the error that closed it (null for an orderly close).</summary>
     public Task<Exception?> Closed => _closed.Task;
 
+    /// <summary>The error that closed the connection (as <see cref="Closed"/> reports it); null while open or after an orderly close.</summary>
+    public Exception? CloseError => Volatile.Read(ref _closeError);
+
     /// <summary>Whether the connection is still open.</summary>
     public bool IsOpen => !_closed.Task.IsCompleted;
 
@@ -62,7 +66,8 @@ internal sealed class GearmanConnection : IAsyncDisposable
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             socket.Dispose();
-            throw new GearmanConnectionException($"Timed out after {connectTimeout.TotalMilliseconds:0} ms connecting to job server {endpoint}.");
+            var timedOut = new TimeoutException($"Timed out after {connectTimeout.TotalMilliseconds:0} ms.");
+            throw new GearmanConnectionException($"Could not connect to job server {endpoint}: {timedOut.Message}", timedOut);
         }
         catch (SocketException ex)
         {
@@ -215,6 +220,8 @@ internal sealed class GearmanConnection : IAsyncDisposable
 
     private void Close(Exception? error)
     {
+        // Recorded first, so that whoever sees the connection closed can also see why.
+        if (IsOpen) Interlocked.CompareExchange(ref _closeError, error, null);
         if (_closed.TrySetResult(error))
         {
             Outbox.Complete();

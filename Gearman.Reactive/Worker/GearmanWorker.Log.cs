@@ -3,7 +3,10 @@ using Microsoft.Extensions.Logging;
 
 namespace Gearman.Reactive.Worker;
 
-/// <content>Logging: event IDs 2000–2099 belong to the worker; the event names are public contract.</content>
+/// <content>
+/// Logging: event IDs 2000–2099 belong to the worker (the client has 2200–2299, map-reduce 2100–2149); the event names
+/// are public contract. Reconnect warnings carry the reason as text, not the exception: they repeat on every attempt.
+/// </content>
 public sealed partial class GearmanWorker
 {
     internal static partial class Log
@@ -17,11 +20,11 @@ public sealed partial class GearmanWorker
         [LoggerMessage(2002, LogLevel.Debug, "Connected to job server {Server} for {Functions}", EventName = "Connected")]
         public static partial void Connected(ILogger logger, ServerEndpoint server, string functions);
 
-        [LoggerMessage(2003, LogLevel.Warning, "Could not connect to job server {Server}; retrying in about {Delay}", EventName = "ConnectFailed")]
-        public static partial void ConnectFailed(ILogger logger, ServerEndpoint server, TimeSpan delay, Exception exception);
+        [LoggerMessage(2003, LogLevel.Warning, "Could not connect to job server {Server} ({Reason}); retrying in about {Delay}", EventName = "ConnectFailed")]
+        public static partial void ConnectFailed(ILogger logger, ServerEndpoint server, string reason, TimeSpan delay);
 
-        [LoggerMessage(2004, LogLevel.Warning, "Lost the connection to job server {Server}; {JobCount} job(s) running on it go back to the server; reconnecting", EventName = "ConnectionLost")]
-        public static partial void ConnectionLost(ILogger logger, ServerEndpoint server, int jobCount, Exception? exception);
+        [LoggerMessage(2004, LogLevel.Warning, "Lost the connection to job server {Server} ({Reason}); {JobCount} job(s) running on it go back to the server; reconnecting", EventName = "ConnectionLost")]
+        public static partial void ConnectionLost(ILogger logger, ServerEndpoint server, string reason, int jobCount);
 
         [LoggerMessage(2005, LogLevel.Debug, "Job {Handle} of {Function} assigned by {Server}", EventName = "JobAssigned")]
         public static partial void JobReceived(ILogger logger, string handle, string function, ServerEndpoint server);

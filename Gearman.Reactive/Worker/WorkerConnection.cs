@@ -143,7 +143,7 @@ internal sealed class WorkerConnection : IPacketHandler, IAsyncDisposable
 
         if (error is not null || lost > 0)
         {
-            GearmanWorker.Log.ConnectionLost(_session.Lane.Worker.Logger, Endpoint, lost, error);
+            GearmanWorker.Log.ConnectionLost(_session.Lane.Worker.Logger, Endpoint, error?.Message ?? "closed", lost);
         }
 
         _closed.Cancel();

@@ -87,7 +87,7 @@ internal sealed class WorkerSession
             }
             catch (GearmanConnectionException ex)
             {
-                GearmanWorker.Log.ConnectFailed(logger, Endpoint, delay, ex);
+                GearmanWorker.Log.ConnectFailed(logger, Endpoint, ex.InnerException?.Message ?? ex.Message, delay);
             }
             catch (Exception ex)
             {
