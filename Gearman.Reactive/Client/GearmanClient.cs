@@ -75,7 +75,7 @@ public sealed partial class GearmanClient : IAsyncDisposable
     /// <exception cref="ArgumentException">An argument is invalid; thrown here, not on subscription.</exception>
     public IObservable<TaskEvent> Submit(string function, ReadOnlyMemory<byte> payload, GearmanJobOptions? options = null)
     {
-        var request = SubmitRequest.Create(function, payload, options);
+        var request = SubmitRequest.Create(function, payload, options, Options.MaxPacketSize);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         return Observable.Create<TaskEvent>((observer, cancellationToken) => ObserveAsync(request, observer, cancellationToken));
     }
@@ -101,7 +101,7 @@ public sealed partial class GearmanClient : IAsyncDisposable
         IProgress<JobProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
-        var request = SubmitRequest.Create(function, payload, options);
+        var request = SubmitRequest.Create(function, payload, options, Options.MaxPacketSize);
         if (request.Background) throw new ArgumentException("ExecuteAsync runs foreground jobs; use SubmitBackgroundAsync for background jobs.", nameof(options));
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         return ExecuteCoreAsync(request, progress, cancellationToken);
@@ -119,7 +119,7 @@ public sealed partial class GearmanClient : IAsyncDisposable
         CancellationToken cancellationToken = default)
     {
         options ??= GearmanJobOptions.Default;
-        var request = SubmitRequest.Create(function, payload, options.Background ? options : options with { Background = true });
+        var request = SubmitRequest.Create(function, payload, options.Background ? options : options with { Background = true }, Options.MaxPacketSize);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         return SubmitBackgroundCoreAsync(request, cancellationToken);
     }

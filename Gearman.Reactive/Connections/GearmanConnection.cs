@@ -149,6 +149,7 @@ internal sealed class GearmanConnection : IAsyncDisposable
     private async Task ReadLoopAsync()
     {
         Exception? error = null;
+        long discarding = 0; // bytes of an oversized packet still to be read past
         try
         {
             while (true)
@@ -159,6 +160,15 @@ internal sealed class GearmanConnection : IAsyncDisposable
                 {
                     while (true)
                     {
+                        if (discarding > 0)
+                        {
+                            // Consumed as it arrives, so an oversized body never occupies more than one read's worth of memory.
+                            long skipped = Math.Min(discarding, buffer.Length);
+                            buffer = buffer.Slice(skipped);
+                            discarding -= skipped;
+                            if (discarding > 0) break;
+                        }
+
                         var status = PacketReader.TryRead(ref buffer, _maxPacketSize, out var packet, out uint size);
                         if (status == PacketReadStatus.Incomplete) break;
                         if (status == PacketReadStatus.InvalidMagic)
@@ -168,7 +178,18 @@ internal sealed class GearmanConnection : IAsyncDisposable
 
                         if (status == PacketReadStatus.TooLarge)
                         {
-                            throw new GearmanProtocolException($"Job server {Endpoint} announced a packet of {size} bytes, over the limit of {_maxPacketSize} bytes.");
+                            var type = PacketReader.PeekType(buffer);
+                            int headLength = _handler.OversizedHeadLength(type);
+                            if (headLength <= 0)
+                            {
+                                throw new GearmanProtocolException($"Job server {Endpoint} announced a packet of {size} bytes, over the limit of {_maxPacketSize} bytes.");
+                            }
+
+                            long head = Math.Min(size, headLength);
+                            if (buffer.Length < PacketReader.HeaderLength + head) break;
+                            _handler.OnOversizedPacket(this, type, size, buffer.Slice(PacketReader.HeaderLength, head));
+                            discarding = PacketReader.HeaderLength + (long)size;
+                            continue;
                         }
 
                         _handler.OnPacket(this, packet);

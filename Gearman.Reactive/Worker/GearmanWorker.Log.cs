@@ -56,6 +56,9 @@ public sealed partial class GearmanWorker
         [LoggerMessage(2015, LogLevel.Warning, "The handler of {Function} asked for job {Handle} to run again: closing the connection to {Server}, which requeues the jobs it holds; reconnecting", EventName = "JobRetried")]
         public static partial void JobRetried(ILogger logger, string handle, string function, ServerEndpoint server, Exception exception);
 
+        [LoggerMessage(2016, LogLevel.Error, "Job server {Server} assigned job {Handle} of {Function} in a packet of {Size} bytes, over MaxPacketSize ({Limit} bytes): discarded unread and failed; the connection stays open", EventName = "JobTooLarge")]
+        public static partial void JobTooLarge(ILogger logger, ServerEndpoint server, string handle, string function, long size, long limit);
+
         [LoggerMessage(2020, LogLevel.Information, "Gearman worker stopping: no more grabs; waiting up to {Timeout} for {JobCount} job(s) in flight", EventName = "WorkerStopping")]
         public static partial void Stopping(ILogger logger, int jobCount, TimeSpan timeout);
 
