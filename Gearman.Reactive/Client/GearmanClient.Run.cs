@@ -112,6 +112,8 @@ public sealed partial class GearmanClient
                 continue;
             }
 
+            // Back-pressure: while the server does not read, submits wait here rather than queue without bound.
+            await connection.Outbox.WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
             if (session.AwaitsNoReply)
             {
                 // A request on an otherwise quiet connection is written on this thread: no wake-up of the write loop.

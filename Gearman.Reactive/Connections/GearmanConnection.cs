@@ -11,6 +11,12 @@ namespace Gearman.Reactive.Connections;
 /// </summary>
 internal sealed class GearmanConnection : IAsyncDisposable
 {
+    /// <summary>
+    /// Queued bytes above which the SDK's <c>...Async</c> sends wait for the socket to drain (<see cref="PacketOutbox.WaitForRoomAsync"/>):
+    /// a server that stops reading holds up its senders instead of making this process's memory grow without bound.
+    /// </summary>
+    public const int SendHighWaterMark = 1 << 20;
+
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly PipeReader _input;
@@ -33,7 +39,7 @@ internal sealed class GearmanConnection : IAsyncDisposable
         _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
         _handler = handler;
         _maxPacketSize = maxPacketSize;
-        Outbox = new PacketOutbox(PacketMagic.Request);
+        Outbox = new PacketOutbox(PacketMagic.Request, highWaterMark: SendHighWaterMark);
     }
 
     /// <summary>The server this connection talks to.</summary>

@@ -23,6 +23,11 @@ namespace Gearman.Reactive.Connections;
 /// flush reports the outbox through the callback, and the owner calls <see cref="Flush"/> once its burst is over,
 /// which runs the write loop on the owner's thread.
 /// </para>
+/// <para>
+/// With a high-water mark (the SDK sets one; the server does not), <see cref="WaitForRoomAsync"/> lets senders wait
+/// while that many bytes are queued and not yet taken by the write loop, so a peer that stops reading bounds the memory
+/// a sender can fill instead of growing it without end. Sends themselves never wait: an owner awaits the room first.
+/// </para>
 /// </remarks>
 internal sealed class PacketOutbox : IDisposable
 {
@@ -39,22 +44,29 @@ internal sealed class PacketOutbox : IDisposable
     private readonly AsyncSignal _signal = new();
     private readonly PacketMagic _magic;
     private readonly Action<PacketOutbox>? _flushNeeded;
+    private readonly int _highWaterMark;
     private PooledBufferWriter _pending = new();
     private PooledBufferWriter _sending = new();
     private int _pendingCount;
     private bool _completed;
     private bool _disposed;
     private bool _flushRequested;
+    private TaskCompletionSource? _room;
 
     /// <param name="magic"><see cref="PacketMagic.Request"/> for clients and workers, <see cref="PacketMagic.Response"/> for a server.</param>
     /// <param name="flushNeeded">
     /// Null: each send wakes the write loop. Otherwise sends wait for <see cref="Flush"/>, and the first one after a flush
     /// calls this (under the outbox's lock, so it must be short and must not call back into the outbox).
     /// </param>
-    public PacketOutbox(PacketMagic magic, Action<PacketOutbox>? flushNeeded = null)
+    /// <param name="highWaterMark">
+    /// Queued bytes at which <see cref="WaitForRoomAsync"/> starts to wait; 0 (the default) never waits.
+    /// </param>
+    public PacketOutbox(PacketMagic magic, Action<PacketOutbox>? flushNeeded = null, int highWaterMark = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(highWaterMark);
         _magic = magic;
         _flushNeeded = flushNeeded;
+        _highWaterMark = highWaterMark;
     }
 
     /// <summary>
@@ -71,6 +83,9 @@ internal sealed class PacketOutbox : IDisposable
     /// <summary>Bytes queued and not yet handed to the transport (approximate; for back-pressure decisions).</summary>
     public int PendingBytes => Volatile.Read(ref _pendingCount);
 
+    /// <summary>The high-water mark given at construction; 0 when sends never wait.</summary>
+    public int HighWaterMark => _highWaterMark;
+
     /// <summary>Whether the write loop waits for packets (for tests).</summary>
     internal bool IsWriterWaiting => _signal.HasWaiter;
 
@@ -81,6 +96,19 @@ internal sealed class PacketOutbox : IDisposable
         {
             lock (_lock) return _completed;
         }
+    }
+
+    /// <summary>
+    /// Completes at once (synchronously, allocating nothing) while fewer than the high-water mark bytes are queued, or
+    /// when there is no mark; otherwise when the write loop has taken the queued bytes, or the outbox has completed (a
+    /// send then returns false). Concurrent senders that find room may each still queue one packet, so the queue can
+    /// exceed the mark by one packet per sender.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public ValueTask WaitForRoomAsync(CancellationToken cancellationToken = default)
+    {
+        if (_highWaterMark == 0 || Volatile.Read(ref _pendingCount) < _highWaterMark) return ValueTask.CompletedTask;
+        return WaitForRoomSlowAsync(cancellationToken);
     }
 
     public bool Send(PacketType type)
@@ -204,7 +232,14 @@ internal sealed class PacketOutbox : IDisposable
     /// <summary>Accepts no more packets; the write loop sends what is queued and then ends.</summary>
     public void Complete()
     {
-        lock (_lock) _completed = true;
+        TaskCompletionSource? room;
+        lock (_lock)
+        {
+            _completed = true;
+            room = TakeRoomWaiters();
+        }
+
+        room?.TrySetResult();
         _signal.Set();
     }
 
@@ -227,6 +262,7 @@ internal sealed class PacketOutbox : IDisposable
             await _signal.WaitAsync(cancellationToken).ConfigureAwait(false);
             PooledBufferWriter batch;
             bool last;
+            TaskCompletionSource? room;
             lock (_lock)
             {
                 batch = _pending;
@@ -234,7 +270,10 @@ internal sealed class PacketOutbox : IDisposable
                 _sending = batch;
                 last = _completed;
                 _pendingCount = 0;
+                room = TakeRoomWaiters();
             }
+
+            room?.TrySetResult();
 
             if (batch.WrittenCount > 0)
             {
@@ -268,21 +307,27 @@ internal sealed class PacketOutbox : IDisposable
     /// <returns>The queued bytes, possibly none.</returns>
     public PooledBufferWriter SwapPending(PooledBufferWriter empty, out bool completed)
     {
+        PooledBufferWriter batch;
+        TaskCompletionSource? room;
         lock (_lock)
         {
             completed = _completed;
             if (_disposed) return empty;
-            var batch = _pending;
+            batch = _pending;
             _pending = empty;
             _pendingCount = 0;
             _flushRequested = false;
-            return batch;
+            room = TakeRoomWaiters();
         }
+
+        room?.TrySetResult();
+        return batch;
     }
 
     /// <summary>Returns the buffers to the pool; call only after <see cref="RunAsync"/> has ended.</summary>
     public void Dispose()
     {
+        TaskCompletionSource? room;
         lock (_lock)
         {
             if (_disposed) return;
@@ -290,6 +335,32 @@ internal sealed class PacketOutbox : IDisposable
             _completed = true;
             _pending.Dispose();
             _sending.Dispose();
+            room = TakeRoomWaiters();
+        }
+
+        room?.TrySetResult();
+    }
+
+    /// <summary>Under the lock, when the queue has been taken or will take nothing more: the senders to release (completed outside the lock).</summary>
+    private TaskCompletionSource? TakeRoomWaiters()
+    {
+        var room = _room;
+        _room = null;
+        return room;
+    }
+
+    private async ValueTask WaitForRoomSlowAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task room;
+            lock (_lock)
+            {
+                if (_completed || _pendingCount < _highWaterMark) return;
+                room = (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+
+            await room.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
