@@ -113,19 +113,21 @@ public sealed partial class GearmanClient
             }
 
             // Back-pressure: while the server does not read, submits wait here rather than queue without bound.
-            await connection.Outbox.WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
-            if (session.AwaitsNoReply)
+            using (await connection.Outbox.WaitForRoomAsync(cancellationToken).ConfigureAwait(false))
             {
-                // A request on an otherwise quiet connection is written on this thread: no wake-up of the write loop.
-                // (Requests that follow others in flight are left to the write loop, which batches bursts.)
-                using (PacketOutbox.SendInline())
+                if (session.AwaitsNoReply)
                 {
-                    if (session.TryEnqueue(job, connection)) return;
+                    // A request on an otherwise quiet connection is written on this thread: no wake-up of the write loop.
+                    // (Requests that follow others in flight are left to the write loop, which batches bursts.)
+                    using (PacketOutbox.SendInline())
+                    {
+                        if (session.TryEnqueue(job, connection)) return;
+                    }
                 }
-            }
-            else if (session.TryEnqueue(job, connection))
-            {
-                return;
+                else if (session.TryEnqueue(job, connection))
+                {
+                    return;
+                }
             }
 
             // Closed between connecting and queueing: what closed it (a protocol error, say) is the real cause.

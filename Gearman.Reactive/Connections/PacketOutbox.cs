@@ -45,6 +45,7 @@ internal sealed class PacketOutbox : IDisposable
     private readonly PacketMagic _magic;
     private readonly Action<PacketOutbox>? _flushNeeded;
     private readonly int _highWaterMark;
+    private readonly SemaphoreSlim? _turns;
     private PooledBufferWriter _pending = new();
     private PooledBufferWriter _sending = new();
     private int _pendingCount;
@@ -67,6 +68,7 @@ internal sealed class PacketOutbox : IDisposable
         _magic = magic;
         _flushNeeded = flushNeeded;
         _highWaterMark = highWaterMark;
+        if (highWaterMark > 0) _turns = new SemaphoreSlim(1, 1);
     }
 
     /// <summary>
@@ -99,17 +101,18 @@ internal sealed class PacketOutbox : IDisposable
     }
 
     /// <summary>
-    /// Completes at once (synchronously, allocating nothing) while fewer than the high-water mark bytes are queued, or
-    /// when there is no mark; otherwise when the write loop has taken the queued bytes, or the outbox has completed (a
-    /// send then returns false). Concurrent senders that find room may each still queue one packet, so the queue can
-    /// exceed the mark by one packet per sender.
+    /// Waits for room under the high-water mark: completes at once (synchronously, allocating nothing) while fewer than
+    /// that many bytes are queued, or when there is no mark; otherwise when the write loop has taken the queued bytes, or
+    /// the outbox has completed (a send then returns false). Dispose the returned turn right after sending: senders that
+    /// had to wait get room one at a time, each after the previous one has queued its packet, so a drain does not let
+    /// them all in at once. The queue therefore exceeds the mark by at most one packet per thread sending at that moment.
     /// </summary>
     /// <param name="cancellationToken">Stops waiting.</param>
-    public ValueTask WaitForRoomAsync(CancellationToken cancellationToken = default)
-    {
-        if (_highWaterMark == 0 || Volatile.Read(ref _pendingCount) < _highWaterMark) return ValueTask.CompletedTask;
-        return WaitForRoomSlowAsync(cancellationToken);
-    }
+    public ValueTask<SendTurn> WaitForRoomAsync(CancellationToken cancellationToken = default)
+        => HasRoom ? new(default(SendTurn)) : WaitForRoomSlowAsync(cancellationToken);
+
+    /// <summary>True when a sender need not wait: no high-water mark, or fewer bytes queued than the mark (a hint).</summary>
+    public bool HasRoom => _highWaterMark == 0 || Volatile.Read(ref _pendingCount) < _highWaterMark;
 
     public bool Send(PacketType type)
     {
@@ -349,20 +352,32 @@ internal sealed class PacketOutbox : IDisposable
         return room;
     }
 
-    private async ValueTask WaitForRoomSlowAsync(CancellationToken cancellationToken)
+    private async ValueTask<SendTurn> WaitForRoomSlowAsync(CancellationToken cancellationToken)
     {
-        while (true)
+        await _turns!.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            Task room;
-            lock (_lock)
+            while (true)
             {
-                if (_completed || _pendingCount < _highWaterMark) return;
-                room = (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-            }
+                Task room;
+                lock (_lock)
+                {
+                    if (_completed || _pendingCount < _highWaterMark) return new SendTurn(this);
+                    room = (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                }
 
-            await room.WaitAsync(cancellationToken).ConfigureAwait(false);
+                await room.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            _turns.Release();
+            throw;
         }
     }
+
+    /// <summary>Ends a turn taken by a sender that had to wait: the next waiting sender may check for room.</summary>
+    internal void EndTurn() => _turns!.Release();
 
     /// <summary>Under the lock, after a packet was queued.</summary>
     private void Queued()
@@ -421,4 +436,17 @@ internal sealed class PacketOutbox : IDisposable
 internal readonly struct InlineSendScope : IDisposable
 {
     public void Dispose() => PacketOutbox.EndSendInline();
+}
+
+/// <summary>
+/// A sender's turn after <see cref="PacketOutbox.WaitForRoomAsync"/>; dispose it once the packet is queued (or the sender
+/// decided not to send). The default value, from the fast path, holds nothing.
+/// </summary>
+internal readonly struct SendTurn : IDisposable
+{
+    private readonly PacketOutbox? _outbox;
+
+    public SendTurn(PacketOutbox outbox) => _outbox = outbox;
+
+    public void Dispose() => _outbox?.EndTurn();
 }

@@ -120,8 +120,7 @@ public sealed class GearmanJob
     public ValueTask SendStatusAsync(long numerator, long denominator, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var room = _connection.Outbox.WaitForRoomAsync(cancellationToken);
-        if (!room.IsCompletedSuccessfully) return SendStatusWhenRoomAsync(room, numerator, denominator);
+        if (!_connection.Outbox.HasRoom) return SendStatusWhenRoomAsync(numerator, denominator, cancellationToken);
         SendStatus(numerator, denominator);
         return ValueTask.CompletedTask;
     }
@@ -133,8 +132,7 @@ public sealed class GearmanJob
     public ValueTask<bool> CompleteAsync(ReadOnlyMemory<byte> result = default, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var room = _connection.Outbox.WaitForRoomAsync(cancellationToken);
-        if (!room.IsCompletedSuccessfully) return CompleteWhenRoomAsync(room, result);
+        if (!_connection.Outbox.HasRoom) return CompleteWhenRoomAsync(result, cancellationToken);
         return new ValueTask<bool>(Complete(result.Span));
     }
 
@@ -208,22 +206,25 @@ public sealed class GearmanJob
     private ValueTask SendAsync(PacketType type, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var room = _connection.Outbox.WaitForRoomAsync(cancellationToken);
-        if (!room.IsCompletedSuccessfully) return SendWhenRoomAsync(room, type, data);
+        if (!_connection.Outbox.HasRoom) return SendWhenRoomAsync(type, data, cancellationToken);
         if (!IsEnded) _connection.Outbox.Send(type, _handle, data.Span);
         return ValueTask.CompletedTask;
     }
 
-    private async ValueTask SendWhenRoomAsync(ValueTask room, PacketType type, ReadOnlyMemory<byte> data)
+    private async ValueTask SendWhenRoomAsync(PacketType type, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        await room.ConfigureAwait(false);
-        if (!IsEnded) _connection.Outbox.Send(type, _handle, data.Span);
+        using (await _connection.Outbox.WaitForRoomAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (!IsEnded) _connection.Outbox.Send(type, _handle, data.Span);
+        }
     }
 
-    private async ValueTask SendStatusWhenRoomAsync(ValueTask room, long numerator, long denominator)
+    private async ValueTask SendStatusWhenRoomAsync(long numerator, long denominator, CancellationToken cancellationToken)
     {
-        await room.ConfigureAwait(false);
-        SendStatus(numerator, denominator);
+        using (await _connection.Outbox.WaitForRoomAsync(cancellationToken).ConfigureAwait(false))
+        {
+            SendStatus(numerator, denominator);
+        }
     }
 
     private void SendStatus(long numerator, long denominator)
@@ -236,10 +237,12 @@ public sealed class GearmanJob
         _connection.Outbox.Send(PacketType.WorkStatus, _handle, num[..numLength], den[..denLength]);
     }
 
-    private async ValueTask<bool> CompleteWhenRoomAsync(ValueTask room, ReadOnlyMemory<byte> result)
+    private async ValueTask<bool> CompleteWhenRoomAsync(ReadOnlyMemory<byte> result, CancellationToken cancellationToken)
     {
-        await room.ConfigureAwait(false);
-        return Complete(result.Span);
+        using (await _connection.Outbox.WaitForRoomAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return Complete(result.Span);
+        }
     }
 
     private bool Abandon(GearmanMetrics.JobOutcome outcome)

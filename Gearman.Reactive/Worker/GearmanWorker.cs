@@ -273,15 +273,16 @@ public sealed partial class GearmanWorker : IAsyncDisposable
                 var result = await handler(job, job.CancellationToken).ConfigureAwait(false);
 
                 // Back-pressure, as in CompleteAsync: the result waits while the server does not read.
-                await job.Connection.Outbox.WaitForRoomAsync(job.CancellationToken).ConfigureAwait(false);
-
-                // The credit goes straight to the waiting grab loop, which queues its GRAB_JOB_ALL on this thread:
-                // the result and the next grab leave in one write, with no thread hop in between.
-                using (PacketOutbox.SendInline())
+                using (await job.Connection.Outbox.WaitForRoomAsync(job.CancellationToken).ConfigureAwait(false))
                 {
-                    job.Complete(result.Span);
-                    released = true;
-                    lane.Release(runWaiterInline: true);
+                    // The credit goes straight to the waiting grab loop, which queues its GRAB_JOB_ALL on this thread:
+                    // the result and the next grab leave in one write, with no thread hop in between.
+                    using (PacketOutbox.SendInline())
+                    {
+                        job.Complete(result.Span);
+                        released = true;
+                        lane.Release(runWaiterInline: true);
+                    }
                 }
             }
         }
