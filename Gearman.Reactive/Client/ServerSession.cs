@@ -62,6 +62,15 @@ internal sealed partial class ServerSession : IPacketHandler
 
     public ulong Bit => 1UL << Index;
 
+    /// <summary>The open connection, if any (for tests).</summary>
+    internal GearmanConnection? CurrentConnection
+    {
+        get
+        {
+            lock (_lock) return _connection;
+        }
+    }
+
     /// <summary>True when no request on the connection awaits its reply (read without the lock: a hint).</summary>
     public bool AwaitsNoReply => Volatile.Read(ref _oldest) is null;
 
