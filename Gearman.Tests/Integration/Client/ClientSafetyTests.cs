@@ -90,8 +90,7 @@ public sealed class ClientSafetyTests
         Assert.True(submits.Count(s => !s.IsCompleted) > Jobs / 2, "the submits were not held up");
 
         // The server reads and acknowledges everything: every submit completes, and the queue never passed the bound.
-        long peak = 0;
-        using var sampling = new Timer(_ => InterlockedMax(ref peak, outbox.PendingBytes), null, 0, 1);
+        using var sampler = PeakSampler.Start(() => outbox.PendingBytes);
         await c.ExpectAsync(PacketType.OptionReq);
         await c.SendAsync(PacketType.OptionRes, "exceptions");
         for (int i = 0; i < Jobs; i++)
@@ -102,15 +101,7 @@ public sealed class ClientSafetyTests
 
         var handles = await Task.WhenAll(submits).WaitAsync(Wait, Ct);
         Assert.Equal(Jobs, handles.Select(h => h.Handle).Distinct().Count());
-        Assert.InRange(Interlocked.Read(ref peak), 0, bound);
-    }
-
-    private static void InterlockedMax(ref long max, long value)
-    {
-        long current;
-        while (value > (current = Interlocked.Read(ref max)) && Interlocked.CompareExchange(ref max, value, current) != current)
-        {
-        }
+        Assert.InRange(sampler.Peak, 0, bound);
     }
 
     private static int Occurrences(string text, string part)

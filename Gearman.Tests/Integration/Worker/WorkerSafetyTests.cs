@@ -47,7 +47,7 @@ public sealed class WorkerSafetyTests
     public async Task An_oversized_assignment_arriving_in_pieces_is_read_past_and_failed_with_WORK_FAIL_without_exceptions()
     {
         await using var server = new ScriptedJobServer();
-        await using var worker = await StartWorkerAsync(ScriptedOptions(server) with { MaxPacketSize = SmallLimit, SendExceptions = false }, "f", Echo);
+        await using var worker = await StartWorkerAsync(server.WorkerOptions() with { MaxPacketSize = SmallLimit, SendExceptions = false }, "f", Echo);
         var conn = await server.AcceptAsync();
         await conn.ExpectAsync(PacketType.CanDo);
         await conn.ExpectAsync(PacketType.GrabJobAll);
@@ -72,7 +72,7 @@ public sealed class WorkerSafetyTests
         await using var server = new ScriptedJobServer();
         int sent = 0;
         var started = new TaskCompletionSource<GearmanJob>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var worker = await StartWorkerAsync(ScriptedOptions(server), "stream", async (job, ct) =>
+        await using var worker = await StartWorkerAsync(server.WorkerOptions(), "stream", async (job, ct) =>
         {
             started.TrySetResult(job);
             var chunk = new byte[ChunkSize];
@@ -98,12 +98,11 @@ public sealed class WorkerSafetyTests
         Assert.InRange(outbox.PendingBytes, 0, bound);
 
         // It reads: every chunk arrives in order, then the result.
-        long peak = 0;
-        using var sampling = new Timer(_ => InterlockedMax(ref peak, outbox.PendingBytes), null, 0, 1);
+        using var sampler = PeakSampler.Start(() => outbox.PendingBytes);
         for (int i = 0; i < Chunks; i++) Assert.Equal(ChunkSize, (await conn.ExpectAsync(PacketType.WorkData))[1].Length);
         Assert.Equal(["H:1", "done"], await conn.ExpectAsync(PacketType.WorkComplete));
         Assert.Equal(Chunks, Volatile.Read(ref sent));
-        Assert.InRange(Interlocked.Read(ref peak), 0, bound);
+        Assert.InRange(sampler.Peak, 0, bound);
     }
 
     [Fact(Timeout = 30_000)]
@@ -125,7 +124,7 @@ public sealed class WorkerSafetyTests
         }
 
         await using var server = new ScriptedJobServer();
-        await using var worker = await StartWorkerAsync(ScriptedOptions(server) with { LoggerFactory = logs }, "f", Echo);
+        await using var worker = await StartWorkerAsync(server.WorkerOptions() with { LoggerFactory = logs }, "f", Echo);
         var conn = await server.AcceptAsync();
         await conn.ExpectAsync(PacketType.CanDo);
         conn.Abort();
@@ -150,22 +149,5 @@ public sealed class WorkerSafetyTests
 
         await worker.StopAsync(Ct);
         Assert.Throws<ObjectDisposedException>(() => worker.AddFunction(TestNames.Unique("too_late"), Echo, GearmanFunctionOptions.Default));
-    }
-
-    private static GearmanWorkerOptions ScriptedOptions(ScriptedJobServer server) => GearmanWorkerOptions.Default with
-    {
-        Servers = [server.Address],
-        ReconnectDelay = TimeSpan.FromMilliseconds(20),
-        MaxReconnectDelay = TimeSpan.FromMilliseconds(100),
-        ShutdownTimeout = TimeSpan.FromSeconds(1),
-        LoggerFactory = TestLogging.Factory,
-    };
-
-    private static void InterlockedMax(ref long max, long value)
-    {
-        long current;
-        while (value > (current = Interlocked.Read(ref max)) && Interlocked.CompareExchange(ref max, value, current) != current)
-        {
-        }
     }
 }
