@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using Gearman.Reactive.Protocol;
 using Gearman.Server.Diagnostics;
@@ -73,7 +72,7 @@ internal sealed partial class JobScheduler
 
             // The job owns one pooled buffer holding unique, reducer and data, as a submitted job holds its packet body.
             int length = unique.Length + record.Reducer.Length + data.Length;
-            var buffer = length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length);
+            var buffer = RequestBuffers.Rent(length);
             unique.CopyTo(buffer);
             record.Reducer.Span.CopyTo(buffer.AsSpan(unique.Length));
             data.CopyTo(buffer.AsSpan(unique.Length + record.Reducer.Length));
@@ -183,34 +182,48 @@ internal sealed partial class JobScheduler
         List<PeerConnection>? touched = null;
         foreach (var job in acknowledgement.Jobs)
         {
-            _saving.Remove(job.Number);
-            job.IsSaving = false;
-            var waiters = job.Waiters ?? [];
-            job.Waiters = null;
-            foreach (var waiter in waiters)
+            try
             {
-                if (errorText is null) waiter.Succeed();
-                else waiter.Fail("QUEUE_ERROR"u8, errorText);
-                if (!waiter.Connection.IsClosed) (touched ??= []).Add(waiter.Connection);
+                AcknowledgeSave(job, errorText, ref touched);
             }
-
-            if (errorText is null)
+            catch (Exception ex)
             {
-                // Durable: now the job exists. Queue it before replying, so that a GRAB the connection sent after its
-                // submit (held back until this reply) finds it.
-                job.IsPersisted = true;
-                _jobs.Add(job.Number, job);
-                _metrics.JobSubmitted(job.Priority, background: true);
-                Enqueue(job);
-            }
-            else
-            {
-                Free(job);
+                // One job must not strand the rest of its group commit: they are still answered and queued.
+                ServerLog.CommandFailed(_logger, ex, nameof(ServerCommandKind.StoreAck), "-");
             }
         }
 
         if (touched is null) return;
         foreach (var connection in touched) FlushReplies(connection);
+    }
+
+    /// <summary>Settles one saved (or failed) job: its waiters are answered, and a durable job is queued.</summary>
+    private void AcknowledgeSave(Job job, byte[]? errorText, ref List<PeerConnection>? touched)
+    {
+        _saving.Remove(job.Number);
+        job.IsSaving = false;
+        var waiters = job.Waiters ?? [];
+        job.Waiters = null;
+        foreach (var waiter in waiters)
+        {
+            if (errorText is null) waiter.Succeed();
+            else waiter.Fail("QUEUE_ERROR"u8, errorText);
+            if (!waiter.Connection.IsClosed) (touched ??= []).Add(waiter.Connection);
+        }
+
+        if (errorText is null)
+        {
+            // Durable: now the job exists. Queue it before replying, so that a GRAB the connection sent after its
+            // submit (held back until this reply) finds it.
+            job.IsPersisted = true;
+            _jobs.Add(job.Number, job);
+            _metrics.JobSubmitted(job.Priority, background: true);
+            Enqueue(job);
+        }
+        else
+        {
+            Free(job);
+        }
     }
 
     /// <summary>Sends the connection's ready replies in order; once none waits, runs the requests held back meanwhile.</summary>
