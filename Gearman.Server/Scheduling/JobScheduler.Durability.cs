@@ -43,56 +43,75 @@ internal sealed partial class JobScheduler
     internal (int Replayed, int Coalesced) Replay(IReadOnlyList<JobRecord> records)
     {
         _storeLoaded = true;
+        if (_store is { Store: var store })
+        {
+            foreach (var row in store.Quarantined) ServerLog.StoredJobQuarantined(_logger, row.Id, store.Description, row.Reason, store.QuarantineDescription);
+        }
+
         int replayed = 0;
         int coalesced = 0;
         foreach (var record in records)
         {
             _nextStoreId = Math.Max(_nextStoreId, record.Id + 1);
-            var function = GetOrAddFunction(record.Function.Span);
-            var unique = record.Unique.Span;
-            var data = record.Data.Span;
-            Job? existing = null;
-            if (unique.SequenceEqual("-"u8))
+            try
             {
-                if (!data.IsEmpty) function.DataKeyedJobs.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(data, out existing);
+                if (ReplayOne(record)) replayed++;
+                else coalesced++;
             }
-            else if (!unique.IsEmpty)
+            catch (Exception ex)
             {
-                function.UniqueJobs.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(unique, out existing);
+                // The stores check every row before it gets here; this only keeps one surprise from stopping the rest.
+                ServerLog.StoredJobSkipped(_logger, ex, record.Id);
             }
-
-            // Only into a stored job: a late replay may meet a foreground job with the same unique ID, which a crash
-            // would lose; the record then becomes a job of its own (not findable by that unique ID).
-            if (existing is { IsPersisted: true })
-            {
-                _store?.Delete(record.Id);
-                coalesced++;
-                continue;
-            }
-
-            // The job owns one pooled buffer holding unique, reducer and data, as a submitted job holds its packet body.
-            int length = unique.Length + record.Reducer.Length + data.Length;
-            var buffer = RequestBuffers.Rent(length);
-            unique.CopyTo(buffer);
-            record.Reducer.Span.CopyTo(buffer.AsSpan(unique.Length));
-            data.CopyTo(buffer.AsSpan(unique.Length + record.Reducer.Length));
-            var job = CreateJob(
-                function,
-                buffer,
-                new FieldRange(0, unique.Length),
-                new FieldRange(unique.Length, record.Reducer.Length),
-                new FieldRange(unique.Length + record.Reducer.Length, data.Length),
-                record.Priority,
-                background: true,
-                record.Epoch);
-            job.StoreId = record.Id;
-            job.IsPersisted = true;
-            job.Retries = record.Retries;
-            Enqueue(job);
-            replayed++;
         }
 
         return (replayed, coalesced);
+    }
+
+    /// <returns>True when the record became a job, false when it coalesced into an earlier one (and was deleted).</returns>
+    private bool ReplayOne(in JobRecord record)
+    {
+        var function = GetOrAddFunction(record.Function.Span);
+        var unique = record.Unique.Span;
+        var data = record.Data.Span;
+        Job? existing = null;
+        if (unique.SequenceEqual("-"u8))
+        {
+            if (!data.IsEmpty) function.DataKeyedJobs.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(data, out existing);
+        }
+        else if (!unique.IsEmpty)
+        {
+            function.UniqueJobs.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(unique, out existing);
+        }
+
+        // Only into a stored job: a late replay may meet a foreground job with the same unique ID, which a crash
+        // would lose; the record then becomes a job of its own (not findable by that unique ID).
+        if (existing is { IsPersisted: true })
+        {
+            _store?.Delete(record.Id);
+            return false;
+        }
+
+        // The job owns one pooled buffer holding unique, reducer and data, as a submitted job holds its packet body.
+        int length = unique.Length + record.Reducer.Length + data.Length;
+        var buffer = RequestBuffers.Rent(length);
+        unique.CopyTo(buffer);
+        record.Reducer.Span.CopyTo(buffer.AsSpan(unique.Length));
+        data.CopyTo(buffer.AsSpan(unique.Length + record.Reducer.Length));
+        var job = CreateJob(
+            function,
+            buffer,
+            new FieldRange(0, unique.Length),
+            new FieldRange(unique.Length, record.Reducer.Length),
+            new FieldRange(unique.Length + record.Reducer.Length, data.Length),
+            record.Priority,
+            background: true,
+            record.Epoch);
+        job.StoreId = record.Id;
+        job.IsPersisted = true;
+        job.Retries = record.Retries;
+        Enqueue(job);
+        return true;
     }
 
     private static bool IsBackgroundSubmit(PacketType type) => type is PacketType.SubmitJobBg or PacketType.SubmitJobHighBg

@@ -6,8 +6,8 @@ namespace Gearman.Server.Scheduling;
 /// <summary>Submitting jobs: priorities, background, unique-ID coalescing, epoch jobs, queue limits (spec §2.3, §2.4, §2.12, §2.13).</summary>
 internal sealed partial class JobScheduler
 {
-    private const int MaxUniqueLength = 64;
-    private const int MaxReducerLength = 512;
+    internal const int MaxUniqueLength = 64;
+    internal const int MaxReducerLength = 512;
 
     /// <summary>
     /// The epoch timer fires this long after the second begins: clients and workers read the time with C's
