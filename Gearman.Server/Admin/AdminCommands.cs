@@ -37,7 +37,7 @@ internal sealed class AdminCommands
 
         _reply.Clear();
         Dispatch(line, tokens);
-        connection.Outbox.SendRaw(_reply.WrittenSpan);
+        connection.SendRaw(_reply.WrittenSpan);
         _ = crLf; // gearmand's create-function truncation without CRLF is a bug we do not copy (spec §3).
     }
 

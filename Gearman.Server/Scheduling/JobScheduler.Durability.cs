@@ -162,7 +162,7 @@ internal sealed partial class JobScheduler
     private static void ReplyCreated(PeerConnection connection, Job job)
     {
         if (connection.HasPendingReplies) connection.PendingReplies!.Enqueue(PendingReply.Created(connection, job));
-        else connection.Outbox.Send(PacketType.JobCreated, job.Handle);
+        else connection.Send(PacketType.JobCreated, job.Handle);
     }
 
     /// <summary>Sends an ERROR in reply to a submit now, or queues it behind replies that wait for the store.</summary>
@@ -260,10 +260,10 @@ internal sealed partial class JobScheduler
 
             var job = reply.Job!;
             if (reply.Foreground && !job.IsReleased) Attach(job, connection);
-            connection.Outbox.Send(PacketType.JobCreated, job.Handle);
+            connection.Send(PacketType.JobCreated, job.Handle);
 
             // Only possible if a foreground reply waited behind another that took longer; the client must not hang.
-            if (reply.Foreground && job.IsReleased) connection.Outbox.Send(PacketType.WorkFail, job.Handle);
+            if (reply.Foreground && job.IsReleased) connection.Send(PacketType.WorkFail, job.Handle);
         }
 
         var deferred = connection.DeferredCommands;

@@ -263,10 +263,10 @@ internal sealed partial class JobScheduler
             switch (command.Kind)
             {
                 case ServerCommandKind.Packet:
-                    if (!command.Connection!.IsClosed) ProcessPacket(command.Connection, command);
+                    if (IsServed(command.Connection!)) ProcessPacket(command.Connection!, command);
                     break;
                 case ServerCommandKind.AdminLine:
-                    if (!command.Connection!.IsClosed) _admin.Execute(command.Connection, command.Body, command.CrLf);
+                    if (IsServed(command.Connection!)) _admin.Execute(command.Connection!, command.Body, command.CrLf);
                     break;
                 case ServerCommandKind.Connected:
                     _connections[command.Connection!.Id] = command.Connection;
@@ -299,6 +299,9 @@ internal sealed partial class JobScheduler
             _commandBuffer = outer;
         }
     }
+
+    /// <summary>Whether the connection's requests are still served: not closed, and not being closed for exceeding --max-unsent-bytes.</summary>
+    private static bool IsServed(PeerConnection connection) => !connection.IsClosed && !connection.IsOverUnsentLimit;
 
     /// <summary>
     /// Hands the buffer of the command being processed to a new job, which owns it from then on; at most once per command.
@@ -388,7 +391,7 @@ internal sealed partial class JobScheduler
                 break;
 
             case PacketType.EchoReq:
-                connection.Outbox.Send(PacketType.EchoRes, body);
+                connection.Send(PacketType.EchoRes, body);
                 break;
 
             case PacketType.OptionReq:
@@ -411,7 +414,7 @@ internal sealed partial class JobScheduler
         if (Ascii.EqualsIgnoreCase(name, "exceptions"u8))
         {
             connection.ExceptionsEnabled = true;
-            connection.Outbox.Send(PacketType.OptionRes, name);
+            connection.Send(PacketType.OptionRes, name);
         }
         else
         {
@@ -436,7 +439,7 @@ internal sealed partial class JobScheduler
     }
 
     private static void SendError(PeerConnection connection, ReadOnlySpan<byte> code, ReadOnlySpan<byte> text)
-        => connection.Outbox.Send(PacketType.Error, code, text);
+        => connection.Send(PacketType.Error, code, text);
 
     private void Disconnect(PeerConnection connection)
     {
