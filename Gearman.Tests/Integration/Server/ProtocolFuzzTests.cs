@@ -1,6 +1,4 @@
-using Gearman.Server.Hosting;
 using Gearman.Tests.Infrastructure;
-using Microsoft.Extensions.Logging;
 using Xunit;
 
 namespace Gearman.Tests.Integration.Server;
@@ -14,27 +12,15 @@ public sealed class ProtocolFuzzTests
 {
     private static readonly TimeSpan Duration = TimeSpan.FromSeconds(7);
 
-    public static TheoryData<string> Transports => ["epoll", "kestrel"];
-
     [Theory]
-    [MemberData(nameof(Transports))]
+    [MemberData(nameof(TransportServers.Names), MemberType = typeof(TransportServers))]
     public async Task Fuzzed_connections_never_disturb_a_control_client(string transport)
     {
         int seed = ProtocolFuzzer.ChooseSeed();
         var output = TestContext.Current.TestOutputHelper;
         output?.WriteLine($"fuzz seed {seed} ({transport}); rerun with GEARMAN_FUZZ_SEED={seed}");
         var logs = new LogCapture();
-        await using var server = await GearmanServer.StartAsync(
-            new GearmanServerOptions
-            {
-                Port = 0,
-                ListenAddress = "127.0.0.1",
-                QueueType = Gearman.Server.Persistence.QueueType.Memory,
-                Transport = transport == "epoll" ? ServerTransport.Epoll : ServerTransport.Kestrel,
-                MaxPacketSize = 1 << 20,
-            },
-            TestContext.Current.CancellationToken,
-            logging => logging.AddProvider(logs).SetMinimumLevel(LogLevel.Warning));
+        await using var server = await TransportServers.StartAsync(transport, o => o with { MaxPacketSize = 1 << 20 }, logs);
 
         var report = await new ProtocolFuzzer("127.0.0.1", server.EndPoint.Port, seed).RunAsync(Duration, parallel: 4, TestContext.Current.CancellationToken);
         output?.WriteLine($"{report.Connections} fuzz connections, {report.Packets} units; {report.ControlEchoes} control echoes, worst {report.WorstControlEcho.TotalMilliseconds:F1} ms");

@@ -2,9 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using Gearman.Reactive.Protocol;
-using Gearman.Server.Hosting;
 using Gearman.Tests.Infrastructure;
-using Microsoft.Extensions.Logging;
 using Xunit;
 
 namespace Gearman.Tests.Integration.Transport;
@@ -22,24 +20,12 @@ public sealed class SlowPeerTests
     /// <summary>Generous: the point is that the control client is never stuck behind the hog (it was 1.15 s and 2.4 s).</summary>
     private static readonly TimeSpan MaxControlLatency = TimeSpan.FromMilliseconds(500);
 
-    public static TheoryData<string> Transports => ["epoll", "kestrel"];
-
     [Theory]
-    [MemberData(nameof(Transports))]
+    [MemberData(nameof(TransportServers.Names), MemberType = typeof(TransportServers))]
     public async Task A_worker_that_grabs_and_never_reads_is_closed_within_one_packet_of_the_cap_and_others_do_not_stall(string transport)
     {
         var logs = new LogCapture();
-        await using var server = await GearmanServer.StartAsync(
-            new GearmanServerOptions
-            {
-                Port = 0,
-                ListenAddress = "127.0.0.1",
-                QueueType = Gearman.Server.Persistence.QueueType.Memory,
-                Transport = transport == "epoll" ? ServerTransport.Epoll : ServerTransport.Kestrel,
-                MaxUnsentBytes = Limit,
-            },
-            TestContext.Current.CancellationToken,
-            logging => logging.AddProvider(logs));
+        await using var server = await TransportServers.StartAsync(transport, o => o with { MaxUnsentBytes = Limit }, logs);
         string fn = TestNames.Unique("hog");
         var payload = new byte[JobSize];
         await using (var client = await RawGearmanConnection.ConnectAsync("127.0.0.1", server.EndPoint.Port, TestContext.Current.CancellationToken))
