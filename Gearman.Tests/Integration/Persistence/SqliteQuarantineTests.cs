@@ -1,4 +1,5 @@
 using System.Globalization;
+using Gearman.Reactive.Protocol;
 using Gearman.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
 using Xunit;
@@ -59,6 +60,46 @@ public sealed class SqliteQuarantineTests : IDisposable
         }
 
         Assert.Equal(5, Quarantined().Count);
+    }
+
+    [Fact]
+    public async Task A_far_future_epoch_in_a_pipelined_group_commit_leaves_no_submit_unanswered_and_replays()
+    {
+        // Issue 11: one epoch job past the 49.7 days a system timer can be armed for used to throw while its batch was
+        // acknowledged, leaving the rest of the batch unanswered and unqueued, and the store unable to start the server.
+        string fn = TestNames.Unique("farbatch");
+        long far = DateTimeOffset.UtcNow.ToUnixTimeSeconds() + (long)TimeSpan.FromDays(60).TotalSeconds;
+        const int Submits = 300;
+        await using (var server = await StartAsync())
+        await using (var client = await RawGearmanConnection.ConnectAsync(server))
+        {
+            var pipelined = new List<byte>();
+            for (int i = 0; i < Submits; i++)
+            {
+                string n = i.ToString(CultureInfo.InvariantCulture);
+                pipelined.AddRange(i % 3 == 1
+                    ? RawGearmanConnection.Encode(PacketType.SubmitJobEpoch, fn, "far" + n, far.ToString(CultureInfo.InvariantCulture), n)
+                    : RawGearmanConnection.Encode(PacketType.SubmitJobBg, fn, "u" + n, n));
+            }
+
+            await client.SendRawAsync(pipelined.ToArray(), TestContext.Current.CancellationToken);
+            for (int i = 0; i < Submits; i++) await client.ExpectPacketAsync(PacketType.JobCreated, ct: TestContext.Current.CancellationToken);
+            Assert.Equal(Submits, await RawJobs.QueuedAsync(client, fn));
+
+            // A resubmit with the same unique coalesces.
+            await client.SendAsync(PacketType.SubmitJobEpoch, fn, "far1", far.ToString(CultureInfo.InvariantCulture), "again");
+            await client.ExpectPacketAsync(PacketType.JobCreated, ct: TestContext.Current.CancellationToken);
+            Assert.Equal(Submits, await RawJobs.QueuedAsync(client, fn));
+        }
+
+        Assert.Equal(Submits, RawJobs.ReadSqlite(Database).Count);
+        await using (var server = await StartAsync())
+        await using (var admin = await RawGearmanConnection.ConnectAsync(server))
+        {
+            Assert.Equal(Submits, await RawJobs.QueuedAsync(admin, fn));
+        }
+
+        Assert.Empty(Quarantined());
     }
 
     private static string Hex(string text) => Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(text));
