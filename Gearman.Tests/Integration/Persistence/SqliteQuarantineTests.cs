@@ -36,6 +36,7 @@ public sealed class SqliteQuarantineTests : IDisposable
         Insert(103, $"X'{Hex(fn)}'", "X''", 1, "10000000000000000");
         Insert(104, $"X'{Hex(fn)}'", $"X'{Hex(new string('u', 65))}'", 1, "0");
         Insert(105, $"X'{Hex(fn)}'", "X''", 1, "1.5");
+        Insert(long.MaxValue, $"X'{Hex(fn)}'", "X''", 1, "0");
 
         await using (var server = await StartAsync())
         await using (var admin = await RawGearmanConnection.ConnectAsync(server))
@@ -45,12 +46,13 @@ public sealed class SqliteQuarantineTests : IDisposable
 
         Assert.Equal(["good", "fa"], RawJobs.ReadSqlite(Database).Select(r => r.Unique));
         var quarantined = Quarantined();
-        Assert.Equal([101L, 102L, 103L, 104L, 105L], quarantined.Select(q => q.Id));
+        Assert.Equal([101L, 102L, 103L, 104L, 105L, long.MaxValue], quarantined.Select(q => q.Id));
         Assert.Contains("function_name is the text 'text, not a blob', not a blob", quarantined[0].Reason, StringComparison.Ordinal);
         Assert.Contains("priority 7", quarantined[1].Reason, StringComparison.Ordinal);
         Assert.Contains("epoch 10000000000000000 is more than 315360000 s", quarantined[2].Reason, StringComparison.Ordinal);
         Assert.Contains("unique ID has 65 bytes", quarantined[3].Reason, StringComparison.Ordinal);
         Assert.Contains("when_epoch is the real number 1.5", quarantined[4].Reason, StringComparison.Ordinal);
+        Assert.Contains("id 9223372036854775807 is outside", quarantined[5].Reason, StringComparison.Ordinal);
 
         // Moved once: the next start finds nothing new to quarantine and replays the same jobs.
         await using (var server = await StartAsync())
@@ -59,7 +61,7 @@ public sealed class SqliteQuarantineTests : IDisposable
             Assert.Equal(2, await RawJobs.QueuedAsync(admin, fn));
         }
 
-        Assert.Equal(5, Quarantined().Count);
+        Assert.Equal(6, Quarantined().Count);
     }
 
     [Fact]

@@ -64,6 +64,7 @@ public sealed class HostileInputTests
     }
 
     [Theory]
+    [InlineData("-9223372036854775808")]
     [InlineData("-9223372036854775807")]
     [InlineData("-1")]
     [InlineData("0")]
