@@ -26,7 +26,8 @@ internal sealed class RequestFramer
     public RequestFramer(JobScheduler scheduler, GearmanServerOptions options, ILogger logger)
     {
         _scheduler = scheduler;
-        _maxPacketSize = options.MaxPacketSize;
+        // A body is copied into one array, so no setting may admit more than an array holds (the casts below rely on it).
+        _maxPacketSize = Math.Min(options.MaxPacketSize, (uint)(Array.MaxLength - PacketReader.HeaderLength));
         _logger = logger;
     }
 
