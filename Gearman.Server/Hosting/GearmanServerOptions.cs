@@ -26,7 +26,7 @@ internal sealed record GearmanServerOptions
 
     /// <summary>
     /// <c>--max-unsent-bytes</c>: reply bytes a connection may have waiting for a peer that does not read before it is
-    /// closed (epoll transport). Null: twice <see cref="MaxPacketSize"/>, at least 64 MiB (see <see cref="EffectiveMaxUnsentBytes"/>).
+    /// closed (either transport: queued replies plus what the transport holds). Null: twice <see cref="MaxPacketSize"/>, at least 64 MiB (see <see cref="EffectiveMaxUnsentBytes"/>).
     /// </summary>
     public long? MaxUnsentBytes { get; init; }
 

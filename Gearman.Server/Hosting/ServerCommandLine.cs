@@ -34,7 +34,7 @@ internal static class ServerCommandLine
         };
         var maxUnsent = new Option<long?>("--max-unsent-bytes")
         {
-            Description = "Reply bytes a peer that does not read may leave waiting before its connection is closed (epoll transport; default twice --max-packet-size, at least 64 MiB).",
+            Description = "Reply bytes a peer that does not read may leave waiting before its connection is closed (both transports; default twice --max-packet-size, at least 64 MiB).",
         };
         var roundRobin = new Option<bool>("--round-robin", "-R") { Description = "Accepted for gearmand compatibility; round robin is always on." };
         var queueType = new Option<string>("--queue-type", "-q")

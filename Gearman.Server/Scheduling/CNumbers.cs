@@ -33,15 +33,17 @@ internal static class CNumbers
             i++;
         }
 
-        long result = 0;
+        // Accumulated as a magnitude up to 2^63, so that long.MinValue parses as strtoll parses it.
+        ulong limit = negative ? 1UL << 63 : long.MaxValue;
+        ulong result = 0;
         for (; i < text.Length && text[i] is >= (byte)'0' and <= (byte)'9'; i++)
         {
-            int digit = text[i] - '0';
-            if (result > (long.MaxValue - digit) / 10) return false;
+            uint digit = (uint)(text[i] - '0');
+            if (result > (limit - digit) / 10) return false;
             result = (result * 10) + digit;
         }
 
-        value = negative ? -result : result;
+        value = negative ? (long)(0UL - result) : (long)result;
         return true;
     }
 }

@@ -14,6 +14,7 @@ public sealed class CNumbersTests
     [InlineData("abc", 0L)]     // no digits: 0 (spec §1.3: a non-numeric EPOCH runs now)
     [InlineData("", 0L)]
     [InlineData("9223372036854775807", long.MaxValue)]
+    [InlineData("-9223372036854775808", long.MinValue)]
     public void TryParseLong_reads_like_strtoll(string text, long expected)
     {
         Assert.True(CNumbers.TryParseLong(Encoding.ASCII.GetBytes(text), out long value));
@@ -22,6 +23,7 @@ public sealed class CNumbersTests
 
     [Theory]
     [InlineData("9223372036854775808")]
+    [InlineData("-9223372036854775809")]
     [InlineData("99999999999999999999")]
     public void TryParseLong_refuses_overflow(string text)
     {
