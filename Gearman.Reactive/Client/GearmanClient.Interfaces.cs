@@ -42,8 +42,7 @@ public sealed partial class GearmanClient : IGearmanClient
     public ValueTask<IReadOnlyList<GearmanPingResult>> PingAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        var timeout = Options.ConnectTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(5) : Options.ConnectTimeout;
-        return EchoProbe.PingAllAsync(Options.Servers, timeout, Options.TimeProvider, cancellationToken);
+        return EchoProbe.PingAllAsync(Options, cancellationToken);
     }
 
     private async IAsyncEnumerable<TaskEvent> ReadEventsCoreAsync(SubmitRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)

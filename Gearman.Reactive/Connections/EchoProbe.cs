@@ -13,12 +13,13 @@ internal sealed class EchoProbe : IPacketHandler
     private readonly TaskCompletionSource _echoed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly byte[] _token = RandomNumberGenerator.GetBytes(16);
 
-    /// <summary>Pings every server in <paramref name="servers"/> at once; never throws for a server that fails.</summary>
-    public static async ValueTask<IReadOnlyList<GearmanPingResult>> PingAllAsync(
-        IReadOnlyList<string> servers, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>Pings every server of <paramref name="options"/> at once; never throws for a server that fails.</summary>
+    public static async ValueTask<IReadOnlyList<GearmanPingResult>> PingAllAsync(IGearmanConnectionOptions options, CancellationToken cancellationToken)
     {
-        var pings = new Task<GearmanPingResult>[servers.Count];
-        for (int i = 0; i < pings.Length; i++) pings[i] = PingAsync(servers[i], timeout, time, cancellationToken);
+        // One bound for connect and echo together; an infinite connect timeout must not make a ping hang.
+        var timeout = options.ConnectTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(5) : options.ConnectTimeout;
+        var pings = new Task<GearmanPingResult>[options.Servers.Count];
+        for (int i = 0; i < pings.Length; i++) pings[i] = PingAsync(options.Servers[i], timeout, options.TimeProvider, cancellationToken);
         return await Task.WhenAll(pings).ConfigureAwait(false);
     }
 

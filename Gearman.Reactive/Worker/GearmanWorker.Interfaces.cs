@@ -50,7 +50,6 @@ public sealed partial class GearmanWorker
     /// <returns>One result per server, in the order of <see cref="GearmanWorkerOptions.Servers"/>.</returns>
     public ValueTask<IReadOnlyList<GearmanPingResult>> PingAsync(CancellationToken cancellationToken = default)
     {
-        var timeout = Options.ConnectTimeout == System.Threading.Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(5) : Options.ConnectTimeout;
-        return EchoProbe.PingAllAsync(Options.Servers, timeout, Options.TimeProvider, cancellationToken);
+        return EchoProbe.PingAllAsync(Options, cancellationToken);
     }
 }

@@ -106,14 +106,14 @@ internal sealed class WorkerSession
             if (healthy) delay = options.ReconnectDelay;
             try
             {
-                await Task.Delay(Jitter(delay), time, stopping).ConfigureAwait(false);
+                await Task.Delay(ReconnectBackoff.Jittered(delay), time, stopping).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 return;
             }
 
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.MaxReconnectDelay.Ticks));
+            delay = ReconnectBackoff.Next(delay, options.MaxReconnectDelay);
         }
     }
 
@@ -255,6 +255,4 @@ internal sealed class WorkerSession
             return connection.Outbox.Send(type);
         }
     }
-
-    private static TimeSpan Jitter(TimeSpan delay) => delay * (0.8 + (Random.Shared.NextDouble() * 0.4));
 }
