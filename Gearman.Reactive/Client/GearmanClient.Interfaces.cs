@@ -49,6 +49,7 @@ public sealed partial class GearmanClient : IGearmanClient
     {
         long start = GearmanMetrics.TaskStarted(request.Function, Options.TimeProvider);
         var subscription = new TaskSubscription();
+        request = StartTracing(request, subscription);
         using var deadline = Deadline.Start(request.Options.Timeout, Options.TimeProvider, cancellationToken);
         var token = deadline?.Token ?? cancellationToken;
         bool ended = false;
@@ -61,7 +62,7 @@ public sealed partial class GearmanClient : IGearmanClient
             catch (Exception ex)
             {
                 ended = true;
-                if (Ended(request, start, deadline, cancellationToken, ex) is { } timeout) throw timeout;
+                if (Ended(request, subscription, start, deadline, cancellationToken, ex) is { } timeout) throw timeout;
                 throw;
             }
 
@@ -75,7 +76,7 @@ public sealed partial class GearmanClient : IGearmanClient
                 catch (Exception ex)
                 {
                     ended = true;
-                    if (Ended(request, start, deadline, cancellationToken, ex) is { } timeout) throw timeout;
+                    if (Ended(request, subscription, start, deadline, cancellationToken, ex) is { } timeout) throw timeout;
                     throw;
                 }
 
@@ -89,6 +90,7 @@ public sealed partial class GearmanClient : IGearmanClient
         finally
         {
             subscription.Detach();
+            subscription.Activity?.Dispose();
 
             // The consumer left the loop early: it detached.
             if (!ended) GearmanMetrics.TaskFinished(request.Function, GearmanMetrics.TaskOutcome.Detached, start, Options.TimeProvider);
@@ -96,15 +98,18 @@ public sealed partial class GearmanClient : IGearmanClient
     }
 
     /// <summary>Records how a streamed task failed; returns the <see cref="TimeoutException"/> to throw instead when its timeout expired.</summary>
-    private TimeoutException? Ended(SubmitRequest request, long start, Deadline? deadline, CancellationToken cancellationToken, Exception error)
+    private TimeoutException? Ended(SubmitRequest request, TaskSubscription subscription, long start, Deadline? deadline, CancellationToken cancellationToken, Exception error)
     {
         if (error is OperationCanceledException && deadline is { Expired: true } && !cancellationToken.IsCancellationRequested)
         {
             GearmanMetrics.TaskFinished(request.Function, GearmanMetrics.TaskOutcome.Timeout, start, Options.TimeProvider);
-            return TimedOut(request);
+            var timeout = TimedOut(request);
+            GearmanTracing.Failed(subscription.Activity, timeout);
+            return timeout;
         }
 
         GearmanMetrics.TaskFinished(request.Function, GearmanMetrics.OutcomeOf(error), start, Options.TimeProvider);
+        GearmanTracing.Failed(subscription.Activity, error);
         return null;
     }
 }

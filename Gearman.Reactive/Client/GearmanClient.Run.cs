@@ -34,6 +34,7 @@ public sealed partial class GearmanClient
         // Locals that live across an await enlarge the state machine every run allocates: the token and the queue are
         // re-read rather than kept, which pays for the metrics start time.
         long start = GearmanMetrics.TaskStarted(request.Function, Options.TimeProvider);
+        request = StartTracing(request, subscription);
         using var deadline = Deadline.Start(request.Options.Timeout, Options.TimeProvider, cancellationToken);
         try
         {
@@ -51,16 +52,20 @@ public sealed partial class GearmanClient
         catch (OperationCanceledException) when (deadline is { Expired: true } && !cancellationToken.IsCancellationRequested)
         {
             GearmanMetrics.TaskFinished(request.Function, GearmanMetrics.TaskOutcome.Timeout, start, Options.TimeProvider);
-            throw TimedOut(request);
+            var timeout = TimedOut(request);
+            GearmanTracing.Failed(subscription.Activity, timeout);
+            throw timeout;
         }
         catch (Exception ex)
         {
             GearmanMetrics.TaskFinished(request.Function, GearmanMetrics.OutcomeOf(ex), start, Options.TimeProvider);
+            GearmanTracing.Failed(subscription.Activity, ex);
             throw;
         }
         finally
         {
             subscription.Detach();
+            subscription.Activity?.Dispose();
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Threading.Tasks.Dataflow;
 using Gearman.Reactive.Connections;
+using Gearman.Reactive.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Gearman.Reactive.Worker;
@@ -254,7 +255,7 @@ public sealed partial class GearmanWorker : IAsyncDisposable
             ArgumentException.ThrowIfNullOrEmpty(function, nameof(functions));
             if (function.Contains('\0', StringComparison.Ordinal)) throw new ArgumentException("A function name cannot contain NUL.", nameof(functions));
             if (registered.Exists(f => f.Name == function)) throw new ArgumentException($"Function '{function}' is listed twice.", nameof(functions));
-            registered.Add(new RegisteredFunction(function, options.Timeout));
+            registered.Add(new RegisteredFunction(function, options.Timeout, options.TraceContext));
         }
 
         if (registered.Count == 0) throw new ArgumentException("At least one function is required.", nameof(functions));
@@ -265,6 +266,7 @@ public sealed partial class GearmanWorker : IAsyncDisposable
     {
         var lane = job.Connection.Lane;
         bool released = false;
+        using var activity = GearmanTracing.StartProcess(job);
         try
         {
             // A job taken away while it waited in the block (lost connection, timeout, stop) is not started.
@@ -288,12 +290,14 @@ public sealed partial class GearmanWorker : IAsyncDisposable
         }
         catch (GearmanJobRetryException ex)
         {
+            GearmanTracing.Failed(activity, ex);
             Log.JobRetried(lane.Worker.Logger, job.Handle, job.Function, job.Connection.Endpoint, ex);
             await job.RetryAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
             var worker = lane.Worker;
+            GearmanTracing.Failed(activity, ex);
             Log.HandlerFailed(worker.Logger, job.Handle, job.Function, ex);
             if (worker.Options.SendExceptions) await job.FailWithExceptionAsync(ex.Message).ConfigureAwait(false);
             else await job.FailAsync().ConfigureAwait(false);

@@ -1,5 +1,6 @@
 using System.Threading.Tasks.Dataflow;
 using Gearman.Reactive.Connections;
+using Gearman.Reactive.Diagnostics;
 using Gearman.Reactive.Protocol;
 
 namespace Gearman.Reactive.Worker;
@@ -197,9 +198,19 @@ internal sealed class WorkerSession
     {
         var worker = Lane.Worker;
         var function = Lane.Find(assignment.Function);
-        var job = new GearmanJob(connection, assignment, function?.EffectiveTimeout, worker.Options.TimeProvider);
+        System.Diagnostics.ActivityContext? traceParent = null;
+        var envelopeError = function is { TraceContext: true } ? TraceContextEnvelope.Open(ref assignment, out traceParent) : null;
+        var job = new GearmanJob(connection, assignment, function?.EffectiveTimeout, worker.Options.TimeProvider) { TraceParent = traceParent };
         connection.Track(job);
         GearmanWorker.Log.JobReceived(worker.Logger, job.Handle, job.Function, Endpoint);
+        if (envelopeError is not null)
+        {
+            GearmanWorker.Log.HandlerFailed(worker.Logger, job.Handle, job.Function, envelopeError);
+            await job.FailWithExceptionAsync(envelopeError.Message).ConfigureAwait(false);
+            if (!Lane.ReleasesOnJobEnd) Lane.Release();
+            return;
+        }
+
         if (function is null)
         {
             GearmanWorker.Log.UnknownFunction(worker.Logger, Endpoint, job.Handle, job.Function);
