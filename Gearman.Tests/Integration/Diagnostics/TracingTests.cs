@@ -30,20 +30,24 @@ public sealed class TracingTests(ClientServerFixture servers) : IClassFixture<Cl
         string fn = TestNames.Unique("traced");
         using var spans = new Spans();
         Activity.Current = null; // nothing ambient: only the envelope can connect the two spans
+        string server = sut.Address();
         var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var worker = await StartWorkerAsync(
-            Options(sut),
-            fn,
-            async (job, ct) =>
-            {
-                seen.TrySetResult(Text(job.Workload));
-                await job.SendStatusAsync(1, 2, ct);
-                return Bytes("done");
-            },
-            GearmanFunctionOptions.Default with { TraceContext = true });
-        await using var client = ClientTestSupport.NewClient(sut);
+        Func<GearmanJob, CancellationToken, ValueTask<ReadOnlyMemory<byte>>> handler = async (job, ct) =>
+        {
+            seen.TrySetResult(Text(job.Workload));
+            await job.SendStatusAsync(1, 2, ct);
+            return Bytes("done");
+        };
 
-        var result = await client.ExecuteAsync(fn, Bytes("hello"), new GearmanJobOptions { TraceContext = true }, cancellationToken: Ct).AsTask().Within();
+        // docs: tracing
+        // Both sides opt in: the function accepts the envelope, the job carries this task's trace context in it.
+        await using var worker = new GearmanWorker(GearmanWorkerOptions.Default with { Servers = [server] });
+        worker.AddFunction(fn, handler, GearmanFunctionOptions.Default with { TraceContext = true });
+        await worker.StartAsync();
+
+        await using var client = new GearmanClient(GearmanClientOptions.Default with { Servers = [server] });
+        var result = await client.ExecuteAsync(fn, Encoding.UTF8.GetBytes("hello"), new GearmanJobOptions { TraceContext = true });
+        // end
 
         Assert.Equal("done", Text(result));
         Assert.Equal("hello", await seen.Task.Within()); // the handler sees the payload without the envelope
