@@ -63,10 +63,7 @@ internal static class GearmanTracing
         var activity = Source.StartActivity($"submit {request.Function}", ActivityKind.Producer);
         if (activity is { IsAllDataRequested: true })
         {
-            activity.SetTag(SemanticConventions.System, SemanticConventions.Gearman);
-            activity.SetTag(SemanticConventions.OperationName, "submit");
-            activity.SetTag(SemanticConventions.OperationType, "send");
-            activity.SetTag(SemanticConventions.DestinationName, request.Function);
+            SetOperation(activity, "submit", "send", request.Function);
             activity.SetTag(SemanticConventions.BodySize, request.Payload.Length);
             if (request.Background) activity.SetTag("gearman.job.background", true);
             if (request.Options.Reducer is { } reducer) activity.SetTag("gearman.job.reducer", reducer);
@@ -84,10 +81,7 @@ internal static class GearmanTracing
             : Source.StartActivity($"process {job.Function}", ActivityKind.Consumer);
         if (activity is { IsAllDataRequested: true })
         {
-            activity.SetTag(SemanticConventions.System, SemanticConventions.Gearman);
-            activity.SetTag(SemanticConventions.OperationName, "process");
-            activity.SetTag(SemanticConventions.OperationType, "process");
-            activity.SetTag(SemanticConventions.DestinationName, job.Function);
+            SetOperation(activity, "process", "process", job.Function);
             activity.SetTag(SemanticConventions.MessageId, job.Handle);
             activity.SetTag(SemanticConventions.BodySize, job.Workload.Length);
             if (job.Reducer is { } reducer) activity.SetTag("gearman.job.reducer", reducer);
@@ -102,13 +96,20 @@ internal static class GearmanTracing
         var activity = Source.StartActivity($"aggregate {job.Function}", ActivityKind.Internal);
         if (activity is { IsAllDataRequested: true })
         {
-            activity.SetTag(SemanticConventions.System, SemanticConventions.Gearman);
-            activity.SetTag(SemanticConventions.OperationName, "aggregate");
-            activity.SetTag(SemanticConventions.DestinationName, job.Function);
+            SetOperation(activity, "aggregate", null, job.Function);
             activity.SetTag(SemanticConventions.MessageId, job.Handle);
         }
 
         return activity;
+    }
+
+    /// <summary>The attributes every span has: the system, the operation and the destination (the function).</summary>
+    private static void SetOperation(Activity activity, string operationName, string? operationType, string function)
+    {
+        activity.SetTag(SemanticConventions.System, SemanticConventions.Gearman);
+        activity.SetTag(SemanticConventions.OperationName, operationName);
+        if (operationType is not null) activity.SetTag(SemanticConventions.OperationType, operationType);
+        activity.SetTag(SemanticConventions.DestinationName, function);
     }
 
     /// <summary>The OpenTelemetry attribute names used here.</summary>

@@ -17,17 +17,19 @@ internal static class GearmanConfigurationBinder
     [RequiresUnreferencedCode(TrimmingMessage)]
     [RequiresDynamicCode(TrimmingMessage)]
     public static GearmanClientOptions Bind(IConfiguration section, GearmanClientOptions options)
-    {
-        var copy = HasServers(section) ? options with { Servers = [] } : options with { };
-        section.Bind(copy, o => o.ErrorOnUnknownConfiguration = true);
-        return copy;
-    }
+        => BindInto(section, HasServers(section) ? options with { Servers = [] } : options with { });
 
     [RequiresUnreferencedCode(TrimmingMessage)]
     [RequiresDynamicCode(TrimmingMessage)]
     public static GearmanWorkerOptions Bind(IConfiguration section, GearmanWorkerOptions options)
+        => BindInto(section, HasServers(section) ? options with { Servers = [] } : options with { });
+
+    /// <summary>Binds onto <paramref name="copy"/>, a fresh copy; an unknown key throws, naming it.</summary>
+    [RequiresUnreferencedCode(TrimmingMessage)]
+    [RequiresDynamicCode(TrimmingMessage)]
+    private static T BindInto<T>(IConfiguration section, T copy)
+        where T : class
     {
-        var copy = HasServers(section) ? options with { Servers = [] } : options with { };
         section.Bind(copy, o => o.ErrorOnUnknownConfiguration = true);
         return copy;
     }

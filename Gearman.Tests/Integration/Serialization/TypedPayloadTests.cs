@@ -99,14 +99,7 @@ public sealed class TypedPayloadTests(ClientServerFixture servers) : IClassFixtu
         string countWords = TestNames.Unique("typed_cw");
         await using var worker = new GearmanWorker(Options(sut));
         worker.AddFunction<string, int>(countWords, line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length, GearmanSerializer.Utf8, ShopJson.Default.Int32, GearmanFunctionOptions.Default);
-        worker.AddMapper<string[], string, int, int>(
-            wordCount,
-            (lines, _, _) => lines.ToAsyncEnumerable(),
-            async (counts, ct) => await counts.SumAsync(ct),
-            ShopJson.Default.StringArray,
-            GearmanSerializer.Utf8,
-            ShopJson.Default.Int32,
-            ShopJson.Default.Int32);
+        AddLineCounter(worker, wordCount);
         await worker.StartAsync(Ct);
         await using var client = ClientTestSupport.NewClient(sut);
 
@@ -126,14 +119,7 @@ public sealed class TypedPayloadTests(ClientServerFixture servers) : IClassFixtu
         string reducer = TestNames.Unique("typed_red_bad");
         await using var worker = new GearmanWorker(Options(sut));
         worker.AddFunction(reducer, (_, _) => Encoding.UTF8.GetBytes("not a number"), GearmanFunctionOptions.Default);
-        worker.AddMapper<string[], string, int, int>(
-            mapper,
-            (lines, _, _) => lines.ToAsyncEnumerable(),
-            async (counts, ct) => await counts.SumAsync(ct),
-            ShopJson.Default.StringArray,
-            GearmanSerializer.Utf8,
-            ShopJson.Default.Int32,
-            ShopJson.Default.Int32);
+        AddLineCounter(worker, mapper);
         await worker.StartAsync(Ct);
         await using var client = ClientTestSupport.NewClient(sut);
 
@@ -141,4 +127,15 @@ public sealed class TypedPayloadTests(ClientServerFixture servers) : IClassFixtu
             async () => await client.ExecuteReduceAsync<string[], int>(mapper, reducer, ["x"], ShopJson.Default.StringArray, ShopJson.Default.Int32).AsTask().WaitAsync(ClientTestSupport.Wait, Ct));
         Assert.Contains($"The reducer result for chunk 0 of '{mapper}' is not a valid Int32", Text(error.ExceptionData), StringComparison.Ordinal);
     }
+
+    /// <summary>A typed mapper: a JSON array of lines, one UTF-8 chunk per line, reducer results as JSON numbers, summed.</summary>
+    private static void AddLineCounter(GearmanWorker worker, string mapper)
+        => worker.AddMapper<string[], string, int, int>(
+            mapper,
+            (lines, _, _) => lines.ToAsyncEnumerable(),
+            async (counts, ct) => await counts.SumAsync(ct),
+            ShopJson.Default.StringArray,
+            GearmanSerializer.Utf8,
+            ShopJson.Default.Int32,
+            ShopJson.Default.Int32);
 }
