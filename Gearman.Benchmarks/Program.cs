@@ -3,7 +3,7 @@ using Gearman.Benchmarks;
 using Gearman.Benchmarks.Throughput;
 
 // dotnet run -c Release --project Gearman.Benchmarks -- micro [BenchmarkDotNet arguments]
-// dotnet run -c Release --project Gearman.Benchmarks -- throughput [--smoke] [--servers ours,gearmand] [--scenarios ...] [--out docs/throughput.md]
+// dotnet run -c Release --project Gearman.Benchmarks -- throughput [--smoke] [--servers ours,gearmand] [--scenarios ...] [--out docs/benchmarks/server-and-sdk.md]
 switch (args.Length > 0 ? args[0] : null)
 {
     case "micro":
@@ -15,7 +15,7 @@ switch (args.Length > 0 ? args[0] : null)
         Console.Error.WriteLine("""
             usage: Gearman.Benchmarks micro [BenchmarkDotNet arguments, e.g. --filter '*Codec*' --job short]
                    Gearman.Benchmarks throughput [--smoke] [--servers ours,gearmand] [--drivers libgearman,sdk]
-                                                 [--scenarios id,...] [--runs N] [--scale F] [--out docs/throughput.md]
+                                                 [--scenarios id,...] [--runs N] [--scale F] [--out docs/benchmarks/server-and-sdk.md]
                                                  [--gearmand PATH] [--our-server Gearman.Server.dll or executable] [--our-queue memory|sqlite] [--timeout SECONDS]
                    Gearman.Benchmarks throughput --list
             """);

@@ -195,7 +195,7 @@ internal static class ThroughputCommand
     {
         if (options.Out is { } given) return Path.GetFullPath(given);
         string root = RepositoryRoot() ?? Directory.GetCurrentDirectory();
-        return options.Smoke ? Path.Combine(root, ".artifacts", "throughput-smoke.md") : Path.Combine(root, "docs", "throughput.md");
+        return options.Smoke ? Path.Combine(root, ".artifacts", "throughput-smoke.md") : Path.Combine(root, "docs", "benchmarks", "server-and-sdk.md");
     }
 
     private static string? RepositoryRoot()
@@ -233,7 +233,18 @@ internal static class ThroughputCommand
             RuntimeInformation.OSDescription,
             RuntimeInformation.FrameworkDescription,
             GearmandVersion(options.GearmandPath),
-            servers.ToDictionary(s => s.Name, s => s.Description));
+            servers.ToDictionary(s => s.Name, s => WithoutMachinePaths(s.Description)));
+    }
+
+    /// <summary>
+    /// A server's command line as a reader can run it: the repository root becomes <c>.</c> and the temporary folder
+    /// <c>&lt;tmp&gt;</c>, so reports committed under docs/ name no paths of the machine that wrote them.
+    /// </summary>
+    internal static string WithoutMachinePaths(string command)
+    {
+        if (RepositoryRoot() is { } root) command = command.Replace(root + Path.DirectorySeparatorChar, "./", StringComparison.Ordinal);
+        string temp = Path.GetTempPath();
+        return command.Replace(temp, "<tmp>" + Path.DirectorySeparatorChar, StringComparison.Ordinal);
     }
 
     private static string GearmandVersion(string path)

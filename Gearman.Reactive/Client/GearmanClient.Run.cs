@@ -117,21 +117,26 @@ public sealed partial class GearmanClient
                 continue;
             }
 
-            if (session.AwaitsNoReply)
+            // Back-pressure: while the server does not read, submits wait here rather than queue without bound.
+            using (await connection.Outbox.WaitForRoomAsync(cancellationToken).ConfigureAwait(false))
             {
-                // A request on an otherwise quiet connection is written on this thread: no wake-up of the write loop.
-                // (Requests that follow others in flight are left to the write loop, which batches bursts.)
-                using (PacketOutbox.SendInline())
+                if (session.AwaitsNoReply)
                 {
-                    if (session.TryEnqueue(job, connection)) return;
+                    // A request on an otherwise quiet connection is written on this thread: no wake-up of the write loop.
+                    // (Requests that follow others in flight are left to the write loop, which batches bursts.)
+                    using (PacketOutbox.SendInline())
+                    {
+                        if (session.TryEnqueue(job, connection)) return;
+                    }
+                }
+                else if (session.TryEnqueue(job, connection))
+                {
+                    return;
                 }
             }
-            else if (session.TryEnqueue(job, connection))
-            {
-                return;
-            }
 
-            lastError = new GearmanConnectionException($"The connection to job server {session.Name} closed.");
+            // Closed between connecting and queueing: what closed it (a protocol error, say) is the real cause.
+            lastError = ClosedCause(connection) ?? new GearmanConnectionException($"The connection to job server {session.Name} closed.");
         }
     }
 
@@ -153,10 +158,11 @@ public sealed partial class GearmanClient
         }
         catch (GearmanConnectionException ex)
         {
+            // The loss is the root cause; why no other server could take the job is in the message.
             job.Complete(new GearmanConnectionException(
                 $"Job server {lostServer} was lost before it acknowledged the job of '{job.Request.Function}' ({cause.Message}), " +
                 $"and no other server could take it: {ex.Message}",
-                ex));
+                cause));
         }
         catch (Exception ex)
         {
@@ -172,7 +178,12 @@ public sealed partial class GearmanClient
         }
 
         var connection = await session.GetConnectionAsync(cancellationToken).ConfigureAwait(false);
-        if (!session.TrySend(request, connection)) throw new GearmanConnectionException($"The connection to job server {session.Name} closed.");
+        if (!session.TrySend(request, connection))
+        {
+            var cause = ClosedCause(connection);
+            throw new GearmanConnectionException($"The connection to job server {session.Name} closed{(cause is null ? "." : $": {cause.Message}")}", cause);
+        }
+
         return await request.Reply.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -200,6 +211,10 @@ public sealed partial class GearmanClient
 
         return unknown ?? throw new GearmanConnectionException($"No job server answered the status query for unique ID '{unique}'.", lastError);
     }
+
+    /// <summary>The error that closed <paramref name="connection"/>, if it has closed with one.</summary>
+    private static Exception? ClosedCause(GearmanConnection connection)
+        => connection.IsOpen ? null : connection.CloseError;
 
     private static TimeoutException TimedOut(SubmitRequest request)
         => new($"The job of '{request.Function}' did not finish within {request.Options.Timeout.TotalMilliseconds:0} ms; " +

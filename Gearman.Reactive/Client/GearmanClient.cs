@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Reactive.Linq;
 using Gearman.Reactive.Connections;
+using Gearman.Reactive.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Gearman.Reactive.Client;
@@ -74,7 +75,7 @@ public sealed partial class GearmanClient : IAsyncDisposable
     /// <exception cref="ArgumentException">An argument is invalid; thrown here, not on subscription.</exception>
     public IObservable<TaskEvent> Submit(string function, ReadOnlyMemory<byte> payload, GearmanJobOptions? options = null)
     {
-        var request = SubmitRequest.Create(function, payload, options);
+        var request = SubmitRequest.Create(function, payload, options, Options.MaxPacketSize);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         return Observable.Create<TaskEvent>((observer, cancellationToken) => ObserveAsync(request, observer, cancellationToken));
     }
@@ -100,7 +101,7 @@ public sealed partial class GearmanClient : IAsyncDisposable
         IProgress<JobProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
-        var request = SubmitRequest.Create(function, payload, options);
+        var request = SubmitRequest.Create(function, payload, options, Options.MaxPacketSize);
         if (request.Background) throw new ArgumentException("ExecuteAsync runs foreground jobs; use SubmitBackgroundAsync for background jobs.", nameof(options));
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         return ExecuteCoreAsync(request, progress, cancellationToken);
@@ -118,7 +119,7 @@ public sealed partial class GearmanClient : IAsyncDisposable
         CancellationToken cancellationToken = default)
     {
         options ??= GearmanJobOptions.Default;
-        var request = SubmitRequest.Create(function, payload, options.Background ? options : options with { Background = true });
+        var request = SubmitRequest.Create(function, payload, options.Background ? options : options with { Background = true }, Options.MaxPacketSize);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         return SubmitBackgroundCoreAsync(request, cancellationToken);
     }
@@ -131,6 +132,7 @@ public sealed partial class GearmanClient : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(job.Handle, nameof(job));
         if (job.Handle.Length > ServerSession.MaxHandleBytes) throw new ArgumentException("The handle is too long.", nameof(job));
+        PacketArgument.ThrowIfContainsNul(job.Handle, nameof(job), "A job handle");
         var session = FindSession(job.Server) ?? throw new ArgumentException($"Job server '{job.Server}' is not one of this client's servers.", nameof(job));
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         return QueryAsync(session, new StatusRequest(PendingKind.Status, job.Handle), cancellationToken);
@@ -144,12 +146,7 @@ public sealed partial class GearmanClient : IAsyncDisposable
     /// <param name="cancellationToken">Stops waiting.</param>
     public ValueTask<JobStatus> GetStatusByUniqueAsync(string unique, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(unique);
-        if (System.Text.Encoding.UTF8.GetByteCount(unique) > SubmitRequest.MaxUniqueBytes)
-        {
-            throw new ArgumentException($"A unique ID has at most {SubmitRequest.MaxUniqueBytes} UTF-8 bytes.", nameof(unique));
-        }
-
+        ValidateUnique(unique);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         return GetStatusByUniqueCoreAsync(unique, cancellationToken);
     }
@@ -172,7 +169,7 @@ public sealed partial class GearmanClient : IAsyncDisposable
     /// <param name="interval">Time between polls.</param>
     public IObservable<JobStatus> ObserveStatusByUnique(string unique, TimeSpan interval)
     {
-        ArgumentException.ThrowIfNullOrEmpty(unique);
+        ValidateUnique(unique);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
         return Poll(ct => GetStatusByUniqueAsync(unique, ct), interval);
     }
@@ -193,6 +190,17 @@ public sealed partial class GearmanClient : IAsyncDisposable
     /// <summary>Sends a job whose server died before acknowledging it to another server; fails it if none is left.</summary>
     internal void Resubmit(ClientJob job, string lostServer, Exception cause) => _ = ResubmitAsync(job, lostServer, cause);
 
+    private static void ValidateUnique(string unique, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(unique))] string paramName = "")
+    {
+        ArgumentException.ThrowIfNullOrEmpty(unique, paramName);
+        if (System.Text.Encoding.UTF8.GetByteCount(unique) > SubmitRequest.MaxUniqueBytes)
+        {
+            throw new ArgumentException($"A unique ID has at most {SubmitRequest.MaxUniqueBytes} UTF-8 bytes.", paramName);
+        }
+
+        PacketArgument.ThrowIfContainsNul(unique, paramName, "A unique ID");
+    }
+
     private static void Validate(GearmanClientOptions options)
     {
         if (options.Servers is not { Count: > 0 }) throw new ArgumentException("At least one job server is required.", nameof(options));
@@ -212,6 +220,7 @@ public sealed partial class GearmanClient : IAsyncDisposable
 
         ArgumentNullException.ThrowIfNull(options.LoggerFactory);
         ArgumentNullException.ThrowIfNull(options.TimeProvider);
+        if (options.ClientId is { } clientId) PacketArgument.ThrowIfContainsNul(clientId, nameof(options), "The client ID (GearmanClientOptions.ClientId)");
     }
 
     private IObservable<JobStatus> Poll(Func<CancellationToken, ValueTask<JobStatus>> query, TimeSpan interval)

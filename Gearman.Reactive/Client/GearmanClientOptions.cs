@@ -38,7 +38,10 @@ public sealed record GearmanClientOptions : IGearmanConnectionOptions
     /// <summary>The longest back-off between connect attempts to one server. Default: 10 seconds.</summary>
     public TimeSpan MaxReconnectDelay { get; init; } = ReconnectBackoff.DefaultMaxDelay;
 
-    /// <summary>The largest packet accepted from a server, in bytes. Default: 16 MiB.</summary>
+    /// <summary>
+    /// The largest packet body accepted from a server, in bytes, and the largest submit this client sends: a job whose
+    /// packet would be larger is refused with <see cref="ArgumentException"/> before anything is sent. Default: 16 MiB.
+    /// </summary>
     public int MaxPacketSize { get; init; } = 16 << 20;
 
     /// <summary>

@@ -62,6 +62,15 @@ internal sealed partial class ServerSession : IPacketHandler
 
     public ulong Bit => 1UL << Index;
 
+    /// <summary>The open connection, if any (for tests).</summary>
+    internal GearmanConnection? CurrentConnection
+    {
+        get
+        {
+            lock (_lock) return _connection;
+        }
+    }
+
     /// <summary>True when no request on the connection awaits its reply (read without the lock: a hint).</summary>
     public bool AwaitsNoReply => Volatile.Read(ref _oldest) is null;
 
@@ -248,10 +257,17 @@ internal sealed partial class ServerSession : IPacketHandler
             }
 
             if (connection is not null) await DisposeQuietlyAsync(connection).ConfigureAwait(false);
-            Log.ConnectFailed(_logger, Name, error.Message);
+            Log.ConnectFailed(_logger, Name, ConnectFailureReason(error));
             connecting.SetException(error);
         }
     }
+
+    /// <summary>
+    /// Why a connect failed, without the "Could not connect to job server X" that the connection's exception already
+    /// starts with and the log message says itself.
+    /// </summary>
+    private static string ConnectFailureReason(Exception error)
+        => error is GearmanConnectionException { InnerException: { } cause } ? cause.Message : error.Message;
 
     /// <summary>What libgearman sends before the first request on a connection (spec §5.1). Under the lock.</summary>
     private void Handshake(GearmanConnection connection)

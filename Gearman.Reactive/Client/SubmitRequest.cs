@@ -52,7 +52,11 @@ internal sealed class SubmitRequest
     public string? CoalescingKey { get; }
 
     /// <summary>Validates eagerly (so that <c>Submit</c> throws, not the subscription) and picks the packet type.</summary>
-    public static SubmitRequest Create(string function, ReadOnlyMemory<byte> payload, GearmanJobOptions? options)
+    /// <param name="function">The function name.</param>
+    /// <param name="payload">The workload.</param>
+    /// <param name="options">The job options; null for the defaults.</param>
+    /// <param name="maxPacketSize">The client's <see cref="GearmanClientOptions.MaxPacketSize"/>: a larger submit packet is refused.</param>
+    public static SubmitRequest Create(string function, ReadOnlyMemory<byte> payload, GearmanJobOptions? options, int maxPacketSize = int.MaxValue)
     {
         ArgumentException.ThrowIfNullOrEmpty(function);
         options ??= GearmanJobOptions.Default;
@@ -61,9 +65,15 @@ internal sealed class SubmitRequest
             throw new ArgumentException($"A function name may have at most {MaxFunctionBytes} UTF-8 bytes.", nameof(function));
         }
 
-        if (options.Unique is { } unique && Encoding.UTF8.GetByteCount(unique) > MaxUniqueBytes)
+        PacketArgument.ThrowIfContainsNul(function, nameof(function), "A function name");
+        if (options.Unique is { } unique)
         {
-            throw new ArgumentException($"A unique ID may have at most {MaxUniqueBytes} UTF-8 bytes (gearmand answers ARGUMENT_TOO_LARGE).", nameof(options));
+            if (Encoding.UTF8.GetByteCount(unique) > MaxUniqueBytes)
+            {
+                throw new ArgumentException($"A unique ID may have at most {MaxUniqueBytes} UTF-8 bytes (gearmand answers ARGUMENT_TOO_LARGE).", nameof(options));
+            }
+
+            PacketArgument.ThrowIfContainsNul(unique, nameof(options), "The unique ID (GearmanJobOptions.Unique)");
         }
 
         if (!Enum.IsDefined(options.Priority))
@@ -84,6 +94,8 @@ internal sealed class SubmitRequest
             {
                 throw new ArgumentException($"A reducer name must have 1 to {MaxReducerBytes} UTF-8 bytes.", nameof(options));
             }
+
+            PacketArgument.ThrowIfContainsNul(reducer, nameof(options), "The reducer name (GearmanJobOptions.Reducer)");
 
             if (options.RunAt is not null) throw new ArgumentException("A reduce job cannot have a RunAt time.", nameof(options));
             if (options.Priority != JobPriority.Normal) throw new ArgumentException("A reduce job always runs at normal priority.", nameof(options));
@@ -107,6 +119,24 @@ internal sealed class SubmitRequest
                 (_, false) => PacketType.SubmitJob,
                 (_, true) => PacketType.SubmitJobBg,
             };
+        }
+
+        // The body the submit packet will have (a generated unique ID is a 36-character UUID).
+        long bodyLength = Encoding.UTF8.GetByteCount(function) + 1
+            + (string.IsNullOrEmpty(options.Unique) ? 36 : Encoding.UTF8.GetByteCount(options.Unique)) + 1
+            + type switch
+            {
+                PacketType.SubmitJobEpoch => (epoch < 10 ? 1 : (int)Math.Log10(epoch) + 1) + 1,
+                PacketType.SubmitReduceJob or PacketType.SubmitReduceJobBackground => Encoding.UTF8.GetByteCount(options.Reducer!) + 2,
+                _ => 0,
+            }
+            + payload.Length;
+        if (bodyLength > maxPacketSize)
+        {
+            throw new ArgumentException(
+                $"The job's packet would have {bodyLength} bytes, over MaxPacketSize ({maxPacketSize} bytes); nothing was sent. " +
+                "Raise GearmanClientOptions.MaxPacketSize (and the limits of the servers and workers) or send a smaller payload.",
+                nameof(payload));
         }
 
         return new SubmitRequest(function, payload, options, type, epoch);

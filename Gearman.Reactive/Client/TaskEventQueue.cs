@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using Gearman.Reactive.Connections;
 
 namespace Gearman.Reactive.Client;
@@ -20,7 +21,7 @@ internal sealed class TaskEventQueue
     private TaskEvent[] _buffer = [];
     private int _head;
     private int _count;
-    private Exception? _error;
+    private ExceptionDispatchInfo? _error;
     private bool _completed;
     private bool _released;
 
@@ -48,7 +49,10 @@ internal sealed class TaskEventQueue
         {
             if (_completed) return false;
             _completed = true;
-            _error = error;
+
+            // Captured once: each consumer rethrows it through the dispatch info, which keeps the original stack trace
+            // (a plain rethrow of a shared instance would overwrite it, once per consumer and from many threads).
+            _error = error is null ? null : ExceptionDispatchInfo.Capture(error);
         }
 
         _signal.Set();
@@ -83,7 +87,7 @@ internal sealed class TaskEventQueue
         lock (_lock)
         {
             if (_count > 0) return new(true);
-            if (_completed) return _error is null ? new(false) : ValueTask.FromException<bool>(_error);
+            if (_completed) return _error is null ? new(false) : ValueTask.FromException<bool>(_error.SourceException);
         }
 
         return WaitSlowAsync(cancellationToken);
@@ -116,7 +120,7 @@ internal sealed class TaskEventQueue
                 if (_count > 0) return true;
                 if (_completed)
                 {
-                    if (_error is not null) throw _error;
+                    _error?.Throw();
                     return false;
                 }
             }

@@ -11,6 +11,12 @@ namespace Gearman.Reactive.Connections;
 /// </summary>
 internal sealed class GearmanConnection : IAsyncDisposable
 {
+    /// <summary>
+    /// Queued bytes above which the SDK's <c>...Async</c> sends wait for the socket to drain (<see cref="PacketOutbox.WaitForRoomAsync"/>):
+    /// a server that stops reading holds up its senders instead of making this process's memory grow without bound.
+    /// </summary>
+    public const int SendHighWaterMark = 1 << 20;
+
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly PipeReader _input;
@@ -22,6 +28,7 @@ internal sealed class GearmanConnection : IAsyncDisposable
     private Task _readLoop = Task.CompletedTask;
     private Task _writeLoop = Task.CompletedTask;
     private int _disposed;
+    private Exception? _closeError;
 
     private GearmanConnection(ServerEndpoint endpoint, Socket socket, IPacketHandler handler, uint maxPacketSize)
     {
@@ -32,7 +39,7 @@ internal sealed class GearmanConnection : IAsyncDisposable
         _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
         _handler = handler;
         _maxPacketSize = maxPacketSize;
-        Outbox = new PacketOutbox(PacketMagic.Request);
+        Outbox = new PacketOutbox(PacketMagic.Request, highWaterMark: SendHighWaterMark);
     }
 
     /// <summary>The server this connection talks to.</summary>
@@ -43,6 +50,9 @@ internal sealed class GearmanConnection : IAsyncDisposable
 
     /// <summary>Completes when the connection has closed, with the error that closed it (null for an orderly close).</summary>
     public Task<Exception?> Closed => _closed.Task;
+
+    /// <summary>The error that closed the connection (as <see cref="Closed"/> reports it); null while open or after an orderly close.</summary>
+    public Exception? CloseError => Volatile.Read(ref _closeError);
 
     /// <summary>Whether the connection is still open.</summary>
     public bool IsOpen => !_closed.Task.IsCompleted;
@@ -62,7 +72,8 @@ internal sealed class GearmanConnection : IAsyncDisposable
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             socket.Dispose();
-            throw new GearmanConnectionException($"Timed out after {connectTimeout.TotalMilliseconds:0} ms connecting to job server {endpoint}.");
+            var timedOut = new TimeoutException($"Timed out after {connectTimeout.TotalMilliseconds:0} ms.");
+            throw new GearmanConnectionException($"Could not connect to job server {endpoint}: {timedOut.Message}", timedOut);
         }
         catch (SocketException ex)
         {
@@ -144,6 +155,7 @@ internal sealed class GearmanConnection : IAsyncDisposable
     private async Task ReadLoopAsync()
     {
         Exception? error = null;
+        long discarding = 0; // bytes of an oversized packet still to be read past
         try
         {
             while (true)
@@ -154,6 +166,15 @@ internal sealed class GearmanConnection : IAsyncDisposable
                 {
                     while (true)
                     {
+                        if (discarding > 0)
+                        {
+                            // Consumed as it arrives, so an oversized body never occupies more than one read's worth of memory.
+                            long skipped = Math.Min(discarding, buffer.Length);
+                            buffer = buffer.Slice(skipped);
+                            discarding -= skipped;
+                            if (discarding > 0) break;
+                        }
+
                         var status = PacketReader.TryRead(ref buffer, _maxPacketSize, out var packet, out uint size);
                         if (status == PacketReadStatus.Incomplete) break;
                         if (status == PacketReadStatus.InvalidMagic)
@@ -163,7 +184,18 @@ internal sealed class GearmanConnection : IAsyncDisposable
 
                         if (status == PacketReadStatus.TooLarge)
                         {
-                            throw new GearmanProtocolException($"Job server {Endpoint} announced a packet of {size} bytes, over the limit of {_maxPacketSize} bytes.");
+                            var type = PacketReader.PeekType(buffer);
+                            int headLength = _handler.OversizedHeadLength(type);
+                            if (headLength <= 0)
+                            {
+                                throw new GearmanProtocolException($"Job server {Endpoint} announced a packet of {size} bytes, over the limit of {_maxPacketSize} bytes.");
+                            }
+
+                            long head = Math.Min(size, headLength);
+                            if (buffer.Length < PacketReader.HeaderLength + head) break;
+                            _handler.OnOversizedPacket(this, type, size, buffer.Slice(PacketReader.HeaderLength, head));
+                            discarding = PacketReader.HeaderLength + (long)size;
+                            continue;
                         }
 
                         _handler.OnPacket(this, packet);
@@ -215,6 +247,8 @@ internal sealed class GearmanConnection : IAsyncDisposable
 
     private void Close(Exception? error)
     {
+        // Recorded first, so that whoever sees the connection closed can also see why.
+        if (IsOpen) Interlocked.CompareExchange(ref _closeError, error, null);
         if (_closed.TrySetResult(error))
         {
             Outbox.Complete();

@@ -23,6 +23,11 @@ namespace Gearman.Reactive.Connections;
 /// flush reports the outbox through the callback, and the owner calls <see cref="Flush"/> once its burst is over,
 /// which runs the write loop on the owner's thread.
 /// </para>
+/// <para>
+/// With a high-water mark (the SDK sets one; the server does not), <see cref="WaitForRoomAsync"/> lets senders wait
+/// while that many bytes are queued and not yet taken by the write loop, so a peer that stops reading bounds the memory
+/// a sender can fill instead of growing it without end. Sends themselves never wait: an owner awaits the room first.
+/// </para>
 /// </remarks>
 internal sealed class PacketOutbox : IDisposable
 {
@@ -39,22 +44,31 @@ internal sealed class PacketOutbox : IDisposable
     private readonly AsyncSignal _signal = new();
     private readonly PacketMagic _magic;
     private readonly Action<PacketOutbox>? _flushNeeded;
+    private readonly int _highWaterMark;
+    private readonly SemaphoreSlim? _turns;
     private PooledBufferWriter _pending = new();
     private PooledBufferWriter _sending = new();
     private int _pendingCount;
     private bool _completed;
     private bool _disposed;
     private bool _flushRequested;
+    private TaskCompletionSource? _room;
 
     /// <param name="magic"><see cref="PacketMagic.Request"/> for clients and workers, <see cref="PacketMagic.Response"/> for a server.</param>
     /// <param name="flushNeeded">
     /// Null: each send wakes the write loop. Otherwise sends wait for <see cref="Flush"/>, and the first one after a flush
     /// calls this (under the outbox's lock, so it must be short and must not call back into the outbox).
     /// </param>
-    public PacketOutbox(PacketMagic magic, Action<PacketOutbox>? flushNeeded = null)
+    /// <param name="highWaterMark">
+    /// Queued bytes at which <see cref="WaitForRoomAsync"/> starts to wait; 0 (the default) never waits.
+    /// </param>
+    public PacketOutbox(PacketMagic magic, Action<PacketOutbox>? flushNeeded = null, int highWaterMark = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(highWaterMark);
         _magic = magic;
         _flushNeeded = flushNeeded;
+        _highWaterMark = highWaterMark;
+        if (highWaterMark > 0) _turns = new SemaphoreSlim(1, 1);
     }
 
     /// <summary>
@@ -71,6 +85,9 @@ internal sealed class PacketOutbox : IDisposable
     /// <summary>Bytes queued and not yet handed to the transport (approximate; for back-pressure decisions).</summary>
     public int PendingBytes => Volatile.Read(ref _pendingCount);
 
+    /// <summary>The high-water mark given at construction; 0 when sends never wait.</summary>
+    public int HighWaterMark => _highWaterMark;
+
     /// <summary>Whether the write loop waits for packets (for tests).</summary>
     internal bool IsWriterWaiting => _signal.HasWaiter;
 
@@ -82,6 +99,20 @@ internal sealed class PacketOutbox : IDisposable
             lock (_lock) return _completed;
         }
     }
+
+    /// <summary>
+    /// Waits for room under the high-water mark: completes at once (synchronously, allocating nothing) while fewer than
+    /// that many bytes are queued, or when there is no mark; otherwise when the write loop has taken the queued bytes, or
+    /// the outbox has completed (a send then returns false). Dispose the returned turn right after sending: senders that
+    /// had to wait get room one at a time, each after the previous one has queued its packet, so a drain does not let
+    /// them all in at once. The queue therefore exceeds the mark by at most one packet per thread sending at that moment.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public ValueTask<SendTurn> WaitForRoomAsync(CancellationToken cancellationToken = default)
+        => HasRoom ? new(default(SendTurn)) : WaitForRoomSlowAsync(cancellationToken);
+
+    /// <summary>True when a sender need not wait: no high-water mark, or fewer bytes queued than the mark (a hint).</summary>
+    public bool HasRoom => _highWaterMark == 0 || Volatile.Read(ref _pendingCount) < _highWaterMark;
 
     public bool Send(PacketType type)
     {
@@ -204,7 +235,14 @@ internal sealed class PacketOutbox : IDisposable
     /// <summary>Accepts no more packets; the write loop sends what is queued and then ends.</summary>
     public void Complete()
     {
-        lock (_lock) _completed = true;
+        TaskCompletionSource? room;
+        lock (_lock)
+        {
+            _completed = true;
+            room = TakeRoomWaiters();
+        }
+
+        room?.TrySetResult();
         _signal.Set();
     }
 
@@ -227,6 +265,7 @@ internal sealed class PacketOutbox : IDisposable
             await _signal.WaitAsync(cancellationToken).ConfigureAwait(false);
             PooledBufferWriter batch;
             bool last;
+            TaskCompletionSource? room;
             lock (_lock)
             {
                 batch = _pending;
@@ -234,7 +273,10 @@ internal sealed class PacketOutbox : IDisposable
                 _sending = batch;
                 last = _completed;
                 _pendingCount = 0;
+                room = TakeRoomWaiters();
             }
+
+            room?.TrySetResult();
 
             if (batch.WrittenCount > 0)
             {
@@ -268,21 +310,27 @@ internal sealed class PacketOutbox : IDisposable
     /// <returns>The queued bytes, possibly none.</returns>
     public PooledBufferWriter SwapPending(PooledBufferWriter empty, out bool completed)
     {
+        PooledBufferWriter batch;
+        TaskCompletionSource? room;
         lock (_lock)
         {
             completed = _completed;
             if (_disposed) return empty;
-            var batch = _pending;
+            batch = _pending;
             _pending = empty;
             _pendingCount = 0;
             _flushRequested = false;
-            return batch;
+            room = TakeRoomWaiters();
         }
+
+        room?.TrySetResult();
+        return batch;
     }
 
     /// <summary>Returns the buffers to the pool; call only after <see cref="RunAsync"/> has ended.</summary>
     public void Dispose()
     {
+        TaskCompletionSource? room;
         lock (_lock)
         {
             if (_disposed) return;
@@ -290,8 +338,46 @@ internal sealed class PacketOutbox : IDisposable
             _completed = true;
             _pending.Dispose();
             _sending.Dispose();
+            room = TakeRoomWaiters();
+        }
+
+        room?.TrySetResult();
+    }
+
+    /// <summary>Under the lock, when the queue has been taken or will take nothing more: the senders to release (completed outside the lock).</summary>
+    private TaskCompletionSource? TakeRoomWaiters()
+    {
+        var room = _room;
+        _room = null;
+        return room;
+    }
+
+    private async ValueTask<SendTurn> WaitForRoomSlowAsync(CancellationToken cancellationToken)
+    {
+        await _turns!.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            while (true)
+            {
+                Task room;
+                lock (_lock)
+                {
+                    if (_completed || _pendingCount < _highWaterMark) return new SendTurn(this);
+                    room = (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                }
+
+                await room.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            _turns.Release();
+            throw;
         }
     }
+
+    /// <summary>Ends a turn taken by a sender that had to wait: the next waiting sender may check for room.</summary>
+    internal void EndTurn() => _turns!.Release();
 
     /// <summary>Under the lock, after a packet was queued.</summary>
     private void Queued()
@@ -350,4 +436,17 @@ internal sealed class PacketOutbox : IDisposable
 internal readonly struct InlineSendScope : IDisposable
 {
     public void Dispose() => PacketOutbox.EndSendInline();
+}
+
+/// <summary>
+/// A sender's turn after <see cref="PacketOutbox.WaitForRoomAsync"/>; dispose it once the packet is queued (or the sender
+/// decided not to send). The default value, from the fast path, holds nothing.
+/// </summary>
+internal readonly struct SendTurn : IDisposable
+{
+    private readonly PacketOutbox? _outbox;
+
+    public SendTurn(PacketOutbox outbox) => _outbox = outbox;
+
+    public void Dispose() => _outbox?.EndTurn();
 }

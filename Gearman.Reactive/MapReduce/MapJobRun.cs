@@ -163,8 +163,19 @@ internal sealed class MapJobRun
             case { Stage: Stage.Reducer } f:
                 MapperHandler.Log.ReducerFailed(logger, _job.Handle, _job.Function, _reducer, f.Chunk, f.Error!);
 
-                // libgearman's outcome for a failed reducer task: WORK_FAIL (spec §4.3). Whatever is returned is ignored.
-                await _job.FailAsync(CancellationToken.None).ConfigureAwait(false);
+                // libgearman answers a failed reducer task with a bare WORK_FAIL (spec §4.3); the client then cannot tell
+                // why. The reducer's failure goes into a WORK_EXCEPTION instead, unless the worker sends no exceptions.
+                // Whatever is returned is ignored.
+                if (_handler.SendExceptions)
+                {
+                    await _job.FailWithExceptionAsync(
+                        $"The {_reducer} job for chunk {f.Chunk} failed: {f.Error!.Message}", CancellationToken.None).ConfigureAwait(false);
+                }
+                else
+                {
+                    await _job.FailAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+
                 return default;
             case { Stage: Stage.MapperEndedJob }:
                 MapperHandler.Log.Stopped(logger, _job.Handle, _job.Function, "the mapper ended it");

@@ -1,4 +1,5 @@
 using Gearman.Reactive.Client;
+using Gearman.Reactive.Protocol;
 
 namespace Gearman.Reactive.MapReduce;
 
@@ -84,6 +85,7 @@ public static class MapReduceClientExtensions
     private static GearmanJobOptions WithReducer(string reducer, GearmanJobOptions? options)
     {
         ArgumentException.ThrowIfNullOrEmpty(reducer);
+        PacketArgument.ThrowIfContainsNul(reducer, nameof(reducer), "A reducer name");
         return (options ?? GearmanJobOptions.Default) with { Reducer = reducer };
     }
 }

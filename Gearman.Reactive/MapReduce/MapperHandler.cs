@@ -26,6 +26,7 @@ internal sealed partial class MapperHandler
         Aggregator = aggregator;
         Options = options;
         Logger = logger;
+        SendExceptions = workerOptions.SendExceptions;
         ReducerJobOptions = new GearmanJobOptions { Timeout = options.ReducerTimeout };
 
         // libgearman clones the worker's settings into the map job's private client (spec §4.3).
@@ -51,6 +52,9 @@ internal sealed partial class MapperHandler
     public GearmanJobOptions ReducerJobOptions { get; }
 
     public ILogger Logger { get; }
+
+    /// <summary>Whether failures are reported with WORK_EXCEPTION and a reason (<see cref="GearmanWorkerOptions.SendExceptions"/>).</summary>
+    public bool SendExceptions { get; }
 
     /// <summary>The <c>AddFunction</c> handler: its result completes the job unless the job has already ended.</summary>
     public ValueTask<ReadOnlyMemory<byte>> HandleAsync(GearmanJob job, CancellationToken cancellationToken)

@@ -52,6 +52,17 @@ internal static class PacketReader
     }
 
     /// <summary>
+    /// The type of the packet whose complete header starts <paramref name="buffer"/>; for a reader that was refused a
+    /// packet as <see cref="PacketReadStatus.TooLarge"/> and decides what to do with it by its type.
+    /// </summary>
+    public static PacketType PeekType(in ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> header = stackalloc byte[HeaderLength];
+        buffer.Slice(0, HeaderLength).CopyTo(header);
+        return (PacketType)BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
+    }
+
+    /// <summary>
     /// True when the next unit in <paramref name="buffer"/> is a binary packet (it starts with NUL);
     /// otherwise it is an admin text line (spec §1.1). Call only on a non-empty buffer.
     /// </summary>

@@ -101,24 +101,20 @@ public sealed class GearmanJob
     internal WorkerConnection Connection => _connection;
 
     /// <summary>Sends a chunk of result data (<c>WORK_DATA</c>) to the waiting clients; ignored once the job has ended.</summary>
+    /// <remarks>
+    /// The returned task is pending while the connection has more than its high-water mark queued for a server that does
+    /// not read (back-pressure); await it before sending more. The same holds for the other sends and <see cref="CompleteAsync"/>.
+    /// </remarks>
     /// <param name="data">The chunk.</param>
     /// <param name="cancellationToken">Cancels the send.</param>
     public ValueTask SendDataAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        if (!IsEnded) _connection.Outbox.Send(PacketType.WorkData, _handle, data.Span);
-        return ValueTask.CompletedTask;
-    }
+        => SendAsync(PacketType.WorkData, data, cancellationToken);
 
     /// <summary>Sends a warning (<c>WORK_WARNING</c>) to the waiting clients; ignored once the job has ended.</summary>
     /// <param name="data">The warning, usually UTF-8 text.</param>
     /// <param name="cancellationToken">Cancels the send.</param>
     public ValueTask SendWarningAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        if (!IsEnded) _connection.Outbox.Send(PacketType.WorkWarning, _handle, data.Span);
-        return ValueTask.CompletedTask;
-    }
+        => SendAsync(PacketType.WorkWarning, data, cancellationToken);
 
     /// <summary>Reports progress (<c>WORK_STATUS</c>) to the waiting clients and to status queries; ignored once the job has ended.</summary>
     /// <param name="numerator">Work done so far.</param>
@@ -127,25 +123,19 @@ public sealed class GearmanJob
     public ValueTask SendStatusAsync(long numerator, long denominator, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (!IsEnded)
-        {
-            Span<byte> num = stackalloc byte[20];
-            Span<byte> den = stackalloc byte[20];
-            Utf8Formatter.TryFormat(numerator, num, out int numLength);
-            Utf8Formatter.TryFormat(denominator, den, out int denLength);
-            _connection.Outbox.Send(PacketType.WorkStatus, _handle, num[..numLength], den[..denLength]);
-        }
-
+        if (!_connection.Outbox.HasRoom) return SendStatusWhenRoomAsync(numerator, denominator, cancellationToken);
+        SendStatus(numerator, denominator);
         return ValueTask.CompletedTask;
     }
 
     /// <summary>Ends the job successfully (<c>WORK_COMPLETE</c>) with <paramref name="result"/>.</summary>
     /// <param name="result">The result; clients of libgearman's <c>do</c> see every data chunk followed by this.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <param name="cancellationToken">Cancels the call (also while it waits for the connection to drain).</param>
     /// <returns>True when this call ended the job and the result is on its way; false when the job had already ended.</returns>
     public ValueTask<bool> CompleteAsync(ReadOnlyMemory<byte> result = default, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        if (!_connection.Outbox.HasRoom) return CompleteWhenRoomAsync(result, cancellationToken);
         return new ValueTask<bool>(Complete(result.Span));
     }
 
@@ -214,6 +204,48 @@ public sealed class GearmanJob
     {
         Abandon(GearmanMetrics.JobOutcome.Retried);
         return _connection.DisposeAsync();
+    }
+
+    private ValueTask SendAsync(PacketType type, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!_connection.Outbox.HasRoom) return SendWhenRoomAsync(type, data, cancellationToken);
+        if (!IsEnded) _connection.Outbox.Send(type, _handle, data.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask SendWhenRoomAsync(PacketType type, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        using (await _connection.Outbox.WaitForRoomAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (!IsEnded) _connection.Outbox.Send(type, _handle, data.Span);
+        }
+    }
+
+    private async ValueTask SendStatusWhenRoomAsync(long numerator, long denominator, CancellationToken cancellationToken)
+    {
+        using (await _connection.Outbox.WaitForRoomAsync(cancellationToken).ConfigureAwait(false))
+        {
+            SendStatus(numerator, denominator);
+        }
+    }
+
+    private void SendStatus(long numerator, long denominator)
+    {
+        if (IsEnded) return;
+        Span<byte> num = stackalloc byte[20];
+        Span<byte> den = stackalloc byte[20];
+        Utf8Formatter.TryFormat(numerator, num, out int numLength);
+        Utf8Formatter.TryFormat(denominator, den, out int denLength);
+        _connection.Outbox.Send(PacketType.WorkStatus, _handle, num[..numLength], den[..denLength]);
+    }
+
+    private async ValueTask<bool> CompleteWhenRoomAsync(ReadOnlyMemory<byte> result, CancellationToken cancellationToken)
+    {
+        using (await _connection.Outbox.WaitForRoomAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return Complete(result.Span);
+        }
     }
 
     private bool Abandon(GearmanMetrics.JobOutcome outcome)

@@ -3,7 +3,10 @@ using Microsoft.Extensions.Logging;
 
 namespace Gearman.Reactive.Worker;
 
-/// <content>Logging: event IDs 2000–2099 belong to the worker; the event names are public contract.</content>
+/// <content>
+/// Logging: event IDs 2000–2099 belong to the worker (the client has 2200–2299, map-reduce 2100–2149); the event names
+/// are public contract. Reconnect warnings carry the reason as text, not the exception: they repeat on every attempt.
+/// </content>
 public sealed partial class GearmanWorker
 {
     internal static partial class Log
@@ -17,11 +20,11 @@ public sealed partial class GearmanWorker
         [LoggerMessage(2002, LogLevel.Debug, "Connected to job server {Server} for {Functions}", EventName = "Connected")]
         public static partial void Connected(ILogger logger, ServerEndpoint server, string functions);
 
-        [LoggerMessage(2003, LogLevel.Warning, "Could not connect to job server {Server}; retrying in about {Delay}", EventName = "ConnectFailed")]
-        public static partial void ConnectFailed(ILogger logger, ServerEndpoint server, TimeSpan delay, Exception exception);
+        [LoggerMessage(2003, LogLevel.Warning, "Could not connect to job server {Server} ({Reason}); retrying in about {Delay}", EventName = "ConnectFailed")]
+        public static partial void ConnectFailed(ILogger logger, ServerEndpoint server, string reason, TimeSpan delay);
 
-        [LoggerMessage(2004, LogLevel.Warning, "Lost the connection to job server {Server}; {JobCount} job(s) running on it go back to the server; reconnecting", EventName = "ConnectionLost")]
-        public static partial void ConnectionLost(ILogger logger, ServerEndpoint server, int jobCount, Exception? exception);
+        [LoggerMessage(2004, LogLevel.Warning, "Lost the connection to job server {Server} ({Reason}); {JobCount} job(s) running on it go back to the server; reconnecting", EventName = "ConnectionLost")]
+        public static partial void ConnectionLost(ILogger logger, ServerEndpoint server, string reason, int jobCount);
 
         [LoggerMessage(2005, LogLevel.Debug, "Job {Handle} of {Function} assigned by {Server}", EventName = "JobAssigned")]
         public static partial void JobReceived(ILogger logger, string handle, string function, ServerEndpoint server);
@@ -52,6 +55,9 @@ public sealed partial class GearmanWorker
 
         [LoggerMessage(2015, LogLevel.Warning, "The handler of {Function} asked for job {Handle} to run again: closing the connection to {Server}, which requeues the jobs it holds; reconnecting", EventName = "JobRetried")]
         public static partial void JobRetried(ILogger logger, string handle, string function, ServerEndpoint server, Exception exception);
+
+        [LoggerMessage(2016, LogLevel.Error, "Job server {Server} assigned job {Handle} of {Function} in a packet of {Size} bytes, over MaxPacketSize ({Limit} bytes): discarded unread and failed; the connection stays open", EventName = "JobTooLarge")]
+        public static partial void JobTooLarge(ILogger logger, ServerEndpoint server, string handle, string function, long size, long limit);
 
         [LoggerMessage(2020, LogLevel.Information, "Gearman worker stopping: no more grabs; waiting up to {Timeout} for {JobCount} job(s) in flight", EventName = "WorkerStopping")]
         public static partial void Stopping(ILogger logger, int jobCount, TimeSpan timeout);

@@ -2,6 +2,7 @@ using System.Text;
 using System.Threading.Tasks.Dataflow;
 using Gearman.Reactive.Connections;
 using Gearman.Reactive.Diagnostics;
+using Gearman.Reactive.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Gearman.Reactive.Worker;
@@ -84,7 +85,7 @@ public sealed partial class GearmanWorker : IAsyncDisposable
     public ISourceBlock<GearmanJob> Jobs(string function, GearmanFunctionOptions options)
     {
         ArgumentException.ThrowIfNullOrEmpty(function);
-        return Jobs([function], options);
+        return AddJobsLane(ValidateFunctions([function], options, nameof(function)), options);
     }
 
     /// <summary>
@@ -95,12 +96,7 @@ public sealed partial class GearmanWorker : IAsyncDisposable
     /// <param name="options">Timeout (applied to each function) and the shared capacity.</param>
     /// <returns>The source; see <see cref="Jobs(string, GearmanFunctionOptions)"/>.</returns>
     public ISourceBlock<GearmanJob> Jobs(IEnumerable<string> functions, GearmanFunctionOptions options)
-    {
-        var registered = ValidateFunctions(functions, options);
-        var buffer = new BufferBlock<GearmanJob>(new DataflowBlockOptions { BoundedCapacity = options.BoundedCapacity, EnsureOrdered = true });
-        AddLane(registered, options.BoundedCapacity, buffer, releasesOnJobEnd: true);
-        return new JobSource(buffer);
-    }
+        => AddJobsLane(ValidateFunctions(functions, options), options);
 
     /// <summary>
     /// Registers <paramref name="function"/> with a handler that returns the job's result. The worker runs it in an
@@ -122,7 +118,7 @@ public sealed partial class GearmanWorker : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(function);
         ArgumentNullException.ThrowIfNull(handler);
-        var registered = ValidateFunctions([function], options);
+        var registered = ValidateFunctions([function], options, nameof(function));
         var block = new ActionBlock<GearmanJob>(
             job => RunHandlerAsync(job, handler),
             new ExecutionDataflowBlockOptions
@@ -231,10 +227,14 @@ public sealed partial class GearmanWorker : IAsyncDisposable
         }
 
         if (options.MaxPacketSize <= 0) throw new ArgumentException("MaxPacketSize must be positive.", nameof(options));
+        if (options.ClientId is { } clientId) PacketArgument.ThrowIfContainsNul(clientId, nameof(options), "The client ID (GearmanWorkerOptions.ClientId)");
         return endpoints;
     }
 
-    private static List<RegisteredFunction> ValidateFunctions(IEnumerable<string> functions, GearmanFunctionOptions options)
+    /// <param name="functions">The names to register.</param>
+    /// <param name="options">Their options.</param>
+    /// <param name="paramName">The caller's argument that holds the names, for exceptions.</param>
+    private static List<RegisteredFunction> ValidateFunctions(IEnumerable<string> functions, GearmanFunctionOptions options, string paramName = "functions")
     {
         ArgumentNullException.ThrowIfNull(functions);
         ArgumentNullException.ThrowIfNull(options);
@@ -252,13 +252,13 @@ public sealed partial class GearmanWorker : IAsyncDisposable
         var registered = new List<RegisteredFunction>();
         foreach (string function in functions)
         {
-            ArgumentException.ThrowIfNullOrEmpty(function, nameof(functions));
-            if (function.Contains('\0', StringComparison.Ordinal)) throw new ArgumentException("A function name cannot contain NUL.", nameof(functions));
-            if (registered.Exists(f => f.Name == function)) throw new ArgumentException($"Function '{function}' is listed twice.", nameof(functions));
+            ArgumentException.ThrowIfNullOrEmpty(function, paramName);
+            PacketArgument.ThrowIfContainsNul(function, paramName, "A function name");
+            if (registered.Exists(f => f.Name == function)) throw new ArgumentException($"Function '{function}' is listed twice.", paramName);
             registered.Add(new RegisteredFunction(function, options.Timeout, options.TraceContext));
         }
 
-        if (registered.Count == 0) throw new ArgumentException("At least one function is required.", nameof(functions));
+        if (registered.Count == 0) throw new ArgumentException("At least one function is required.", paramName);
         return registered;
     }
 
@@ -274,13 +274,17 @@ public sealed partial class GearmanWorker : IAsyncDisposable
             {
                 var result = await handler(job, job.CancellationToken).ConfigureAwait(false);
 
-                // The credit goes straight to the waiting grab loop, which queues its GRAB_JOB_ALL on this thread:
-                // the result and the next grab leave in one write, with no thread hop in between.
-                using (PacketOutbox.SendInline())
+                // Back-pressure, as in CompleteAsync: the result waits while the server does not read.
+                using (await job.Connection.Outbox.WaitForRoomAsync(job.CancellationToken).ConfigureAwait(false))
                 {
-                    job.Complete(result.Span);
-                    released = true;
-                    lane.Release(runWaiterInline: true);
+                    // The credit goes straight to the waiting grab loop, which queues its GRAB_JOB_ALL on this thread:
+                    // the result and the next grab leave in one write, with no thread hop in between.
+                    using (PacketOutbox.SendInline())
+                    {
+                        job.Complete(result.Span);
+                        released = true;
+                        lane.Release(runWaiterInline: true);
+                    }
                 }
             }
         }
@@ -306,6 +310,13 @@ public sealed partial class GearmanWorker : IAsyncDisposable
         {
             if (!released) lane.Release();
         }
+    }
+
+    private JobSource AddJobsLane(List<RegisteredFunction> registered, GearmanFunctionOptions options)
+    {
+        var buffer = new BufferBlock<GearmanJob>(new DataflowBlockOptions { BoundedCapacity = options.BoundedCapacity, EnsureOrdered = true });
+        AddLane(registered, options.BoundedCapacity, buffer, releasesOnJobEnd: true);
+        return new JobSource(buffer);
     }
 
     private void AddLane(List<RegisteredFunction> functions, int capacity, ITargetBlock<GearmanJob> target, bool releasesOnJobEnd)

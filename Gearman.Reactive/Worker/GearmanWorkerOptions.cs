@@ -51,7 +51,11 @@ public sealed record GearmanWorkerOptions : IGearmanConnectionOptions
     /// </summary>
     public bool SendExceptions { get; init; } = true;
 
-    /// <summary>The largest packet body accepted from a server. Default: 16 MiB.</summary>
+    /// <summary>
+    /// The largest packet body accepted from a server. A job assigned in a larger packet is read past without being
+    /// buffered and failed (<c>WORK_EXCEPTION</c> with the reason, or <c>WORK_FAIL</c> when <see cref="SendExceptions"/>
+    /// is false); the connection and the other jobs carry on. Default: 16 MiB.
+    /// </summary>
     public int MaxPacketSize { get; init; } = 16 << 20;
 
     /// <summary>Where the worker logs (category <c>Gearman.Reactive.Worker.GearmanWorker</c>). Default: no logging.</summary>

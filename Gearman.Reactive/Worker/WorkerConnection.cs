@@ -14,6 +14,12 @@ namespace Gearman.Reactive.Worker;
 /// </summary>
 internal sealed class WorkerConnection : IPacketHandler, IAsyncDisposable
 {
+    /// <summary>
+    /// How much of an oversized JOB_ASSIGN* body is read for its handle, function, unique ID and reducer: more than
+    /// their limits together (gearmand: 64-byte handles and unique IDs, 512-byte function names).
+    /// </summary>
+    private const int OversizedAssignmentHead = 4096;
+
     private readonly WorkerSession _session;
 
     // Synchronous continuations: the grab loop (our code only; it hands jobs to blocks with SendAsync, which never runs a
@@ -131,6 +137,23 @@ internal sealed class WorkerConnection : IPacketHandler, IAsyncDisposable
         }
     }
 
+    int IPacketHandler.OversizedHeadLength(PacketType type)
+        => type is PacketType.JobAssign or PacketType.JobAssignUniq or PacketType.JobAssignAll ? OversizedAssignmentHead : 0;
+
+    void IPacketHandler.OnOversizedPacket(GearmanConnection connection, PacketType type, uint size, in ReadOnlySequence<byte> head)
+    {
+        // The fields before the workload are small: the head holds them unless the server sent nonsense.
+        if (!PacketFields.TrySplit(PacketLayout.Of(type).Fields, head, out var fields))
+        {
+            throw new GearmanProtocolException(
+                $"Job server {Endpoint} sent a {type} packet of {size} bytes, over the limit of {Lane.Worker.Options.MaxPacketSize} bytes, " +
+                $"whose first {head.Length} bytes do not hold its handle and function.");
+        }
+
+        var assignment = ReadAssignment(type, head, fields, workload: []) with { RefusedBodySize = size };
+        _events.Writer.TryWrite(new WorkerEvent(WorkerEventKind.Job, assignment));
+    }
+
     void IPacketHandler.OnClosed(GearmanConnection connection, Exception? error)
     {
         _isClosed = true;
@@ -143,7 +166,7 @@ internal sealed class WorkerConnection : IPacketHandler, IAsyncDisposable
 
         if (error is not null || lost > 0)
         {
-            GearmanWorker.Log.ConnectionLost(_session.Lane.Worker.Logger, Endpoint, lost, error);
+            GearmanWorker.Log.ConnectionLost(_session.Lane.Worker.Logger, Endpoint, error?.Message ?? "closed", lost);
         }
 
         _closed.Cancel();
@@ -157,18 +180,22 @@ internal sealed class WorkerConnection : IPacketHandler, IAsyncDisposable
             throw new GearmanProtocolException($"Job server {Endpoint} sent a malformed {packet.Type} packet.");
         }
 
+        return ReadAssignment(packet.Type, body, fields, fields.Slice(body, fields.Count - 1).ToArray());
+    }
+
+    private static JobAssignment ReadAssignment(PacketType type, in ReadOnlySequence<byte> body, in PacketFields fields, byte[] workload)
+    {
         var handle = fields.Slice(body, 0).ToArray();
         string function = Encoding.UTF8.GetString(fields.Slice(body, 1));
         string unique = string.Empty;
         string? reducer = null;
-        if (packet.Type != PacketType.JobAssign) unique = Encoding.UTF8.GetString(fields.Slice(body, 2));
-        if (packet.Type == PacketType.JobAssignAll)
+        if (type != PacketType.JobAssign) unique = Encoding.UTF8.GetString(fields.Slice(body, 2));
+        if (type == PacketType.JobAssignAll)
         {
             var r = fields.Slice(body, 3);
             if (!r.IsEmpty) reducer = Encoding.UTF8.GetString(r);
         }
 
-        var workload = fields.Slice(body, fields.Count - 1).ToArray();
         return new JobAssignment(handle, Encoding.UTF8.GetString(handle), function, unique, reducer, workload);
     }
 

@@ -88,7 +88,7 @@ internal sealed class WorkerSession
             }
             catch (GearmanConnectionException ex)
             {
-                GearmanWorker.Log.ConnectFailed(logger, Endpoint, delay, ex);
+                GearmanWorker.Log.ConnectFailed(logger, Endpoint, ex.InnerException?.Message ?? ex.Message, delay);
             }
             catch (Exception ex)
             {
@@ -203,10 +203,32 @@ internal sealed class WorkerSession
         var job = new GearmanJob(connection, assignment, function?.EffectiveTimeout, worker.Options.TimeProvider) { TraceParent = traceParent };
         connection.Track(job);
         GearmanWorker.Log.JobReceived(worker.Logger, job.Handle, job.Function, Endpoint);
+        if (assignment.RefusedBodySize > 0)
+        {
+            // A job this worker cannot take: fail it, keep the connection. Closing it would make the server requeue the
+            // job and assign it again on the next connection, for ever, with the jobs behind it waiting.
+            long limit = worker.Options.MaxPacketSize;
+            GearmanWorker.Log.JobTooLarge(worker.Logger, Endpoint, job.Handle, job.Function, assignment.RefusedBodySize, limit);
+            if (worker.Options.SendExceptions)
+            {
+                await job.FailWithExceptionAsync(
+                    $"The job's packet of {assignment.RefusedBodySize} bytes is over this worker's MaxPacketSize of {limit} bytes; the worker refused it.")
+                    .ConfigureAwait(false);
+            }
+            else
+            {
+                await job.FailAsync().ConfigureAwait(false);
+            }
+
+            if (!Lane.ReleasesOnJobEnd) Lane.Release();
+            return;
+        }
+
         if (envelopeError is not null)
         {
             GearmanWorker.Log.HandlerFailed(worker.Logger, job.Handle, job.Function, envelopeError);
-            await job.FailWithExceptionAsync(envelopeError.Message).ConfigureAwait(false);
+            if (worker.Options.SendExceptions) await job.FailWithExceptionAsync(envelopeError.Message).ConfigureAwait(false);
+            else await job.FailAsync().ConfigureAwait(false);
             if (!Lane.ReleasesOnJobEnd) Lane.Release();
             return;
         }

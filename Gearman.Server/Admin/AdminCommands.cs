@@ -160,6 +160,13 @@ internal sealed class AdminCommands
         {
             foreach (var job in _scheduler.Jobs.Values.OrderBy(j => j.Sequence))
             {
+                if (_scheduler.Options.UniqueJobsWithHandles)
+                {
+                    // gearmand 2.2's layout (--unique-jobs-layout 2.2): handle, tab, unique.
+                    Write(job.Handle);
+                    Write("\t"u8);
+                }
+
                 Write(job.Unique.Span);
                 Write("\n"u8);
             }

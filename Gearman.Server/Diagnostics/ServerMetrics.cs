@@ -30,6 +30,8 @@ internal sealed class ServerMetrics : IDisposable
     private readonly Histogram<double> _storeCommitDuration;
     private readonly Histogram<long> _storeCommitOperations;
     private readonly Counter<long> _storeFailures;
+    private long _jobsSubmittedTotal;
+    private long _jobsFinishedTotal;
 
     /// <param name="meterFactory">The host's factory (so each server's meter is scoped to it); null creates a private meter.</param>
     public ServerMetrics(IMeterFactory? meterFactory)
@@ -86,13 +88,21 @@ internal sealed class ServerMetrics : IDisposable
 
     public void SubmitCoalesced() => _submitsCoalesced.Add(1);
 
+    /// <summary>Jobs submitted since start, whether or not a listener is on (the monitoring page's jobs per second).</summary>
+    public long JobsSubmittedTotal => Volatile.Read(ref _jobsSubmittedTotal);
+
+    /// <summary>Jobs finished since start, however they ended.</summary>
+    public long JobsFinishedTotal => Volatile.Read(ref _jobsFinishedTotal);
+
     public void JobSubmitted(JobPriority priority, bool background)
     {
+        Interlocked.Increment(ref _jobsSubmittedTotal);
         if (_jobsSubmitted.Enabled) JobSubmittedCore(priority, background);
     }
 
     public void JobFinished(Outcome outcome)
     {
+        Interlocked.Increment(ref _jobsFinishedTotal);
         if (_jobsFinished.Enabled) JobFinishedCore(outcome);
     }
 

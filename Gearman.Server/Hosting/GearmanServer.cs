@@ -26,6 +26,9 @@ internal sealed class GearmanServer : IAsyncDisposable
     /// <summary>How long a graceful stop waits for connections to send what is queued.</summary>
     private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How often a drain checks whether running jobs are done.</summary>
+    private static readonly TimeSpan DrainPollInterval = TimeSpan.FromMilliseconds(50);
+
     private readonly IHost _app;
     private readonly JobScheduler _scheduler;
     private readonly Task _schedulerLoop;
@@ -34,6 +37,9 @@ internal sealed class GearmanServer : IAsyncDisposable
     private readonly Lock _shutdownLock = new();
     private Task? _shutdown;
     private int _stopped;
+    private WebFrontEnds? _web;
+    private GearmanServerOptions _options = GearmanServerOptions.Default;
+    private DrainGate _drainGate = new();
 
     private GearmanServer(IHost app, JobScheduler scheduler, Task schedulerLoop, CancellationTokenSource schedulerStop, StoreRuntime? store, IPEndPoint endPoint, ServerTransport transport)
     {
@@ -48,6 +54,12 @@ internal sealed class GearmanServer : IAsyncDisposable
 
     /// <summary>Where the server listens (the real port when 0 was asked for).</summary>
     public IPEndPoint EndPoint { get; }
+
+    /// <summary>Where gearmand's HTTP job protocol listens (<c>--http-port</c>), or null.</summary>
+    public IPEndPoint? HttpEndPoint => _web?.HttpEndPoint;
+
+    /// <summary>Where the monitoring port listens (<c>--monitor-port</c>), or null.</summary>
+    public IPEndPoint? MonitorEndPoint => _web?.MonitorEndPoint;
 
     /// <summary>The host's services (tests read the meter factory, to listen to this server's metrics only).</summary>
     internal IServiceProvider Services => _app.Services;
@@ -140,6 +152,8 @@ internal sealed class GearmanServer : IAsyncDisposable
         if (configureLogging is not null) configureLogging(builder.Logging);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
         builder.Services.AddSingleton(options);
+        var drainGate = new DrainGate();
+        if (options.ShutdownDrain > TimeSpan.Zero) builder.Services.AddSingleton<IHostLifetime, DrainingLifetime>();
         builder.Services.AddSingleton(sp =>
         {
             var loggers = sp.GetRequiredService<ILoggerFactory>();
@@ -155,7 +169,7 @@ internal sealed class GearmanServer : IAsyncDisposable
         IHost app;
         if (builder is WebApplicationBuilder web)
         {
-            ConfigureKestrel(web, options);
+            ConfigureKestrel(web, options, drainGate);
             app = web.Build();
         }
         else
@@ -206,8 +220,19 @@ internal sealed class GearmanServer : IAsyncDisposable
         IReadOnlyList<IPEndPoint> endPoints = app.Services.GetService<EpollTransport>() is { } epoll
             ? epoll.EndPoints
             : [.. app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Select(ParseBoundEndPoint)];
-        var server = new GearmanServer(app, scheduler, loop, stop, storeRuntime, endPoints[0], transport);
+        var server = new GearmanServer(app, scheduler, loop, stop, storeRuntime, endPoints[0], transport) { _options = options, _drainGate = drainGate };
+        if (app.Services.GetService<IHostLifetime>() is DrainingLifetime draining) draining.Stop = () => server.StopAsync();
         foreach (var address in endPoints) ServerLog.Listening(logger, address.ToString());
+        try
+        {
+            var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+            server._web = await WebFrontEnds.StartAsync(options, scheduler, app.Services.GetRequiredService<ILoggerFactory>(), lifetime.ApplicationStopping, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
 
         // A signal (SIGTERM, Ctrl-C) stops the host; finish the scheduler after the transport has drained.
         app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(() => _ = server.StopSchedulerAsync());
@@ -219,6 +244,9 @@ internal sealed class GearmanServer : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 0)
         {
+            if (_options.ShutdownDrain > TimeSpan.Zero) await DrainAsync(_options.ShutdownDrain).ConfigureAwait(false);
+            // After the drain (or without one) HTTP requests still waiting for a job are cut: their jobs are abandoned.
+            if (_web is not null) await _web.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
             await _app.StopAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -229,8 +257,44 @@ internal sealed class GearmanServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
+        if (_web is not null) await _web.DisposeAsync().ConfigureAwait(false);
         await DisposeHostAsync(_app).ConfigureAwait(false);
         _schedulerStop.Dispose();
+    }
+
+    /// <summary>
+    /// The drain window (<c>--shutdown-timeout</c>): stop taking connections and HTTP requests, then wait until no job is
+    /// assigned to a worker (workers stay connected and can send results), for at most <paramref name="window"/>.
+    /// </summary>
+    private async Task DrainAsync(TimeSpan window)
+    {
+        var logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Gearman.Server");
+        _drainGate.Close();
+        if (_app.Services.GetService<EpollTransport>() is { } epoll) await epoll.StopAcceptingAsync().ConfigureAwait(false);
+        var time = _scheduler.Time;
+        var deadline = time.GetUtcNow() + window;
+        var httpStopped = _web?.StopHttpAsync(window) ?? Task.CompletedTask;
+        try
+        {
+            int running;
+            while ((running = await _scheduler.AskAsync(static s => s.Jobs.Values.Count(j => j.Worker is not null)).ConfigureAwait(false)) > 0)
+            {
+                if (time.GetUtcNow() >= deadline)
+                {
+                    ServerLog.DrainTimedOut(logger, running, window.TotalSeconds);
+                    break;
+                }
+
+                // No event marks "the last running job ended"; a short poll of the scheduler is cheap during a stop.
+                await Task.Delay(DrainPollInterval, time).ConfigureAwait(false);
+            }
+        }
+        catch (System.Threading.Channels.ChannelClosedException)
+        {
+            // The scheduler is already stopping.
+        }
+
+        await httpStopped.ConfigureAwait(false);
     }
 
     /// <summary>Stops the scheduler, then the store writer (which applies what is queued), once, whoever asks first.</summary>
@@ -264,22 +328,32 @@ internal sealed class GearmanServer : IAsyncDisposable
     /// straight into a buffer instead of first waiting for data with a zero-byte read: one receive call less per request,
     /// for a pooled block (<see cref="ReceiveBlockPool.BlockSize"/>) held by each idle connection.
     /// </summary>
-    private static void ConfigureKestrel(WebApplicationBuilder builder, GearmanServerOptions options)
+    private static void ConfigureKestrel(WebApplicationBuilder builder, GearmanServerOptions options, DrainGate drainGate)
     {
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new ReceiveBlockPool());
-        builder.WebHost.UseSockets(ConfigureSockets);
+        builder.WebHost.UseSockets(sockets =>
+        {
+            ConfigureSockets(sockets);
+            sockets.Backlog = options.Backlog ?? ListenSocketOptions.DefaultBacklog;
+            sockets.CreateBoundListenSocket = endPoint =>
+            {
+                var socket = SocketTransportOptions.CreateDefaultBoundListenSocket(endPoint);
+                ListenSocketOptions.Apply(socket, options);
+                return socket;
+            };
+        });
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             if (options.ListenAddress is null)
             {
-                kestrel.ListenAnyIP(options.Port, l => l.UseConnectionHandler<GearmanConnectionHandler>());
+                kestrel.ListenAnyIP(options.Port, l => l.Use(drainGate.Guard).UseConnectionHandler<GearmanConnectionHandler>());
             }
             else
             {
                 foreach (var address in ResolveListenAddresses(options.ListenAddress))
                 {
-                    kestrel.Listen(address, options.Port, l => l.UseConnectionHandler<GearmanConnectionHandler>());
+                    kestrel.Listen(address, options.Port, l => l.Use(drainGate.Guard).UseConnectionHandler<GearmanConnectionHandler>());
                 }
             }
         });
@@ -305,7 +379,7 @@ internal sealed class GearmanServer : IAsyncDisposable
         return Dns.GetHostAddresses(listen);
     }
 
-    private static IPEndPoint ParseBoundEndPoint(string address)
+    internal static IPEndPoint ParseBoundEndPoint(string address)
     {
         // Kestrel reports "http://127.0.0.1:4730" or "http://[::]:4730" even for raw TCP listeners.
         var uri = new Uri(address.Replace("://+", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute);

@@ -75,4 +75,43 @@ internal sealed record GearmanServerOptions
 
     /// <summary><c>--queue-table</c>: the table the store uses (one server per table).</summary>
     public string QueueTable { get; init; } = JobStores.DefaultTable;
+
+    /// <summary>
+    /// <c>--http-port</c> (with <c>-r http</c>): the port of gearmand's HTTP job protocol (docs/monitoring.md); null
+    /// serves none, 0 picks a free port (read it back from <see cref="GearmanServer.HttpEndPoint"/>). Binds like <see cref="ListenAddress"/>.
+    /// </summary>
+    public int? HttpPort { get; init; }
+
+    /// <summary>
+    /// <c>--monitor-port</c>: the port of <c>/metrics</c>, <c>/healthz</c>, <c>/readyz</c>, <c>/api/*</c> and the status
+    /// page; null (the default) serves none, 0 picks a free port. Binds like <see cref="ListenAddress"/>.
+    /// </summary>
+    public int? MonitorPort { get; init; }
+
+    /// <summary><c>--admin-token</c>: the secret the status page's cancel button must present; null keeps the page read-only.</summary>
+    public string? AdminToken { get; init; }
+
+    /// <summary><c>--keepalive</c>: TCP keep-alive on accepted sockets (they inherit it from the listening socket).</summary>
+    public bool KeepAlive { get; init; }
+
+    /// <summary><c>--keepalive-idle</c>: idle seconds before the first probe; null keeps the system's default.</summary>
+    public int? KeepAliveIdle { get; init; }
+
+    /// <summary><c>--keepalive-interval</c>: seconds between probes; null keeps the system's default.</summary>
+    public int? KeepAliveInterval { get; init; }
+
+    /// <summary><c>--keepalive-count</c>: unanswered probes before the connection is dropped; null keeps the system's default.</summary>
+    public int? KeepAliveCount { get; init; }
+
+    /// <summary><c>--backlog</c>: the listen queue length; null keeps the transport's default (512).</summary>
+    public int? Backlog { get; init; }
+
+    /// <summary>
+    /// <c>--shutdown-timeout</c>: on a graceful stop, how long running jobs get to finish (workers may still send their
+    /// results) after the server has stopped taking new connections and HTTP requests; zero stops at once.
+    /// </summary>
+    public TimeSpan ShutdownDrain { get; init; }
+
+    /// <summary><c>--unique-jobs-layout 2.2</c>: admin <c>show unique jobs</c> prints gearmand 2.2's <c>handle\tunique</c> rows instead of 1.1.20's bare uniques.</summary>
+    public bool UniqueJobsWithHandles { get; init; }
 }

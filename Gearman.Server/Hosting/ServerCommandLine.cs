@@ -62,10 +62,33 @@ internal static class ServerCommandLine
             DefaultValueFactory = _ => JobStores.DefaultTable,
         };
 
+        var protocol = new Option<string[]>("--protocol", "-r") { Description = "Extra protocol to serve, as gearmand's -r: 'http' (gearmand's HTTP job protocol on --http-port)." };
+        var httpPort = new Option<int>("--http-port") { Description = "Port of the HTTP job protocol (with -r http; default 8080).", DefaultValueFactory = _ => 8080 };
+        var monitorPort = new Option<int?>("--monitor-port") { Description = "Port of /metrics, /healthz, /readyz, /api/* and the status page (off by default; binds like --listen)." };
+        var adminToken = new Option<string?>("--admin-token") { Description = "Secret that lets the status page cancel queued jobs (Authorization: Bearer TOKEN); without it the page is read-only." };
+
+        var keepAlive = new Option<bool>("--keepalive") { Description = "Enable TCP keep-alive on accepted sockets." };
+        var keepAliveIdle = new Option<int>("--keepalive-idle") { Description = "Idle seconds before the first keep-alive probe (-1: system default).", DefaultValueFactory = _ => -1 };
+        var keepAliveInterval = new Option<int>("--keepalive-interval") { Description = "Seconds between keep-alive probes (-1: system default).", DefaultValueFactory = _ => -1 };
+        var keepAliveCount = new Option<int>("--keepalive-count") { Description = "Unanswered keep-alive probes before the connection is dropped (-1: system default).", DefaultValueFactory = _ => -1 };
+        var backlog = new Option<int?>("--backlog", "-b") { Description = "Listen queue length (default 512)." };
+        var pidFile = new Option<string?>("--pid-file", "-P") { Description = "Write the process id to this file once listening; removed on a clean exit." };
+        var shutdownTimeout = new Option<double>("--shutdown-timeout") { Description = "On SIGTERM/SIGINT, stop accepting and give running jobs up to this many seconds to finish (default 0: stop at once)." };
+        var uniqueLayout = new Option<string>("--unique-jobs-layout") { Description = "Admin 'show unique jobs' rows: '1.1.20' (default; the unique ID) or '2.2' (handle TAB unique).", DefaultValueFactory = _ => "1.1.20" };
+        var user = new Option<string?>("--user", "-u") { Description = "Accepted for Debian's init script when it names the user the server already runs as; switching users is refused." };
+        var daemon = new Option<bool>("--daemon", "-d") { Description = "Refused: the server stays in the foreground (run it under systemd, Type=simple)." };
+        var syslog = new Option<bool>("--syslog") { Description = "Refused: log to standard error (journald) or --log-file." };
+        var hashtableBuckets = new Option<int?>("--hashtable-buckets") { Description = "Accepted and ignored (the server's tables grow as needed)." };
+        var fileDescriptors = new Option<int?>("--file-descriptors", "-f") { Description = "Refused: raise the limit with LimitNOFILE= or ulimit -n." };
+        var coredump = new Option<bool>("--coredump") { Description = "Accepted and ignored (core dumps follow the system's settings)." };
+        var configFile = new Option<string?>("--config-file") { Description = "Refused: pass options on the command line (Debian's PARAMS)." };
+
         var root = new RootCommand("A gearmand-compatible Gearman job server for .NET.")
         {
             port, listen, jobRetries, workerWakeup, verbose, logFile, maxPacket, handlePrefix, exceptions, threads, transport, maxUnsent,
-            roundRobin, queueType, sqliteDb, sqliteSync, postgres, queueTable,
+            roundRobin, queueType, sqliteDb, sqliteSync, postgres, queueTable, protocol, httpPort, monitorPort, adminToken,
+            keepAlive, keepAliveIdle, keepAliveInterval, keepAliveCount, backlog, pidFile, shutdownTimeout, uniqueLayout,
+            user, daemon, syslog, hashtableBuckets, fileDescriptors, coredump, configFile,
         };
 
         root.SetAction(async (result, cancellationToken) =>
@@ -132,8 +155,63 @@ internal static class ServerCommandLine
                 return 2;
             }
 
+            int? servedHttpPort = null;
+            foreach (string name in result.GetValue(protocol) ?? [])
+            {
+                if (!string.Equals(name, "http", StringComparison.OrdinalIgnoreCase))
+                {
+                    await Console.Error.WriteLineAsync($"Unknown --protocol '{name}': only 'http' is available (the Gearman protocol is always on).").ConfigureAwait(false);
+                    return 2;
+                }
+
+                servedHttpPort = result.GetValue(httpPort);
+            }
+
+            if (servedHttpPort is null && result.GetResult(httpPort) is { Implicit: false })
+            {
+                await Console.Error.WriteLineAsync("--http-port needs -r http (gearmand's HTTP protocol is off otherwise).").ConfigureAwait(false);
+                return 2;
+            }
+
+            if (servedHttpPort is < 0 or > 65535 || result.GetValue(monitorPort) is < 0 or > 65535)
+            {
+                await Console.Error.WriteLineAsync("--http-port and --monitor-port must be between 0 and 65535.").ConfigureAwait(false);
+                return 2;
+            }
+
+            string? refused = DebianRefusal(result.GetValue(daemon), result.GetValue(syslog), result.GetValue(fileDescriptors), result.GetValue(configFile), result.GetValue(user));
+            if (refused is not null)
+            {
+                await Console.Error.WriteLineAsync(refused).ConfigureAwait(false);
+                return 2;
+            }
+
+            string layout = result.GetValue(uniqueLayout)!;
+            if (layout is not ("1.1.20" or "1.1" or "2.2"))
+            {
+                await Console.Error.WriteLineAsync($"Invalid --unique-jobs-layout '{layout}': expected 1.1.20 or 2.2.").ConfigureAwait(false);
+                return 2;
+            }
+
+            double drainSeconds = result.GetValue(shutdownTimeout);
+            if (drainSeconds < 0 || result.GetValue(backlog) is <= 0)
+            {
+                await Console.Error.WriteLineAsync("--shutdown-timeout must not be negative and --backlog must be positive.").ConfigureAwait(false);
+                return 2;
+            }
+
             var options = new GearmanServerOptions
             {
+                KeepAlive = result.GetValue(keepAlive),
+                KeepAliveIdle = Positive(result.GetValue(keepAliveIdle)),
+                KeepAliveInterval = Positive(result.GetValue(keepAliveInterval)),
+                KeepAliveCount = Positive(result.GetValue(keepAliveCount)),
+                Backlog = result.GetValue(backlog),
+                ShutdownDrain = TimeSpan.FromSeconds(drainSeconds),
+                UniqueJobsWithHandles = layout == "2.2",
+                HttpPort = servedHttpPort,
+                MonitorPort = result.GetValue(monitorPort),
+                AdminToken = result.GetValue(adminToken),
                 QueueType = parsedType.Value,
                 SqliteDatabase = result.GetValue(sqliteDb)!,
                 SqliteFullSync = string.Equals(sync, "full", StringComparison.OrdinalIgnoreCase),
@@ -154,13 +232,30 @@ internal static class ServerCommandLine
             };
 
             SocketThreading.Configure(result.GetValue(threads));
-            return await ServeAsync(options, cancellationToken).ConfigureAwait(false);
+            return await ServeAsync(options, result.GetValue(pidFile), cancellationToken).ConfigureAwait(false);
         });
 
         return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
     }
 
-    private static async Task<int> ServeAsync(GearmanServerOptions options, CancellationToken cancellationToken)
+    private static int? Positive(int value) => value > 0 ? value : null;
+
+    /// <summary>Debian's gearman-job-server start-up options we cannot honour, with what to do instead (docs/server.md).</summary>
+    private static string? DebianRefusal(bool daemon, bool syslog, int? fileDescriptors, string? configFile, string? user)
+    {
+        if (daemon) return "--daemon is not supported: the server stays in the foreground; run it under systemd with Type=simple (or start-stop-daemon --background).";
+        if (syslog) return "--syslog is not supported: logs go to standard error (journald under systemd) or to --log-file.";
+        if (fileDescriptors is not null) return "--file-descriptors is not supported: raise the limit with LimitNOFILE= (systemd) or ulimit -n.";
+        if (configFile is not null) return "--config-file is not supported: pass the options on the command line (Debian's PARAMS in /etc/default/gearman-job-server).";
+        if (user is not null && !string.Equals(user, Environment.UserName, StringComparison.Ordinal))
+        {
+            return $"--user {user}: the server cannot switch users (it runs as {Environment.UserName}); start it as that user (systemd User=, or start-stop-daemon --chuid).";
+        }
+
+        return null;
+    }
+
+    private static async Task<int> ServeAsync(GearmanServerOptions options, string? pidFile, CancellationToken cancellationToken)
     {
         GearmanServer server;
         FileLoggerProvider? file = null;
@@ -200,7 +295,23 @@ internal static class ServerCommandLine
 
         // A parsable line for scripts and tests that start the server with --port 0.
         await Console.Out.WriteLineAsync($"Listening on {server.EndPoint}").ConfigureAwait(false);
+        if (server.HttpEndPoint is { } http) await Console.Out.WriteLineAsync($"HTTP job protocol on {http}").ConfigureAwait(false);
+        if (server.MonitorEndPoint is { } monitor) await Console.Out.WriteLineAsync($"Monitoring on {monitor}").ConfigureAwait(false);
         await Console.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
+        if (pidFile is not null)
+        {
+            try
+            {
+                await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n", cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                await Console.Error.WriteLineAsync($"Could not write --pid-file {pidFile}: {ex.Message}").ConfigureAwait(false);
+                await server.DisposeAsync().ConfigureAwait(false);
+                file?.Dispose();
+                return 1;
+            }
+        }
 
         try
         {
@@ -210,6 +321,7 @@ internal static class ServerCommandLine
         {
             await server.DisposeAsync().ConfigureAwait(false);
             file?.Dispose();
+            if (pidFile is not null) File.Delete(pidFile);
         }
 
         return 0;

@@ -71,24 +71,8 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
         }
         finally
         {
-            if (posted)
-            {
-                try
-                {
-                    // Not cancellable: the scheduler must learn about every disconnect to requeue the worker's jobs.
-                    await _scheduler.PostAsync(ServerCommand.ForDisconnected(peer)).ConfigureAwait(false);
-                    _scheduler.Drain();
-                }
-                catch (System.Threading.Channels.ChannelClosedException)
-                {
-                    peer.Outbox.Complete();
-                }
-            }
-            else
-            {
-                peer.Outbox.Complete();
-            }
-
+            // Not cancellable: the scheduler must learn about every disconnect to requeue the worker's jobs.
+            await _scheduler.DisconnectAsync(peer, posted).ConfigureAwait(false);
             await writeLoop.ConfigureAwait(false);
             peer.Outbox.Dispose();
             ServerLog.ConnectionClosed(_logger, peer.ToString());

@@ -280,6 +280,9 @@ internal sealed partial class JobScheduler
                 case ServerCommandKind.StoreAck:
                     OnStoreAck((StoreAcknowledgement)command.State!);
                     break;
+                case ServerCommandKind.Monitor:
+                    ((MonitorRequest)command.State!).Run(this);
+                    break;
             }
         }
         catch (Exception ex)

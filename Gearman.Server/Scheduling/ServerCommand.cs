@@ -28,6 +28,9 @@ internal enum ServerCommandKind
 
     /// <summary>The store writer saved (or failed to save) new background jobs: <see cref="ServerCommand.State"/> is a <see cref="Persistence.StoreAcknowledgement"/>.</summary>
     StoreAck,
+
+    /// <summary>A request from the monitoring port (<see cref="ServerCommand.State"/> is a <see cref="MonitorRequest"/>), run in order with the rest.</summary>
+    Monitor,
 }
 
 /// <summary>Errors the connection reader reports through the scheduler, so replies keep their order.</summary>
@@ -94,6 +97,8 @@ internal readonly struct ServerCommand
 
     public static ServerCommand ForStoreAck(Persistence.StoreAcknowledgement acknowledgement)
         => new(ServerCommandKind.StoreAck, null) { State = acknowledgement };
+
+    public static ServerCommand ForMonitor(MonitorRequest request) => new(ServerCommandKind.Monitor, null) { State = request };
 
     /// <summary>Returns <see cref="Buffer"/> to the pool (when the command did not hand it to a job).</summary>
     public void ReturnBuffer()

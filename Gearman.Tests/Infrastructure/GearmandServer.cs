@@ -20,11 +20,12 @@ internal sealed class GearmandServer : IServerUnderTest
     private readonly string _pidFile;
     private int _disposed;
 
-    private GearmandServer(ExternalProgram process, int port, string pidFile)
+    private GearmandServer(ExternalProgram process, int port, string pidFile, int? httpPort)
     {
         _process = process;
         Port = port;
         _pidFile = pidFile;
+        HttpPort = httpPort;
     }
 
     /// <summary>
@@ -40,6 +41,8 @@ internal sealed class GearmandServer : IServerUnderTest
     public ServerKind Kind => ServerKind.Gearmand;
 
     public int ProcessId => _process.Id;
+
+    public int? HttpPort { get; }
 
     public string Log => _process.StandardError;
 
@@ -61,8 +64,9 @@ internal sealed class GearmandServer : IServerUnderTest
             int port = FreePort();
             // The name carries the test host's pid: CI reaps a gearmand only when its test host is gone.
             string pidFile = System.IO.Path.Combine(PidFileDirectory, $"gearmand-{Environment.ProcessId}-{port}-{Guid.NewGuid():N}.pid");
-            var process = ExternalProgram.Start(Path, Arguments(options, port, pidFile));
-            var server = new GearmandServer(process, port, pidFile);
+            int? httpPort = options.Http ? FreePort() : null;
+            var process = ExternalProgram.Start(Path, Arguments(options, port, pidFile, httpPort));
+            var server = new GearmandServer(process, port, pidFile, httpPort);
             try
             {
                 if (await server.WaitUntilListeningAsync(deadline, ct)) return server;
@@ -96,7 +100,7 @@ internal sealed class GearmandServer : IServerUnderTest
 
     public override string ToString() => $"gearmand at {Host}:{Port} (pid {ProcessId})";
 
-    private static List<string> Arguments(ServerStartOptions options, int port, string pidFile)
+    private static List<string> Arguments(ServerStartOptions options, int port, string pidFile, int? httpPort)
     {
         var args = new List<string>
         {
@@ -111,6 +115,7 @@ internal sealed class GearmandServer : IServerUnderTest
         if (options.WorkerWakeup is { } wakeup) args.AddRange(["-w", wakeup.ToString(CultureInfo.InvariantCulture)]);
         if (options.Exceptions) args.Add("--exceptions");
         if (options.HandlePrefix is { } prefix) args.AddRange(["--job-handle-prefix", prefix]);
+        if (httpPort is { } http) args.AddRange(["-r", "http", "--http-port", http.ToString(CultureInfo.InvariantCulture)]);
         args.AddRange(options.ExtraGearmandArgs);
         return args;
     }
@@ -155,6 +160,12 @@ internal sealed class GearmandServer : IServerUnderTest
             try
             {
                 await client.ConnectAsync(IPAddress.Loopback, Port, ct);
+                if (HttpPort is { } http)
+                {
+                    using var httpClient = new TcpClient();
+                    await httpClient.ConnectAsync(IPAddress.Loopback, http, ct);
+                }
+
                 return true;
             }
             catch (SocketException) when (DateTime.UtcNow < deadline && !_process.HasExited)

@@ -18,6 +18,12 @@ public interface IServerUnderTest : IAsyncDisposable
     /// <summary>What the server logged so far (gearmand's stderr), for failure messages; empty when not captured.</summary>
     string Log { get; }
 
+    /// <summary>The port of gearmand's HTTP job protocol, when started with <see cref="ServerStartOptions.Http"/>.</summary>
+    int? HttpPort => null;
+
+    /// <summary>The monitoring port (ours only), when started with <see cref="ServerStartOptions.Monitoring"/>.</summary>
+    int? MonitorPort => null;
+
     /// <summary>Starts a server of <paramref name="kind"/> on a free loopback port; returns once it accepts connections.</summary>
     static Task<IServerUnderTest> StartAsync(ServerKind kind, ServerStartOptions? options = null, CancellationToken ct = default)
         => TestServers.StartAsync(kind, options, ct);

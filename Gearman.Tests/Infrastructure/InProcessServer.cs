@@ -22,6 +22,10 @@ internal sealed class InProcessServer : IServerUnderTest
 
     public int ProcessId => Environment.ProcessId;
 
+    public int? HttpPort => _server.HttpEndPoint?.Port;
+
+    public int? MonitorPort => _server.MonitorEndPoint?.Port;
+
     public string Log => string.Empty;
 
     public static async Task<IServerUnderTest> StartAsync(ServerStartOptions options, CancellationToken ct)
@@ -62,6 +66,10 @@ internal sealed class InProcessServer : IServerUnderTest
             PostgresConnectionString = options.PostgresConnectionString,
             QueueTable = options.QueueTable ?? Gearman.Server.Persistence.JobStores.DefaultTable,
             Transport = TestServers.Transport,
+            HttpPort = options.Http ? 0 : null,
+            MonitorPort = options.Monitoring ? 0 : null,
+            AdminToken = options.AdminToken,
+            MaxPacketSize = options.MaxPacketSize ?? GearmanServerOptions.Default.MaxPacketSize,
         };
     }
 

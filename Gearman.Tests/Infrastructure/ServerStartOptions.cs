@@ -33,6 +33,18 @@ public sealed record ServerStartOptions
     /// <summary>Our server's <c>--queue-table</c>; null for the default.</summary>
     public string? QueueTable { get; init; }
 
+    /// <summary>Also serve gearmand's HTTP job protocol (<c>-r http --http-port</c>) on a free loopback port: <see cref="IServerUnderTest.HttpPort"/>.</summary>
+    public bool Http { get; init; }
+
+    /// <summary>Our server's <c>--monitor-port</c> on a free loopback port (<see cref="IServerUnderTest.MonitorPort"/>). Ignored by gearmand.</summary>
+    public bool Monitoring { get; init; }
+
+    /// <summary>Our server's <c>--max-packet-size</c>; null for the default. Ignored by gearmand.</summary>
+    public uint? MaxPacketSize { get; init; }
+
+    /// <summary>Our server's <c>--admin-token</c>. Ignored by gearmand.</summary>
+    public string? AdminToken { get; init; }
+
     /// <summary>Further arguments for gearmand only (ignored by our server).</summary>
     public IReadOnlyList<string> ExtraGearmandArgs { get; init; } = [];
 }

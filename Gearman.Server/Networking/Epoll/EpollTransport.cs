@@ -74,17 +74,12 @@ internal sealed class EpollTransport : IHostedService, IDisposable
         return Task.CompletedTask;
     }
 
+    /// <summary>Closes the listening sockets; connections already accepted go on (the drain of --shutdown-timeout).</summary>
+    public Task StopAcceptingAsync(CancellationToken cancellationToken = default) => StopAcceptLoopsAsync(cancellationToken);
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        await _stopAccepting.CancelAsync().ConfigureAwait(false);
-        foreach (var listener in _listeners) listener.Dispose();
-        try
-        {
-            await Task.WhenAll(_acceptLoops).WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        await StopAcceptLoopsAsync(cancellationToken).ConfigureAwait(false);
 
         foreach (var loop in _loops) loop.Stop();
         try
@@ -97,6 +92,19 @@ internal sealed class EpollTransport : IHostedService, IDisposable
         }
     }
 
+    private async Task StopAcceptLoopsAsync(CancellationToken cancellationToken)
+    {
+        await _stopAccepting.CancelAsync().ConfigureAwait(false);
+        foreach (var listener in _listeners) listener.Dispose();
+        try
+        {
+            await Task.WhenAll(_acceptLoops).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     public void Dispose()
     {
         foreach (var listener in _listeners) listener.Dispose();
@@ -104,15 +112,16 @@ internal sealed class EpollTransport : IHostedService, IDisposable
         _stopAccepting.Dispose();
     }
 
-    private static Socket Bind(IPEndPoint endPoint)
+    private Socket Bind(IPEndPoint endPoint)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
             if (endPoint.Address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            Hosting.ListenSocketOptions.Apply(socket, _options);
             socket.Bind(endPoint);
-            socket.Listen(512);
+            socket.Listen(_options.Backlog ?? Hosting.ListenSocketOptions.DefaultBacklog);
             return socket;
         }
         catch (SocketException ex)

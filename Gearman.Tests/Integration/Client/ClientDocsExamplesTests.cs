@@ -11,8 +11,9 @@ using static Gearman.Tests.Integration.Client.ClientTestSupport;
 namespace Gearman.Tests.Integration.Client;
 
 /// <summary>
-/// The examples of docs/client.md, as written there (each region below is copied into the document), run against
-/// gearmand with raw-packet workers for "reverse" (upper-cases, fails on "bad") and "resize" (fails on odd numbers).
+/// The examples of docs/client.md (each <c>// docs:</c> region below is a block there; see DocsSnippetsTests), run
+/// against gearmand and our server with raw-packet workers for "reverse" (reverses, as docs/worker.md's worker does;
+/// fails on "bad") and "resize" (fails on odd numbers).
 /// </summary>
 public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClassFixture<ClientServerFixture>
 {
@@ -26,13 +27,13 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
         var output = new StringWriter();
 
         // docs: quick-start
-        await using var client = new GearmanClient(GearmanClientOptions.Default with { Servers = [server] });
+        await using var client = new GearmanClient(GearmanClientOptions.Default with { Servers = [server] }); // docs shows: await using var client = new GearmanClient(GearmanClientOptions.Default with { Servers = ["localhost:4730"] });
 
-        ReadOnlyMemory<byte> result = await client.ExecuteAsync(reverse, Encoding.UTF8.GetBytes("hello"));
-        output.WriteLine(Encoding.UTF8.GetString(result.Span)); // OLLEH
+        ReadOnlyMemory<byte> result = await client.ExecuteAsync(reverse, Encoding.UTF8.GetBytes("hello")); // docs shows: ReadOnlyMemory<byte> result = await client.ExecuteAsync("reverse", Encoding.UTF8.GetBytes("hello"));
+        output.WriteLine(Encoding.UTF8.GetString(result.Span)); // olleh
         // end
 
-        Assert.Equal("OLLEH", output.ToString().Trim());
+        Assert.Equal("olleh", output.ToString().Trim());
     }
 
     [Theory(Timeout = 60_000)]
@@ -46,7 +47,7 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
         var output = new StringWriter();
 
         // docs: events
-        IObservable<TaskEvent> task = client.Submit(reverse, Encoding.UTF8.GetBytes("hello"));
+        IObservable<TaskEvent> task = client.Submit(reverse, Encoding.UTF8.GetBytes("hello")); // docs shows: IObservable<TaskEvent> task = client.Submit("reverse", Encoding.UTF8.GetBytes("hello"));
 
         await task.Do(e =>
         {
@@ -63,7 +64,7 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
 
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.StartsWith("queued as ", lines[0], StringComparison.Ordinal);
-        Assert.Equal(["1/2", "chunk OL", "warning half way", "2/2", "result LEH"], lines[1..]);
+        Assert.Equal(["1/2", "chunk ol", "warning half way", "2/2", "result leh"], lines[1..]);
     }
 
     [Theory(Timeout = 60_000)]
@@ -79,7 +80,7 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
         // docs: failures
         try
         {
-            await client.ExecuteAsync(reverse, Encoding.UTF8.GetBytes("bad"), new GearmanJobOptions { Timeout = TimeSpan.FromSeconds(30) });
+            await client.ExecuteAsync(reverse, Encoding.UTF8.GetBytes("bad"), new GearmanJobOptions { Timeout = TimeSpan.FromSeconds(30) }); // docs shows: await client.ExecuteAsync("reverse", Encoding.UTF8.GetBytes("bad"), new GearmanJobOptions { Timeout = TimeSpan.FromSeconds(30) });
         }
         catch (GearmanJobException ex) // WORK_EXCEPTION: the worker's message is in ExceptionData
         {
@@ -112,7 +113,7 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
         });
 
         // docs: background
-        JobHandle job = await client.SubmitBackgroundAsync(report, Encoding.UTF8.GetBytes("2024-06"),
+        JobHandle job = await client.SubmitBackgroundAsync(report, Encoding.UTF8.GetBytes("2024-06"), // docs shows: JobHandle job = await client.SubmitBackgroundAsync("nightly_report", Encoding.UTF8.GetBytes("2024-06"),
             new GearmanJobOptions { Priority = JobPriority.Low, Unique = "report-2024-06" });
 
         JobStatus status = await client.GetStatusAsync(job);
@@ -142,7 +143,7 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
         // docs: batch
         // Ten tasks, at most four in flight (libgearman: add_task x10, then run_tasks).
         var outcomes = await Enumerable.Range(0, 10)
-            .Select(i => client.Submit(resize, Encoding.UTF8.GetBytes($"{i}"))
+            .Select(i => client.Submit(resize, Encoding.UTF8.GetBytes($"{i}")) // docs shows: .Select(i => client.Submit("resize", Encoding.UTF8.GetBytes($"{i}"))
                 .ToResult()
                 .Select(result => (Index: i, Result: result, Error: (Exception?)null))
                 .Catch((GearmanException error) => Observable.Return((Index: i, Result: ReadOnlyMemory<byte>.Empty, Error: (Exception?)error))))
@@ -175,11 +176,11 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
         // docs: forkjoin
         string[] words = ["alpha", "beta", "gamma"];
         ReadOnlyMemory<byte>[] results = await ObservableEx.ForkJoin(
-            words.Select(w => client.Submit(reverse, Encoding.UTF8.GetBytes(w)).ToResult()));
+            words.Select(w => client.Submit(reverse, Encoding.UTF8.GetBytes(w)).ToResult())); // docs shows: words.Select(w => client.Submit("reverse", Encoding.UTF8.GetBytes(w)).ToResult()));
         // results[i] belongs to words[i]; the first failure would end the whole ForkJoin with that error.
         // end
 
-        Assert.Equal(["AHPLA", "ATEB", "AMMAG"], results.Select(r => Text(r)));
+        Assert.Equal(["ahpla", "ateb", "ammag"], results.Select(r => Text(r)));
 
         var failing = ObservableEx.ForkJoin(new[] { "ok", "bad" }.Select(w => client.Submit(reverse, Encoding.UTF8.GetBytes(w)).ToResult()));
         await Assert.ThrowsAsync<GearmanJobException>(async () => await failing);
@@ -237,7 +238,7 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
                     return;
                 }
 
-                string reversed = new([.. job.PayloadText.ToUpperInvariant().Reverse()]);
+                string reversed = new([.. job.PayloadText.Reverse()]);
                 int half = reversed.Length / 2;
                 await job.StatusAsync(1, 2);
                 await job.DataAsync(reversed[..half]);

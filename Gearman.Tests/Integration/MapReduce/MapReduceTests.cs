@@ -44,9 +44,51 @@ public sealed class MapReduceTests
         var reduced = new ConcurrentQueue<string>();
         await using var rig = await MapReduceRig.StartWordsAsync(kind, reduced);
 
-        var error = await Assert.ThrowsAsync<GearmanJobFailedException>(() => rig.ReduceAsync(Sentence + " fail"));
+        // The reducer's failure is the reason the client reads (libgearman would send a bare WORK_FAIL).
+        var error = await Assert.ThrowsAsync<GearmanJobException>(() => rig.ReduceAsync(Sentence + " fail"));
         Assert.Equal(rig.Mapper, error.Function);
+        string reason = Text(error.ExceptionData);
+        Assert.Contains($"The {rig.Reducer} job for chunk 5 failed", reason, StringComparison.Ordinal);
+        Assert.Contains("failed (WORK_FAIL)", reason, StringComparison.Ordinal);
         Assert.Contains("fail", reduced);
+    }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task A_reducer_exception_reaches_the_client_inside_the_map_jobs_exception(ServerKind kind)
+    {
+        await using var rig = await MapReduceRig.StartAsync(kind, "mr_split", "mr_throwing", (worker, mapper, reducer) =>
+        {
+            worker.AddMapper(mapper, SplitWords, Concatenate, GearmanMapperOptions.Default);
+            worker.AddFunction(
+                reducer,
+                (job, _) => Text(job.Workload) == "boom" ? throw new InvalidOperationException("reducer says no") : ValueTask.FromResult(job.Workload),
+                Reducers());
+        });
+
+        var error = await Assert.ThrowsAsync<GearmanJobException>(() => rig.ReduceAsync("one boom two"));
+        string reason = Text(error.ExceptionData);
+        Assert.Contains($"The {rig.Reducer} job for chunk 1 failed", reason, StringComparison.Ordinal);
+        Assert.Contains("reducer says no", reason, StringComparison.Ordinal);
+    }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Without_SendExceptions_a_failing_reducer_job_fails_the_map_job_with_WORK_FAIL(ServerKind kind)
+    {
+        await using var server = await TestServers.StartAsync(kind, MapReduceRig.WithExceptions, Ct);
+        var (mapper, reducer) = (TestNames.Unique("mr_split"), TestNames.Unique("mr_echo"));
+        await using var worker = new GearmanWorker(Options(server) with { SendExceptions = false });
+        worker.AddMapper(mapper, SplitWords, Concatenate, GearmanMapperOptions.Default);
+        worker.AddFunction(reducer, EchoOrReact(new ConcurrentQueue<string>()), Reducers());
+        await worker.StartAsync(Ct);
+        await using var client = NewClient(server);
+
+        var error = await Assert.ThrowsAsync<GearmanJobFailedException>(
+            () => client.ExecuteReduceAsync(mapper, reducer, Bytes("a fail"), cancellationToken: Ct).AsTask().Within());
+        Assert.Equal(mapper, error.Function);
     }
 
     [Theory(Timeout = 60_000)]
@@ -200,7 +242,7 @@ public sealed class MapReduceTests
 
         try
         {
-            await Assert.ThrowsAsync<GearmanJobFailedException>(() => rig.ReduceAsync("go"));
+            await Assert.ThrowsAsync<GearmanJobException>(() => rig.ReduceAsync("go"));
             await mapperCancelled.Task.Within();
             Assert.Equal(parallelism - 1, Volatile.Read(ref held)); // those reducer jobs still run: detached, not awaited
             Assert.InRange(Volatile.Read(ref produced), parallelism, (parallelism * 2) + 2); // the mapper was not drained
@@ -239,7 +281,8 @@ public sealed class MapReduceTests
 
         try
         {
-            await Assert.ThrowsAsync<GearmanJobFailedException>(() => rig.ReduceAsync(Sentence));
+            var error = await Assert.ThrowsAsync<GearmanJobException>(() => rig.ReduceAsync(Sentence));
+            Assert.Contains("did not finish within 300 ms", Text(error.ExceptionData), StringComparison.Ordinal);
         }
         finally
         {
@@ -276,7 +319,7 @@ public sealed class MapReduceTests
 
         Assert.Equal("this", Text(await rig.ReduceAsync(Sentence)));
         Assert.Equal(5, reduced.Count);
-        await Assert.ThrowsAsync<GearmanJobFailedException>(() => rig.ReduceAsync("first fail"));
+        await Assert.ThrowsAsync<GearmanJobException>(() => rig.ReduceAsync("first fail"));
     }
 
     [Theory(Timeout = 60_000)]

@@ -17,14 +17,7 @@ namespace Gearman.Tests.Integration.MapReduce;
 /// </summary>
 public sealed class MapReduceWireTests
 {
-    private static GearmanWorkerOptions WorkerOptions(ScriptedJobServer server) => GearmanWorkerOptions.Default with
-    {
-        Servers = [server.Address],
-        ReconnectDelay = TimeSpan.FromMilliseconds(20),
-        MaxReconnectDelay = TimeSpan.FromMilliseconds(100),
-        ShutdownTimeout = TimeSpan.FromSeconds(1),
-        LoggerFactory = TestLogging.Factory,
-    };
+    private static GearmanWorkerOptions WorkerOptions(ScriptedJobServer server) => server.WorkerOptions();
 
     [Fact(Timeout = 30_000)]
     public async Task The_reduce_shorthands_send_SUBMIT_REDUCE_JOB_with_four_fields_before_the_data()

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Threading.Tasks.Dataflow;
+using Gearman.Reactive.Client;
 using Gearman.Reactive.Hosting;
 using Gearman.Reactive.Worker;
 using Gearman.Tests.Infrastructure;
@@ -11,8 +12,9 @@ using static Gearman.Tests.Integration.Worker.WorkerTestKit;
 namespace Gearman.Tests.Integration.Worker;
 
 /// <summary>
-/// The examples of docs/worker.md, verbatim except for the server address (and <c>RunAsync</c> in the hosting example,
-/// which becomes start / stop). Keep the two in step.
+/// The examples of docs/worker.md: each <c>// docs:</c> region is a block there (DocsSnippetsTests checks it), with the
+/// server address, and <c>RunAsync</c> in the hosting example (which becomes start / stop), marked as the page shows them.
+/// Each test has its own server, so the functions keep the names the page gives them.
 /// </summary>
 public sealed class WorkerDocsExamplesTests
 {
@@ -24,15 +26,14 @@ public sealed class WorkerDocsExamplesTests
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string address = $"{server.Host}:{server.Port}";
 
-        // --- docs/worker.md: Quick start (function renamed per test run) ---
-        string echo = TestNames.Unique("echo");
-        await using var worker = new GearmanWorker(GearmanWorkerOptions.Default with { Servers = [address] });
-        worker.AddFunction(echo, (job, _) => ValueTask.FromResult(job.Workload), GearmanFunctionOptions.Default);
+        // docs: worker-quick-start
+        await using var worker = new GearmanWorker(GearmanWorkerOptions.Default with { Servers = [address] }); // docs shows: await using var worker = new GearmanWorker(GearmanWorkerOptions.Default with { Servers = ["localhost:4730"] });
+        worker.AddFunction("echo", (job, _) => ValueTask.FromResult(job.Workload), GearmanFunctionOptions.Default);
         await worker.StartAsync();
-        // ---
+        // end
 
         await using var client = await RawGearmanConnection.ConnectAsync(server, Ct);
-        string h = await SubmitAsync(client, echo, "ping");
+        string h = await SubmitAsync(client, "echo", "ping");
         Assert.Equal([$"WorkComplete {h}|ping"], (await ReadUntilEndAsync(client)).Select(Describe));
     }
 
@@ -43,23 +44,27 @@ public sealed class WorkerDocsExamplesTests
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         await using var worker = new GearmanWorker(Options(server));
-        string reverse = TestNames.Unique("reverse");
 
-        // --- docs/worker.md: AddFunction ---
-        worker.AddFunction(reverse, async (job, ct) =>
+        // docs: worker-addfunction
+        worker.AddFunction("reverse", async (job, ct) =>
         {
             await job.SendStatusAsync(1, 2, ct);                       // progress, to every waiting client
             byte[] reversed = job.Workload.ToArray();
             Array.Reverse(reversed);
-            await job.SendDataAsync(reversed.AsMemory(0, 1), ct);     // a partial result (WORK_DATA)
-            return reversed;                                           // WORK_COMPLETE with this payload
+            int half = reversed.Length / 2;
+            await job.SendDataAsync(reversed.AsMemory(0, half), ct);  // a partial result (WORK_DATA)
+            return reversed.AsMemory(half);                            // WORK_COMPLETE with the rest
         }, GearmanFunctionOptions.Default with { BoundedCapacity = 8, MaxDegreeOfParallelism = 4, Timeout = TimeSpan.FromMinutes(1) });
-        // ---
+        // end
         await worker.StartAsync(Ct);
 
         await using var client = await RawGearmanConnection.ConnectAsync(server, Ct);
-        string h = await SubmitAsync(client, reverse, "abc");
-        Assert.Equal([$"WorkStatus {h}|1|2", $"WorkData {h}|c", $"WorkComplete {h}|cba"], (await ReadUntilEndAsync(client)).Select(Describe));
+        string h = await SubmitAsync(client, "reverse", "abcd");
+        Assert.Equal([$"WorkStatus {h}|1|2", $"WorkData {h}|dc", $"WorkComplete {h}|ba"], (await ReadUntilEndAsync(client)).Select(Describe));
+
+        // docs/client.md's quick start with this worker prints what it says: the data chunk and the rest, "olleh".
+        await using var sdkClient = new GearmanClient(GearmanClientOptions.Default with { Servers = [$"{server.Host}:{server.Port}"] });
+        Assert.Equal("olleh", Text(await sdkClient.ExecuteAsync("reverse", Bytes("hello"), cancellationToken: Ct).AsTask().Within()));
     }
 
     [Theory(Timeout = 60_000)]
@@ -69,11 +74,10 @@ public sealed class WorkerDocsExamplesTests
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         await using var worker = new GearmanWorker(Options(server));
-        string wordcount = TestNames.Unique("wordcount");
         await using var client = await RawGearmanConnection.ConnectAsync(server, Ct);
 
-        // --- docs/worker.md: Jobs ---
-        var jobs = worker.Jobs(wordcount, GearmanFunctionOptions.Default with { BoundedCapacity = 16 });
+        // docs: worker-jobs
+        var jobs = worker.Jobs("wordcount", GearmanFunctionOptions.Default with { BoundedCapacity = 16 });
         var count = new TransformBlock<GearmanJob, (GearmanJob Job, int Words)>(
             job => (job, Encoding.UTF8.GetString(job.Workload.Span).Split(' ', StringSplitOptions.RemoveEmptyEntries).Length),
             new ExecutionDataflowBlockOptions { BoundedCapacity = 8, MaxDegreeOfParallelism = 4, EnsureOrdered = false });
@@ -83,12 +87,16 @@ public sealed class WorkerDocsExamplesTests
         jobs.LinkTo(count, new DataflowLinkOptions { PropagateCompletion = true });
         count.LinkTo(reply, new DataflowLinkOptions { PropagateCompletion = true });
         await worker.StartAsync();
-        // ... (the test submits a job here)
-        string h = await SubmitAsync(client, wordcount, "this dog does not hunt");
-        Assert.Equal([$"WorkComplete {h}|5"], (await ReadUntilEndAsync(client)).Select(Describe));
+        await SubmitOneAsync(); // docs shows: // ...
         await worker.StopAsync();   // completes `jobs`; completion flows to `count`, then to `reply`
         await reply.Completion;
-        // ---
+        // end
+
+        async Task SubmitOneAsync()
+        {
+            string h = await SubmitAsync(client, "wordcount", "this dog does not hunt");
+            Assert.Equal([$"WorkComplete {h}|5"], (await ReadUntilEndAsync(client)).Select(Describe));
+        }
     }
 
     [Theory(Timeout = 60_000)]
@@ -98,19 +106,18 @@ public sealed class WorkerDocsExamplesTests
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string address = $"{server.Host}:{server.Port}";
-        string echo = TestNames.Unique("echo");
 
-        // --- docs/worker.md: Hosting (two servers in the docs; one here) ---
+        // docs: worker-hosting
         var builder = Host.CreateApplicationBuilder();
         builder.Services.AddGearmanWorker(
-            options => options with { Servers = [address], ClientId = "thumbnailer" },
-            (services, worker) => worker.AddFunction(echo, (job, _) => ValueTask.FromResult(job.Workload), GearmanFunctionOptions.Default));
+            options => options with { Servers = [address], ClientId = "thumbnailer" }, // docs shows: options => options with { Servers = ["jobs1:4730", "jobs2:4730"], ClientId = "thumbnailer" },
+            (services, worker) => worker.AddFunction("echo", (job, _) => ValueTask.FromResult(job.Workload), GearmanFunctionOptions.Default));
         using var host = builder.Build();
-        await host.StartAsync(Ct);   // the docs: await host.RunAsync();
-        // ---
+        await host.StartAsync(Ct); // docs shows: await host.RunAsync();
+        // end
 
         await using var client = await RawGearmanConnection.ConnectAsync(server, Ct);
-        string h = await SubmitAsync(client, echo, "hosted");
+        string h = await SubmitAsync(client, "echo", "hosted");
         Assert.Equal([$"WorkComplete {h}|hosted"], (await ReadUntilEndAsync(client)).Select(Describe));
         await host.StopAsync(Ct);
     }

@@ -41,7 +41,16 @@ public sealed class PartitionInteropTests
         // Our mapper submits and aggregates in chunk order (HEAD's order).
         Assert.Equal(["ret GEARMAN_SUCCESS", "result thisdogdoesnothunt"], await RunClientAsync(server, "partition", split, echo, Sentence));
         Assert.Equal(["ret GEARMAN_WORK_EXCEPTION", "result NULL"], await RunClientAsync(server, "partition", split, echo, Sentence + " mapper_fail"));
-        Assert.Equal(["ret GEARMAN_WORK_FAIL", "result NULL"], await RunClientAsync(server, "partition", split, echo, Sentence + " fail"));
+        // A failed reducer job: our mapper sends WORK_EXCEPTION with the reducer's failure (libgearman's own mapper a bare
+        // WORK_FAIL, below), or WORK_FAIL as libgearman does when the worker sends no exceptions.
+        Assert.Equal(["ret GEARMAN_WORK_EXCEPTION", "result NULL"], await RunClientAsync(server, "partition", split, echo, Sentence + " fail"));
+        string plainSplit = TestNames.Unique("p_split_plain");
+        await using (var plain = new GearmanWorker(Options(server) with { SendExceptions = false }))
+        {
+            plain.AddMapper(plainSplit, SplitWords, Concatenate, GearmanMapperOptions.Default);
+            await plain.StartAsync(Ct);
+            Assert.Equal(["ret GEARMAN_WORK_FAIL", "result NULL"], await RunClientAsync(server, "partition", plainSplit, echo, Sentence + " fail"));
+        }
         await echoWorker.WaitForLineAsync(l => l == $"job {echo} fail", RunTimeout, Ct);
 
         // A plain job: the words come back as WORK_DATA.

@@ -144,6 +144,36 @@ public sealed class ClientInternalsTests
         Assert.Same(failure, await Assert.ThrowsAsync<InvalidOperationException>(() => queue.WaitToReadAsync(Ct).AsTask()));
     }
 
+    [Fact(Timeout = 30_000)]
+    public async Task The_event_queue_rethrows_a_shared_error_with_its_original_stack_trace_to_every_consumer()
+    {
+        // Coalesced subscriptions complete with one exception instance; a plain rethrow would replace its stack trace.
+        Exception failure;
+        try
+        {
+            ThrowFromTheReadLoop();
+            throw new InvalidOperationException("unreachable");
+        }
+        catch (InvalidOperationException ex)
+        {
+            failure = ex;
+        }
+
+        var queues = new[] { new TaskEventQueue(), new TaskEventQueue() };
+        var waits = queues.Select(q => q.WaitToReadAsync(Ct).AsTask()).ToArray(); // waiting: the slow path
+        Assert.All(waits, w => Assert.False(w.IsCompleted));
+        foreach (var q in queues) q.TryComplete(failure);
+
+        foreach (var wait in waits)
+        {
+            var caught = await Assert.ThrowsAsync<InvalidOperationException>(() => wait);
+            Assert.Same(failure, caught);
+            Assert.Contains(nameof(ThrowFromTheReadLoop), caught.StackTrace, StringComparison.Ordinal);
+        }
+
+        static void ThrowFromTheReadLoop() => throw new InvalidOperationException("lost");
+    }
+
     [Fact]
     public async Task Waiting_on_the_event_queue_can_be_cancelled_and_release_drops_everything()
     {

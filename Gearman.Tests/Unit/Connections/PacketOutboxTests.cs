@@ -141,6 +141,98 @@ public sealed class PacketOutboxTests
         await loop.WaitAsync(TimeSpan.FromSeconds(10), Ct);
     }
 
+    [Fact(Timeout = 30_000)]
+    public async Task Above_its_high_water_mark_a_sender_waits_until_the_write_loop_takes_the_queue()
+    {
+        // A transport that takes nothing until the reader reads (pause at 1 byte): the loop's first flush blocks.
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1, useSynchronizationContext: false));
+        using var outbox = new PacketOutbox(PacketMagic.Request, highWaterMark: 1000);
+        var loop = outbox.RunAsync(pipe.Writer, Ct);
+        var payload = new byte[400];
+
+        // Under the mark the wait completes synchronously; the first packet goes into the blocked flush.
+        Assert.True(outbox.WaitForRoomAsync(Ct).IsCompletedSuccessfully);
+        Assert.True(outbox.Send(PacketType.EchoReq, payload));
+        Assert.True(SpinWait.SpinUntil(() => outbox.PendingBytes == 0, TimeSpan.FromSeconds(10)), "the loop never took the first packet");
+
+        int sent = 1;
+        ValueTask<SendTurn> room;
+        while ((room = outbox.WaitForRoomAsync(Ct)).IsCompletedSuccessfully)
+        {
+            Assert.True(outbox.Send(PacketType.EchoReq, payload));
+            sent++;
+            Assert.True(sent < 10, "the sender never had to wait");
+        }
+
+        // Queued: at most the mark plus the packet that crossed it.
+        Assert.InRange(outbox.PendingBytes, 1000, 1000 + 412);
+        var waiting = room.AsTask();
+        Assert.False(waiting.IsCompleted);
+
+        // The reader drains: the loop takes the queue and the sender goes on.
+        var drained = ReadAllAsync(pipe.Reader, sent);
+        (await waiting.WaitAsync(TimeSpan.FromSeconds(10), Ct)).Dispose();
+        Assert.Equal(sent, (await drained.WaitAsync(TimeSpan.FromSeconds(10), Ct)).Count);
+        outbox.Complete();
+        await loop.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Completing_the_outbox_releases_waiting_senders_and_an_outbox_without_a_mark_never_waits()
+    {
+        using var outbox = new PacketOutbox(PacketMagic.Request, highWaterMark: 100);
+        Assert.True(outbox.Send(PacketType.EchoReq, new byte[200])); // no write loop: the bytes stay queued
+        var waiting = outbox.WaitForRoomAsync(Ct).AsTask();
+        Assert.False(waiting.IsCompleted);
+        outbox.Complete();
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.False(outbox.Send(PacketType.EchoReq, new byte[1]));
+
+        using var unbounded = new PacketOutbox(PacketMagic.Response);
+        for (int i = 0; i < 100; i++) unbounded.Send(PacketType.EchoRes, new byte[1000]);
+        Assert.True(unbounded.WaitForRoomAsync(Ct).IsCompletedSuccessfully);
+        Assert.Equal(0, unbounded.HighWaterMark);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Senders_that_waited_get_room_one_at_a_time_each_after_the_previous_one_has_sent()
+    {
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1, useSynchronizationContext: false));
+        using var outbox = new PacketOutbox(PacketMagic.Request, highWaterMark: 100);
+        var loop = outbox.RunAsync(pipe.Writer, Ct);
+        Assert.True(outbox.Send(PacketType.EchoReq, new byte[200])); // taken by the loop, whose flush then blocks
+        Assert.True(SpinWait.SpinUntil(() => outbox.PendingBytes == 0, TimeSpan.FromSeconds(10)), "the loop never took the first packet");
+        Assert.True(outbox.Send(PacketType.EchoReq, new byte[200])); // queued: over the mark
+
+        var first = outbox.WaitForRoomAsync(Ct).AsTask();
+        var second = outbox.WaitForRoomAsync(Ct).AsTask();
+        var drained = ReadAllAsync(pipe.Reader, 3);
+
+        // The drain lets the first in; the second still waits: the first has not queued its packet yet.
+        using (await first.WaitAsync(TimeSpan.FromSeconds(10), Ct))
+        {
+            Assert.False(second.IsCompleted);
+            Assert.True(outbox.Send(PacketType.EchoReq, new byte[200]));
+        }
+
+        // Its packet put the queue over the mark again: the second goes on only after the next drain.
+        (await second.WaitAsync(TimeSpan.FromSeconds(10), Ct)).Dispose();
+        Assert.Equal(3, (await drained.WaitAsync(TimeSpan.FromSeconds(10), Ct)).Count);
+        outbox.Complete();
+        await loop.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_waiting_sender_can_cancel()
+    {
+        using var outbox = new PacketOutbox(PacketMagic.Request, highWaterMark: 100);
+        outbox.Send(PacketType.EchoReq, new byte[200]);
+        using var cts = new CancellationTokenSource();
+        var waiting = outbox.WaitForRoomAsync(cts.Token).AsTask();
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+    }
+
     private static PacketType[] Types(byte[] bytes)
     {
         var buffer = new ReadOnlySequence<byte>(bytes);
