@@ -27,7 +27,7 @@ public sealed partial class GearmanClient : IGearmanClient
         GearmanJobOptions? options = null,
         CancellationToken cancellationToken = default)
     {
-        var request = SubmitRequest.Create(function, payload, options);
+        var request = SubmitRequest.Create(function, payload, options, Options.MaxPacketSize);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         return ReadEventsCoreAsync(request, cancellationToken);
     }
@@ -49,7 +49,6 @@ public sealed partial class GearmanClient : IGearmanClient
     {
         long start = GearmanMetrics.TaskStarted(request.Function, Options.TimeProvider);
         var subscription = new TaskSubscription();
-        request = StartTracing(request, subscription);
         using var deadline = Deadline.Start(request.Options.Timeout, Options.TimeProvider, cancellationToken);
         var token = deadline?.Token ?? cancellationToken;
         bool ended = false;
@@ -57,6 +56,7 @@ public sealed partial class GearmanClient : IGearmanClient
         {
             try
             {
+                request = StartTracing(request, subscription);
                 await DispatchAsync(new ClientJob(request, subscription), token).ConfigureAwait(false);
             }
             catch (Exception ex)

@@ -34,10 +34,10 @@ public sealed partial class GearmanClient
         // Locals that live across an await enlarge the state machine every run allocates: the token and the queue are
         // re-read rather than kept, which pays for the metrics start time.
         long start = GearmanMetrics.TaskStarted(request.Function, Options.TimeProvider);
-        request = StartTracing(request, subscription);
         using var deadline = Deadline.Start(request.Options.Timeout, Options.TimeProvider, cancellationToken);
         try
         {
+            request = StartTracing(request, subscription);
             await DispatchAsync(new ClientJob(request, subscription), deadline?.Token ?? cancellationToken).ConfigureAwait(false);
             while (await subscription.Events.WaitToReadAsync(deadline?.Token ?? cancellationToken).ConfigureAwait(false))
             {
