@@ -37,6 +37,7 @@ public sealed partial class GearmanClient
         using var deadline = Deadline.Start(request.Options.Timeout, Options.TimeProvider, cancellationToken);
         try
         {
+            request = StartTracing(request, subscription);
             await DispatchAsync(new ClientJob(request, subscription), deadline?.Token ?? cancellationToken).ConfigureAwait(false);
             while (await subscription.Events.WaitToReadAsync(deadline?.Token ?? cancellationToken).ConfigureAwait(false))
             {
@@ -51,16 +52,20 @@ public sealed partial class GearmanClient
         catch (OperationCanceledException) when (deadline is { Expired: true } && !cancellationToken.IsCancellationRequested)
         {
             GearmanMetrics.TaskFinished(request.Function, GearmanMetrics.TaskOutcome.Timeout, start, Options.TimeProvider);
-            throw TimedOut(request);
+            var timeout = TimedOut(request);
+            GearmanTracing.Failed(subscription.Activity, timeout);
+            throw timeout;
         }
         catch (Exception ex)
         {
             GearmanMetrics.TaskFinished(request.Function, GearmanMetrics.OutcomeOf(ex), start, Options.TimeProvider);
+            GearmanTracing.Failed(subscription.Activity, ex);
             throw;
         }
         finally
         {
             subscription.Detach();
+            subscription.Activity?.Dispose();
         }
     }
 

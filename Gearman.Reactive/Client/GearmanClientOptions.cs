@@ -1,10 +1,11 @@
+using Gearman.Reactive.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Gearman.Reactive.Client;
 
 /// <summary>Settings of a <see cref="GearmanClient"/>. Immutable: derive variants with <c>with</c>.</summary>
-public sealed record GearmanClientOptions
+public sealed record GearmanClientOptions : IGearmanConnectionOptions
 {
     /// <summary>The defaults: one job server at <c>localhost:4730</c>.</summary>
     public static GearmanClientOptions Default { get; } = new();
@@ -30,12 +31,12 @@ public sealed record GearmanClientOptions
     /// <summary>
     /// How long a server that could not be reached (or whose connection was lost) is skipped before the next connect
     /// attempt. Doubles after each consecutive failure up to <see cref="MaxReconnectDelay"/>; reset by a successful
-    /// connect. Default: 100 milliseconds.
+    /// connect; each pause is jittered by ±20 %, as the worker's. Default: 100 milliseconds.
     /// </summary>
-    public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(100);
+    public TimeSpan ReconnectDelay { get; init; } = ReconnectBackoff.DefaultDelay;
 
     /// <summary>The longest back-off between connect attempts to one server. Default: 10 seconds.</summary>
-    public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan MaxReconnectDelay { get; init; } = ReconnectBackoff.DefaultMaxDelay;
 
     /// <summary>
     /// The largest packet body accepted from a server, in bytes, and the largest submit this client sends: a job whose

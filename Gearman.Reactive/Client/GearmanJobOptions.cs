@@ -41,4 +41,12 @@ public sealed record GearmanJobOptions
     /// server). Default: <see cref="System.Threading.Timeout.InfiniteTimeSpan"/>.
     /// </summary>
     public TimeSpan Timeout { get; init; } = System.Threading.Timeout.InfiniteTimeSpan;
+
+    /// <summary>
+    /// Whether to wrap the payload in the trace-context envelope (docs/client.md, Tracing), so that a Gearman.Reactive
+    /// worker whose function has <see cref="Worker.GearmanFunctionOptions.TraceContext"/> parents its span with this
+    /// task's span. Only for SDK-to-SDK functions: other peers see the envelope as part of the workload. It also
+    /// defeats coalescing on the payload (<c>Unique = "-"</c>). Default: false, so the payload goes out unchanged.
+    /// </summary>
+    public bool TraceContext { get; init; }
 }

@@ -281,13 +281,12 @@ internal sealed partial class ServerSession : IPacketHandler
         }
     }
 
-    /// <summary>Skip this server for a while; the delay doubles per consecutive failure. Under the lock.</summary>
+    /// <summary>Skip this server for a while (<see cref="ReconnectBackoff"/>). Under the lock.</summary>
     private void BackOff(Exception error)
     {
         _lastError = error;
-        _retryAt = _time.GetTimestamp() + (long)(_backoff.TotalSeconds * _time.TimestampFrequency);
-        var next = _backoff * 2;
-        _backoff = next > _options.MaxReconnectDelay ? _options.MaxReconnectDelay : next;
+        _retryAt = _time.GetTimestamp() + (long)(ReconnectBackoff.Jittered(_backoff).TotalSeconds * _time.TimestampFrequency);
+        _backoff = ReconnectBackoff.Next(_backoff, _options.MaxReconnectDelay);
     }
 
     /// <summary>

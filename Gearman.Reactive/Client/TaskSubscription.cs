@@ -37,8 +37,12 @@ internal sealed class TaskSubscription
         set => Volatile.Write(ref _job, value);
     }
 
+    /// <summary>The task's span while it is traced (set before the submit, ended by the consumer), else null.</summary>
+    public System.Diagnostics.Activity? Activity { get; set; }
+
     public void Publish(in TaskEvent e)
     {
+        if (Activity is { } activity) Gearman.Reactive.Diagnostics.GearmanTracing.OnTaskEvent(activity, e);
         if ((_ignored & (1 << (int)e.Kind)) == 0) _events.TryWrite(e);
     }
 

@@ -1,8 +1,5 @@
 using Gearman.Reactive.Worker;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Gearman.Reactive.Hosting;
 
@@ -14,11 +11,16 @@ internal sealed class GearmanWorkerHostedService : IHostedService, IAsyncDisposa
         Func<GearmanWorkerOptions, GearmanWorkerOptions> configureOptions,
         Action<IServiceProvider, GearmanWorker> configureFunctions)
     {
-        var loggerFactory = services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
-        var options = configureOptions(GearmanWorkerOptions.Default with { LoggerFactory = loggerFactory })
+        var options = configureOptions(GearmanOptionsDefaults.Worker(services))
             ?? throw new InvalidOperationException("configureOptions returned null.");
         Worker = new GearmanWorker(options);
         configureFunctions(services, Worker);
+    }
+
+    /// <summary>Runs a worker the container owns (the one resolvable as <see cref="GearmanWorker"/>).</summary>
+    public GearmanWorkerHostedService(GearmanWorker worker)
+    {
+        Worker = worker;
     }
 
     /// <summary>The worker this service runs.</summary>

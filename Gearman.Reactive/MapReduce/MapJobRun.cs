@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using Gearman.Reactive.Connections;
+using Gearman.Reactive.Diagnostics;
 using Gearman.Reactive.Client;
 using Gearman.Reactive.Worker;
 
@@ -76,7 +77,19 @@ internal sealed class MapJobRun
         try
         {
             var results = ReadResultsAsync(token);
-            if (_handler.Aggregator is { } aggregate) result = await aggregate(results, token).ConfigureAwait(false);
+            if (_handler.Aggregator is { } aggregate)
+            {
+                using var aggregation = GearmanTracing.StartAggregate(_job);
+                try
+                {
+                    result = await aggregate(results, token).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    GearmanTracing.Failed(aggregation, ex);
+                    throw;
+                }
+            }
 
             // Whatever the aggregator left unread must still succeed.
             await foreach (var unused in results.ConfigureAwait(false))

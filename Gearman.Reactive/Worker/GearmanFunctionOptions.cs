@@ -29,4 +29,11 @@ public sealed record GearmanFunctionOptions
     /// most <see cref="BoundedCapacity"/> run in practice. Ignored by <c>Jobs</c>, whose consumer sets its own. Default: 1.
     /// </summary>
     public int MaxDegreeOfParallelism { get; init; } = 1;
+
+    /// <summary>
+    /// Whether jobs may carry the trace-context envelope (docs/worker.md, Tracing): a workload that starts with it is
+    /// stripped before the handler sees it and the handler's span becomes a child of the client's; other workloads pass
+    /// unchanged, so plain peers can still call the function. Default: false (workloads are never inspected).
+    /// </summary>
+    public bool TraceContext { get; init; }
 }

@@ -94,6 +94,9 @@ public sealed class GearmanJob
     /// <summary>The effective timeout of the job (at least one second), or null when it has none.</summary>
     internal TimeSpan? Timeout { get; }
 
+    /// <summary>The client's span context from the job's trace-context envelope, or null.</summary>
+    internal System.Diagnostics.ActivityContext? TraceParent { get; set; }
+
     /// <summary>The connection the job arrived on; results go back on it.</summary>
     internal WorkerConnection Connection => _connection;
 

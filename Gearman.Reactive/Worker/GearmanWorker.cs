@@ -1,6 +1,7 @@
 using System.Text;
 using System.Threading.Tasks.Dataflow;
 using Gearman.Reactive.Connections;
+using Gearman.Reactive.Diagnostics;
 using Gearman.Reactive.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -254,7 +255,7 @@ public sealed partial class GearmanWorker : IAsyncDisposable
             ArgumentException.ThrowIfNullOrEmpty(function, paramName);
             PacketArgument.ThrowIfContainsNul(function, paramName, "A function name");
             if (registered.Exists(f => f.Name == function)) throw new ArgumentException($"Function '{function}' is listed twice.", paramName);
-            registered.Add(new RegisteredFunction(function, options.Timeout));
+            registered.Add(new RegisteredFunction(function, options.Timeout, options.TraceContext));
         }
 
         if (registered.Count == 0) throw new ArgumentException("At least one function is required.", paramName);
@@ -265,6 +266,7 @@ public sealed partial class GearmanWorker : IAsyncDisposable
     {
         var lane = job.Connection.Lane;
         bool released = false;
+        using var activity = GearmanTracing.StartProcess(job);
         try
         {
             // A job taken away while it waited in the block (lost connection, timeout, stop) is not started.
@@ -292,12 +294,14 @@ public sealed partial class GearmanWorker : IAsyncDisposable
         }
         catch (GearmanJobRetryException ex)
         {
+            GearmanTracing.Failed(activity, ex);
             Log.JobRetried(lane.Worker.Logger, job.Handle, job.Function, job.Connection.Endpoint, ex);
             await job.RetryAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
             var worker = lane.Worker;
+            GearmanTracing.Failed(activity, ex);
             Log.HandlerFailed(worker.Logger, job.Handle, job.Function, ex);
             if (worker.Options.SendExceptions) await job.FailWithExceptionAsync(ex.Message).ConfigureAwait(false);
             else await job.FailAsync().ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using Gearman.Reactive.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -6,7 +7,7 @@ namespace Gearman.Reactive.Worker;
 /// <summary>
 /// Settings of a <see cref="GearmanWorker"/>. Immutable: change a copy with <c>with</c>, starting from <see cref="Default"/>.
 /// </summary>
-public sealed record GearmanWorkerOptions
+public sealed record GearmanWorkerOptions : IGearmanConnectionOptions
 {
     /// <summary>The defaults: one job server at <c>localhost:4730</c>, no client ID, 30 s graceful-stop bound.</summary>
     public static GearmanWorkerOptions Default { get; } = new();
@@ -28,12 +29,12 @@ public sealed record GearmanWorkerOptions
 
     /// <summary>
     /// The first pause before reconnecting to a server that could not be reached or dropped the connection; each further
-    /// failure doubles it (with ±20 % jitter) up to <see cref="MaxReconnectDelay"/>. Default: 250 ms.
+    /// failure doubles it (with ±20 % jitter) up to <see cref="MaxReconnectDelay"/>, as the client's. Default: 100 ms.
     /// </summary>
-    public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(250);
+    public TimeSpan ReconnectDelay { get; init; } = ReconnectBackoff.DefaultDelay;
 
-    /// <summary>The longest pause between reconnect attempts. Default: 30 seconds.</summary>
-    public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>The longest pause between reconnect attempts. Default: 10 seconds.</summary>
+    public TimeSpan MaxReconnectDelay { get; init; } = ReconnectBackoff.DefaultMaxDelay;
 
     /// <summary>
     /// How long <see cref="GearmanWorker.StopAsync"/> waits for the jobs in flight to end. When it expires, the jobs still

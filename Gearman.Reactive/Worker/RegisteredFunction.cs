@@ -9,9 +9,10 @@ internal sealed class RegisteredFunction
     /// <summary>Job servers raise timeouts under one second to one second (spec §2.11); the worker's token follows them.</summary>
     private static readonly TimeSpan MinimumTimeout = TimeSpan.FromSeconds(1);
 
-    public RegisteredFunction(string name, TimeSpan? timeout)
+    public RegisteredFunction(string name, TimeSpan? timeout, bool traceContext = false)
     {
         Name = name;
+        TraceContext = traceContext;
         NameBytes = Encoding.UTF8.GetBytes(name);
         if (timeout is { } t)
         {
@@ -22,6 +23,9 @@ internal sealed class RegisteredFunction
     }
 
     public string Name { get; }
+
+    /// <summary>Whether workloads may carry the trace-context envelope (<see cref="GearmanFunctionOptions.TraceContext"/>).</summary>
+    public bool TraceContext { get; }
 
     public byte[] NameBytes { get; }
 

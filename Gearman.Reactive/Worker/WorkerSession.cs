@@ -1,5 +1,6 @@
 using System.Threading.Tasks.Dataflow;
 using Gearman.Reactive.Connections;
+using Gearman.Reactive.Diagnostics;
 using Gearman.Reactive.Protocol;
 
 namespace Gearman.Reactive.Worker;
@@ -106,14 +107,14 @@ internal sealed class WorkerSession
             if (healthy) delay = options.ReconnectDelay;
             try
             {
-                await Task.Delay(Jitter(delay), time, stopping).ConfigureAwait(false);
+                await Task.Delay(ReconnectBackoff.Jittered(delay), time, stopping).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 return;
             }
 
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.MaxReconnectDelay.Ticks));
+            delay = ReconnectBackoff.Next(delay, options.MaxReconnectDelay);
         }
     }
 
@@ -197,7 +198,9 @@ internal sealed class WorkerSession
     {
         var worker = Lane.Worker;
         var function = Lane.Find(assignment.Function);
-        var job = new GearmanJob(connection, assignment, function?.EffectiveTimeout, worker.Options.TimeProvider);
+        System.Diagnostics.ActivityContext? traceParent = null;
+        var envelopeError = function is { TraceContext: true } ? TraceContextEnvelope.Open(ref assignment, out traceParent) : null;
+        var job = new GearmanJob(connection, assignment, function?.EffectiveTimeout, worker.Options.TimeProvider) { TraceParent = traceParent };
         connection.Track(job);
         GearmanWorker.Log.JobReceived(worker.Logger, job.Handle, job.Function, Endpoint);
         if (assignment.RefusedBodySize > 0)
@@ -217,6 +220,15 @@ internal sealed class WorkerSession
                 await job.FailAsync().ConfigureAwait(false);
             }
 
+            if (!Lane.ReleasesOnJobEnd) Lane.Release();
+            return;
+        }
+
+        if (envelopeError is not null)
+        {
+            GearmanWorker.Log.HandlerFailed(worker.Logger, job.Handle, job.Function, envelopeError);
+            if (worker.Options.SendExceptions) await job.FailWithExceptionAsync(envelopeError.Message).ConfigureAwait(false);
+            else await job.FailAsync().ConfigureAwait(false);
             if (!Lane.ReleasesOnJobEnd) Lane.Release();
             return;
         }
@@ -276,6 +288,4 @@ internal sealed class WorkerSession
             return connection.Outbox.Send(type);
         }
     }
-
-    private static TimeSpan Jitter(TimeSpan delay) => delay * (0.8 + (Random.Shared.NextDouble() * 0.4));
 }

@@ -40,13 +40,17 @@ internal sealed class ServerProcess : IServerUnderTest
     /// <summary>The server's assembly next to the test assembly.</summary>
     public static string ServerAssembly { get; } = Path.Combine(AppContext.BaseDirectory, "Gearman.Server.dll");
 
-    /// <summary>Starts the server with <paramref name="arguments"/> (queue options and so on) on <paramref name="port"/> (0: any free port).</summary>
-    public static async Task<ServerProcess> StartAsync(IEnumerable<string> arguments, int port = 0, CancellationToken ct = default)
+    /// <summary>
+    /// Starts the server with <paramref name="arguments"/> (queue options and so on) on <paramref name="port"/> (0: any
+    /// free port); <paramref name="executable"/> runs another build of it (such as the installed dotnet tool) instead of
+    /// the assembly next to the tests.
+    /// </summary>
+    public static async Task<ServerProcess> StartAsync(IEnumerable<string> arguments, int port = 0, CancellationToken ct = default, string? executable = null)
     {
-        if (!File.Exists(ServerAssembly)) throw new InvalidOperationException($"{ServerAssembly} not found: the test project must reference Gearman.Server.");
+        if (executable is null && !File.Exists(ServerAssembly)) throw new InvalidOperationException($"{ServerAssembly} not found: the test project must reference Gearman.Server.");
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-        List<string> args = [ServerAssembly, "--listen", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture), "--verbose", "WARNING", .. TestServers.TransportArguments, .. arguments];
-        var process = ExternalProgram.Start(dotnet, args);
+        List<string> args = ["--listen", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture), "--verbose", "WARNING", .. TestServers.TransportArguments, .. arguments];
+        var process = executable is null ? ExternalProgram.Start(dotnet, [ServerAssembly, .. args]) : ExternalProgram.Start(executable, args);
         try
         {
             string line = await process.WaitForLineAsync(l => l.StartsWith("Listening on ", StringComparison.Ordinal), TestServers.StartTimeout, ct);
