@@ -62,11 +62,13 @@ internal static class ServerCommandLine
             DefaultValueFactory = _ => JobStores.DefaultTable,
         };
 
+        var security = new SecurityOptions();
         var root = new RootCommand("A gearmand-compatible Gearman job server for .NET.")
         {
             port, listen, jobRetries, workerWakeup, verbose, logFile, maxPacket, handlePrefix, exceptions, threads, transport, maxUnsent,
             roundRobin, queueType, sqliteDb, sqliteSync, postgres, queueTable,
         };
+        security.AddTo(root);
 
         root.SetAction(async (result, cancellationToken) =>
         {
@@ -132,8 +134,16 @@ internal static class ServerCommandLine
                 return 2;
             }
 
+            if (!security.TryParse(result, out var tls, out var accessRules, out string? securityError))
+            {
+                await Console.Error.WriteLineAsync(securityError).ConfigureAwait(false);
+                return 2;
+            }
+
             var options = new GearmanServerOptions
             {
+                Tls = tls,
+                AccessRulesFile = accessRules,
                 QueueType = parsedType.Value,
                 SqliteDatabase = result.GetValue(sqliteDb)!,
                 SqliteFullSync = string.Equals(sync, "full", StringComparison.OrdinalIgnoreCase),
@@ -190,6 +200,11 @@ internal static class ServerCommandLine
         catch (IOException ex)
         {
             await Console.Error.WriteLineAsync($"Could not listen on port {options.Port}: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+        catch (Security.TlsConfigurationException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
             return 1;
         }
         catch (JobStoreUnavailableException ex)

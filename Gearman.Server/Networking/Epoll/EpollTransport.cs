@@ -104,33 +104,9 @@ internal sealed class EpollTransport : IHostedService, IDisposable
         _stopAccepting.Dispose();
     }
 
-    private static Socket Bind(IPEndPoint endPoint)
-    {
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (endPoint.Address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            socket.Bind(endPoint);
-            socket.Listen(512);
-            return socket;
-        }
-        catch (SocketException ex)
-        {
-            socket.Dispose();
+    private static Socket Bind(IPEndPoint endPoint) => ListenSockets.Bind(endPoint);
 
-            // Kestrel reports bind failures as IOException too; the command line turns it into a message.
-            throw new IOException($"Failed to bind to address {endPoint}: {ex.Message}", ex);
-        }
-    }
-
-    private IEnumerable<IPAddress> ListenAddresses()
-    {
-        if (_options.ListenAddress is not null) return GearmanServer.ResolveListenAddresses(_options.ListenAddress);
-
-        // Every address, IPv4 included (dual mode), like Kestrel's ListenAnyIP; IPv4 alone where there is no IPv6.
-        return [Socket.OSSupportsIPv6 ? IPAddress.IPv6Any : IPAddress.Any];
-    }
+    private IEnumerable<IPAddress> ListenAddresses() => ListenSockets.Addresses(_options.ListenAddress);
 
     private async Task AcceptLoopAsync(Socket listener)
     {

@@ -1,0 +1,37 @@
+using System.Net;
+using System.Net.Sockets;
+using Gearman.Server.Hosting;
+
+namespace Gearman.Server.Networking;
+
+/// <summary>Listening sockets of our own accept loops (the epoll transport's, and the TLS listeners that serve it).</summary>
+internal static class ListenSockets
+{
+    /// <summary>Binds and listens; a failure is an <see cref="IOException"/>, as Kestrel reports it.</summary>
+    public static Socket Bind(IPEndPoint endPoint)
+    {
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endPoint.Address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.Bind(endPoint);
+            socket.Listen(512);
+            return socket;
+        }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+
+            // Kestrel reports bind failures as IOException too; the command line turns it into a message.
+            throw new IOException($"Failed to bind to address {endPoint}: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>The addresses a <c>--listen</c> value stands for; null: every address, IPv4 included (dual mode), like Kestrel's ListenAnyIP.</summary>
+    public static IEnumerable<IPAddress> Addresses(string? listen)
+    {
+        if (listen is not null) return GearmanServer.ResolveListenAddresses(listen);
+        return [Socket.OSSupportsIPv6 ? IPAddress.IPv6Any : IPAddress.Any];
+    }
+}
