@@ -163,6 +163,7 @@ internal sealed class GearmanServer : IAsyncDisposable
                 Access = access,
             };
         });
+        if (certificates is not null) builder.Services.AddSingleton(certificates);
         if (certificates is not null || access is not null)
         {
             builder.Services.AddSingleton(sp => new SecurityReloader(certificates, access, sp.GetRequiredService<ILoggerFactory>()));

@@ -38,19 +38,22 @@ internal static class Peers
     }
 
     /// <summary>Starts <c>perl_worker.pl</c> and waits until the server lists it.</summary>
-    public static async Task<ExternalProgram> StartPerlWorkerAsync(IServerUnderTest server, string function, int? count = null)
+    public static async Task<ExternalProgram> StartPerlWorkerAsync(IServerUnderTest server, string function, int? count = null, PerlTls? tls = null)
     {
         string[] args = [Script("perl_worker.pl"), server.Host, Port(server), function];
         if (count is { } n) args = [.. args, n.ToString(CultureInfo.InvariantCulture)];
-        var worker = ExternalProgram.Start(await Perl(), args);
-        await WaitUntilRegisteredAsync(server, function, 1, worker);
+        var worker = ExternalProgram.Start(await Perl(), args, tls?.Environment());
+        await WaitUntilRegisteredAsync(tls?.Probe ?? server, function, 1, worker);
         return worker;
     }
 
     /// <summary>Runs <c>perl_client.pl</c> to completion and returns its stdout lines.</summary>
-    public static async Task<IReadOnlyList<string>> RunPerlClientAsync(IServerUnderTest server, params string[] args)
+    public static Task<IReadOnlyList<string>> RunPerlClientAsync(IServerUnderTest server, params string[] args) => RunPerlClientAsync(server, tls: null, args);
+
+    /// <summary>Runs <c>perl_client.pl</c> over TLS (<paramref name="tls"/>) to completion and returns its stdout lines.</summary>
+    public static async Task<IReadOnlyList<string>> RunPerlClientAsync(IServerUnderTest server, PerlTls? tls, params string[] args)
     {
-        await using var client = ExternalProgram.Start(await Perl(), [Script("perl_client.pl"), server.Host, Port(server), .. args]);
+        await using var client = ExternalProgram.Start(await Perl(), [Script("perl_client.pl"), server.Host, Port(server), .. args], tls?.Environment());
         int exit = await client.WaitForExitAsync(RunTimeout);
         Assert.True(exit == 0, client.Transcript());
         return client.OutputLines;
@@ -106,5 +109,17 @@ internal static class Peers
         }
 
         return perl;
+    }
+}
+
+/// <summary>TLS settings for the Perl peers (IO::Socket::SSL), and the plaintext view of the server to probe registrations through.</summary>
+internal sealed record PerlTls(IServerUnderTest Probe, string CaFile, string? CertificateFile = null, string? KeyFile = null)
+{
+    public IReadOnlyDictionary<string, string> Environment()
+    {
+        var environment = new Dictionary<string, string> { ["GEARMAN_TLS_CA"] = CaFile };
+        if (CertificateFile is not null) environment["GEARMAN_TLS_CERT"] = CertificateFile;
+        if (KeyFile is not null) environment["GEARMAN_TLS_KEY"] = KeyFile;
+        return environment;
     }
 }
