@@ -44,7 +44,7 @@ internal static class TlsPipes
 {
     public static IDuplexPipe Create(Stream tls) => new Pipes(
         PipeReader.Create(tls, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 4096, leaveOpen: true)),
-        PipeWriter.Create(tls, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true)));
+        PipeWriter.Create(new PacketRecordStream(tls), new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true)));
 
     /// <summary>Returns the pipes' buffers once the connection is done with them.</summary>
     public static async ValueTask CompleteAsync(IDuplexPipe pipes)

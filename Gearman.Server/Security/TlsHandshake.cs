@@ -19,7 +19,8 @@ internal static class TlsHandshake
     /// </summary>
     public static async Task<TlsSession?> AuthenticateAsync(Stream inner, ServerCertificates certificates, string remote, ILogger logger, CancellationToken stopping)
     {
-        var ssl = new SslStream(inner, leaveInnerStreamOpen: false);
+        var below = new CoalescingStream(inner);
+        var ssl = new SslStream(below, leaveInnerStreamOpen: false);
         var verdict = new ClientCertificateVerdict();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         timeout.CancelAfter(certificates.Options.HandshakeTimeout);
@@ -45,6 +46,7 @@ internal static class TlsHandshake
             return null;
         }
 
+        below.Coalesce = true;
         var identity = ssl.RemoteCertificate is X509Certificate2 certificate ? PeerIdentity.FromCertificate(certificate) : null;
         ServerLog.TlsConnectionOpened(logger, remote, ssl.SslProtocol.ToString(), identity?.ToString() ?? "anonymous");
         return new TlsSession(ssl, identity);

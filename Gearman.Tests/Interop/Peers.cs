@@ -53,11 +53,15 @@ internal static class Peers
     /// <summary>Runs <c>perl_client.pl</c> over TLS (<paramref name="tls"/>) to completion and returns its stdout lines.</summary>
     public static async Task<IReadOnlyList<string>> RunPerlClientAsync(IServerUnderTest server, PerlTls? tls, params string[] args)
     {
-        await using var client = ExternalProgram.Start(await Perl(), [Script("perl_client.pl"), server.Host, Port(server), .. args], tls?.Environment());
+        await using var client = await StartPerlClientAsync(server, tls, args);
         int exit = await client.WaitForExitAsync(RunTimeout);
         Assert.True(exit == 0, client.Transcript());
         return client.OutputLines;
     }
+
+    /// <summary>Starts <c>perl_client.pl</c> (over TLS with <paramref name="tls"/>), for tests that check how it fails.</summary>
+    public static async Task<ExternalProgram> StartPerlClientAsync(IServerUnderTest server, PerlTls? tls, params string[] args)
+        => ExternalProgram.Start(await Perl(), [Script("perl_client.pl"), server.Host, Port(server), .. args], tls?.Environment());
 
     /// <summary>
     /// Waits until the server lists the worker, or until the worker exits (a worker with a job count may find its jobs
