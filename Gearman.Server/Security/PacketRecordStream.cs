@@ -14,6 +14,10 @@ internal sealed class PacketRecordStream : Stream
 {
     private const int HeaderLength = 12;
     private readonly Stream _tls;
+    private readonly byte[] _header = new byte[HeaderLength];
+
+    /// <summary>Bytes of a packet header written so far when a write ended inside one (0: not inside a header).</summary>
+    private int _headerFilled;
 
     /// <summary>Bytes of the current packet not yet written (0: the next byte starts a packet or a text reply).</summary>
     private long _restOfPacket;
@@ -70,10 +74,23 @@ internal sealed class PacketRecordStream : Stream
 
     /// <summary>
     /// How much of <paramref name="span"/> to write as one record: the rest of the current packet, the next whole packet,
-    /// or text (admin replies) up to the next packet. A header split across writes is written as it comes.
+    /// or text (admin replies) up to the next packet. A header split across writes is kept until its size field is known.
     /// </summary>
     private int NextRecordLength(ReadOnlySpan<byte> span)
     {
+        if (_headerFilled > 0)
+        {
+            int take = Math.Min(HeaderLength - _headerFilled, span.Length);
+            span[..take].CopyTo(_header.AsSpan(_headerFilled));
+            _headerFilled += take;
+            if (_headerFilled < HeaderLength) return take;
+            _headerFilled = 0;
+            long body = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(8));
+            int withBody = (int)Math.Min(take + body, span.Length);
+            _restOfPacket = body - (withBody - take);
+            return withBody;
+        }
+
         if (_restOfPacket > 0)
         {
             int rest = (int)Math.Min(_restOfPacket, span.Length);
@@ -83,7 +100,13 @@ internal sealed class PacketRecordStream : Stream
 
         if (span[0] == 0)
         {
-            if (span.Length < HeaderLength) return span.Length; // rare: the writer splits inside a header
+            if (span.Length < HeaderLength)
+            {
+                span.CopyTo(_header);
+                _headerFilled = span.Length;
+                return span.Length;
+            }
+
             long packet = HeaderLength + (long)BinaryPrimitives.ReadUInt32BigEndian(span[8..]);
             int now = (int)Math.Min(packet, span.Length);
             _restOfPacket = packet - now;
