@@ -26,6 +26,9 @@ internal static partial class ServerLog
     [LoggerMessage(706, LogLevel.Error, "Reloading the access rules failed; the ones in use stay: {Reason}", EventName = "AccessRulesReloadFailed")]
     public static partial void AccessRulesReloadFailed(ILogger logger, string reason);
 
+    [LoggerMessage(708, LogLevel.Warning, "Changes in {Directory} are not watched ({Reason}); send SIGHUP to reload", EventName = "TlsWatchFailed")]
+    public static partial void TlsWatchFailed(ILogger logger, string directory, string reason);
+
     [LoggerMessage(707, LogLevel.Debug, "TLS connection from {Remote}: {Protocol}, client {Identity}", EventName = "TlsConnectionOpened")]
     public static partial void TlsConnectionOpened(ILogger logger, string remote, string protocol, string identity);
 }

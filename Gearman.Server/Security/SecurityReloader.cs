@@ -62,8 +62,17 @@ internal sealed class SecurityReloader : IHostedService, IDisposable
             {
                 if (names.Contains(e.Name)) ScheduleReload();
             };
-            watcher.EnableRaisingEvents = true;
-            _watchers.Add(watcher);
+            try
+            {
+                watcher.EnableRaisingEvents = true;
+                _watchers.Add(watcher);
+            }
+            catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException)
+            {
+                // Out of inotify instances, say: SIGHUP still reloads.
+                watcher.Dispose();
+                ServerLog.TlsWatchFailed(_logger, directory, ex.Message);
+            }
         }
 
         if (!OperatingSystem.IsWindows())
