@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
+using Gearman.Server.Diagnostics;
 using Gearman.Server.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Gearman.Server.Networking;
 
@@ -33,5 +35,47 @@ internal static class ListenSockets
     {
         if (listen is not null) return GearmanServer.ResolveListenAddresses(listen);
         return [Socket.OSSupportsIPv6 ? IPAddress.IPv6Any : IPAddress.Any];
+    }
+
+    /// <summary>
+    /// Accepts until <paramref name="stop"/> is cancelled or the listener is disposed, handing each socket to
+    /// <paramref name="accepted"/>. Resets before accept are skipped; other failures (out of file descriptors) are
+    /// logged, with a pause for the process to recover.
+    /// </summary>
+    public static async Task AcceptLoopAsync(Socket listener, Action<Socket> accepted, ILogger logger, CancellationToken stop)
+    {
+        string name = listener.LocalEndPoint?.ToString() ?? "?";
+        while (!stop.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(stop).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.Interrupted)
+            {
+                continue;
+            }
+            catch (SocketException ex)
+            {
+                ServerLog.AcceptFailed(logger, ex, name);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            accepted(socket);
+        }
     }
 }

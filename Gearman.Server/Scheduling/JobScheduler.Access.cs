@@ -32,41 +32,33 @@ internal sealed partial class JobScheduler
     private bool Permits(PeerConnection connection, in ServerCommand command)
     {
         var rules = Access!.Rules;
-        switch (command.Type)
+        var type = command.Type;
+        if (type is PacketType.CanDo or PacketType.CanDoTimeout)
         {
-            case PacketType.CanDo:
-            case PacketType.CanDoTimeout:
-            {
-                var function = command.Fields.Slice(command.Body, 0);
-                if (rules.MayRegister(connection.Identity, function)) return true;
-                string what = $"may not register function '{Encoding.UTF8.GetString(function)}'";
-                LogDenied(connection, rules, what);
-                SendError(connection, "PERMISSION_DENIED"u8, Encoding.UTF8.GetBytes($"{Describe(connection)} {what}"));
-                return false;
-            }
-
-            case PacketType.SubmitJob:
-            case PacketType.SubmitJobBg:
-            case PacketType.SubmitJobHigh:
-            case PacketType.SubmitJobHighBg:
-            case PacketType.SubmitJobLow:
-            case PacketType.SubmitJobLowBg:
-            case PacketType.SubmitJobEpoch:
-            case PacketType.SubmitReduceJob:
-            case PacketType.SubmitReduceJobBackground:
-            {
-                var function = command.Fields.Slice(command.Body, 0);
-                if (rules.MaySubmit(connection.Identity, function)) return true;
-                string what = $"may not submit to function '{Encoding.UTF8.GetString(function)}'";
-                LogDenied(connection, rules, what);
-                RejectSubmit(connection, "PERMISSION_DENIED"u8, Encoding.UTF8.GetBytes($"{Describe(connection)} {what}"));
-                return false;
-            }
-
-            default:
-                return true;
+            var function = command.Fields.Slice(command.Body, 0);
+            if (rules.MayRegister(connection.Identity, function)) return true;
+            string what = $"may not register function '{Encoding.UTF8.GetString(function)}'";
+            LogDenied(connection, rules, what);
+            SendError(connection, "PERMISSION_DENIED"u8, Encoding.UTF8.GetBytes($"{Describe(connection)} {what}"));
+            return false;
         }
+
+        if (IsSubmit(type))
+        {
+            var function = command.Fields.Slice(command.Body, 0);
+            if (rules.MaySubmit(connection.Identity, function)) return true;
+            string what = $"may not submit to function '{Encoding.UTF8.GetString(function)}'";
+            LogDenied(connection, rules, what);
+            RejectSubmit(connection, "PERMISSION_DENIED"u8, Encoding.UTF8.GetBytes($"{Describe(connection)} {what}"));
+            return false;
+        }
+
+        return true;
     }
+
+    /// <summary>Every packet that creates (or joins) a job; field 0 is its function.</summary>
+    private static bool IsSubmit(PacketType type) => type is PacketType.SubmitJob or PacketType.SubmitJobBg or PacketType.SubmitJobHigh or PacketType.SubmitJobHighBg
+        or PacketType.SubmitJobLow or PacketType.SubmitJobLowBg or PacketType.SubmitJobEpoch or PacketType.SubmitReduceJob or PacketType.SubmitReduceJobBackground;
 
     private static string Describe(PeerConnection connection) => connection.Identity is { } identity ? $"identity '{identity}'" : "a connection without a client certificate";
 

@@ -8,7 +8,7 @@ namespace Gearman.Server.Security;
 /// <see cref="FlushAsync(CancellationToken)"/>, so a batch of replies costs one send however many TLS records it makes.
 /// Reads pass through; a TLS stream reads and writes its inner stream concurrently, and the two sides share nothing here.
 /// </summary>
-internal sealed class CoalescingStream : Stream
+internal sealed class CoalescingStream : NonSeekableStream
 {
     private const int FlushThreshold = 64 * 1024;
     private readonly Stream _inner;
@@ -21,17 +21,7 @@ internal sealed class CoalescingStream : Stream
 
     public override bool CanRead => true;
 
-    public override bool CanSeek => false;
-
     public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _inner.ReadAsync(buffer, cancellationToken);
 
@@ -73,10 +63,6 @@ internal sealed class CoalescingStream : Stream
         WritePending();
         _inner.Flush();
     }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -6,7 +6,7 @@ namespace Gearman.Server.Security;
 /// A Kestrel connection's pipes as the one <see cref="Stream"/> an <see cref="System.Net.Security.SslStream"/> needs.
 /// Disposing it leaves the pipes alone: Kestrel completes them when the connection ends.
 /// </summary>
-internal sealed class DuplexPipeStream : Stream
+internal sealed class DuplexPipeStream : NonSeekableStream
 {
     private readonly Stream _input;
     private readonly Stream _output;
@@ -19,17 +19,7 @@ internal sealed class DuplexPipeStream : Stream
 
     public override bool CanRead => true;
 
-    public override bool CanSeek => false;
-
     public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     public override int Read(byte[] buffer, int offset, int count) => _input.Read(buffer, offset, count);
 
@@ -48,8 +38,4 @@ internal sealed class DuplexPipeStream : Stream
     public override void Flush() => _output.Flush();
 
     public override Task FlushAsync(CancellationToken cancellationToken) => _output.FlushAsync(cancellationToken);
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

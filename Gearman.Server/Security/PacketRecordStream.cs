@@ -10,7 +10,7 @@ namespace Gearman.Server.Security;
 /// their TLS buffer, where <c>select()</c> cannot see it. The records are coalesced again below the TLS stream
 /// (<see cref="CoalescingStream"/>), so this costs record framing, not system calls. Reads pass through.
 /// </summary>
-internal sealed class PacketRecordStream : Stream
+internal sealed class PacketRecordStream : NonSeekableStream
 {
     private const int HeaderLength = 12;
     private readonly Stream _tls;
@@ -26,17 +26,7 @@ internal sealed class PacketRecordStream : Stream
 
     public override bool CanRead => false;
 
-    public override bool CanSeek => false;
-
     public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -67,10 +57,6 @@ internal sealed class PacketRecordStream : Stream
     public override void Flush() => _tls.Flush();
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     /// <summary>
     /// How much of <paramref name="span"/> to write as one record: the rest of the current packet, the next whole packet,

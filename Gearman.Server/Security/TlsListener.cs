@@ -86,43 +86,13 @@ internal sealed class TlsListener : IHostedService, IDisposable
         _stopping.Dispose();
     }
 
-    private async Task AcceptLoopAsync(Socket listener)
+    private Task AcceptLoopAsync(Socket listener) => ListenSockets.AcceptLoopAsync(listener, Serve, _logger, _stopping.Token);
+
+    private void Serve(Socket socket)
     {
-        string name = listener.LocalEndPoint?.ToString() ?? "?";
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.Interrupted)
-            {
-                continue;
-            }
-            catch (SocketException ex)
-            {
-                ServerLog.AcceptFailed(_logger, ex, name);
-                try
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(100), _stopping.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                continue;
-            }
-
-            var connection = Task.Run(() => ServeAsync(socket), CancellationToken.None);
-            _connections[connection] = true;
-            _ = connection.ContinueWith(static (t, s) => ((ConcurrentDictionary<Task, bool>)s!).TryRemove(t, out _), _connections, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }
+        var connection = Task.Run(() => ServeAsync(socket), CancellationToken.None);
+        _connections[connection] = true;
+        _ = connection.ContinueWith(static (t, s) => ((ConcurrentDictionary<Task, bool>)s!).TryRemove(t, out _), _connections, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private async Task ServeAsync(Socket socket)

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using Gearman.Server.Diagnostics;
 using Gearman.Server.Hosting;
 using Gearman.Server.Scheduling;
 using Microsoft.Extensions.Hosting;
@@ -108,42 +107,9 @@ internal sealed class EpollTransport : IHostedService, IDisposable
 
     private IEnumerable<IPAddress> ListenAddresses() => ListenSockets.Addresses(_options.ListenAddress);
 
-    private async Task AcceptLoopAsync(Socket listener)
-    {
-        string name = listener.LocalEndPoint?.ToString() ?? "?";
-        while (!_stopAccepting.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await listener.AcceptAsync(_stopAccepting.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.Interrupted)
-            {
-                continue;
-            }
-            catch (SocketException ex)
-            {
-                // Out of file descriptors and the like: report, and give the process a moment to recover.
-                ServerLog.AcceptFailed(_logger, ex, name);
-                try
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(100), _stopAccepting.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                continue;
-            }
-
-            var loop = _loops[(int)((uint)Interlocked.Increment(ref _nextLoop) % (uint)_loops.Length)];
-            loop.Adopt(socket);
-        }
-    }
+    private Task AcceptLoopAsync(Socket listener) => ListenSockets.AcceptLoopAsync(
+        listener,
+        socket => _loops[(int)((uint)Interlocked.Increment(ref _nextLoop) % (uint)_loops.Length)].Adopt(socket),
+        _logger,
+        _stopAccepting.Token);
 }
