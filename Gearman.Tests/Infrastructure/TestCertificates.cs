@@ -73,13 +73,17 @@ internal sealed class TestCertificates : IDisposable
         ClientCertificate = client?.Certificate,
     };
 
-    /// <summary>Raw TLS client settings that trust this CA only (and send <paramref name="client"/>, if given).</summary>
-    public SslClientAuthenticationOptions RawOptions(ClientCertificate? client = null) => new()
+    /// <summary>
+    /// Raw TLS client settings that trust this CA only (and send <paramref name="client"/>, if given);
+    /// <paramref name="serverCertificate"/> is told which certificate the server presented.
+    /// </summary>
+    public SslClientAuthenticationOptions RawOptions(ClientCertificate? client = null, Action<X509Certificate?>? serverCertificate = null) => new()
     {
         TargetHost = "localhost",
         ClientCertificates = client is null ? null : [client.Certificate],
         RemoteCertificateValidationCallback = (_, certificate, _, _) =>
         {
+            serverCertificate?.Invoke(certificate);
             using var chain = new X509Chain();
             chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
             chain.ChainPolicy.CustomTrustStore.Add(Authority);

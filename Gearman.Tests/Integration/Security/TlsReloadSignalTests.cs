@@ -55,14 +55,7 @@ public sealed class TlsReloadSignalTests
     private static async Task<Seen> ConnectAsync(TestCertificates certificates, int port)
     {
         X509Certificate? seen = null;
-        var options = certificates.RawOptions();
-        var verify = options.RemoteCertificateValidationCallback!;
-        options.RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
-        {
-            seen = certificate;
-            return verify(sender, certificate, chain, errors);
-        };
-        var connection = await RawGearmanConnection.ConnectTlsAsync("127.0.0.1", port, options, Ct);
+        var connection = await RawGearmanConnection.ConnectTlsAsync("127.0.0.1", port, certificates.RawOptions(serverCertificate: c => seen = c), Ct);
         return new Seen(connection, seen!.Subject);
     }
 

@@ -201,14 +201,7 @@ public sealed class TlsServerTests
         await reloaded.Task.WaitAsync(Timeout, Ct);
 
         X509Certificate? seen = null;
-        var options = certificates.RawOptions();
-        var verify = options.RemoteCertificateValidationCallback!;
-        options.RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
-        {
-            seen = certificate;
-            return verify(sender, certificate, chain, errors);
-        };
-        await using var after = await RawGearmanConnection.ConnectTlsAsync("127.0.0.1", server.Port, options, Ct);
+        await using var after = await RawGearmanConnection.ConnectTlsAsync("127.0.0.1", server.Port, certificates.RawOptions(serverCertificate: c => seen = c), Ct);
         await AssertEchoAsync(after);
         Assert.Equal("CN=reloaded", seen!.Subject);
         await AssertEchoAsync(before);

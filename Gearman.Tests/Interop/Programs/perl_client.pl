@@ -6,19 +6,15 @@
 #   perl_client.pl HOST PORT bg FUNC ARG          dispatch_background: "handle <H>", then get_status: "known=K running=R"
 use strict;
 use warnings;
+use FindBin;
+require "$FindBin::Bin/job_server.pl";
 use Gearman::Client;
 
 $| = 1;
 my ($host, $port, $mode, $func, @args) = @ARGV;
 die "usage: perl_client.pl HOST PORT MODE FUNC ARG...\n" unless defined $func && @args;
 
-# TLS (IO::Socket::SSL) when GEARMAN_TLS_CA is set; GEARMAN_TLS_CERT and GEARMAN_TLS_KEY add a client certificate.
-my $server = "$host:$port";
-if ($ENV{GEARMAN_TLS_CA}) {
-    $server = { host => $host, port => $port, use_ssl => 1, ca_file => $ENV{GEARMAN_TLS_CA} };
-    $server->{cert_file} = $ENV{GEARMAN_TLS_CERT} if $ENV{GEARMAN_TLS_CERT};
-    $server->{key_file} = $ENV{GEARMAN_TLS_KEY} if $ENV{GEARMAN_TLS_KEY};
-}
+my $server = job_server($host, $port);
 my $client = Gearman::Client->new(job_servers => [$server]);
 
 if ($mode eq 'do') {
