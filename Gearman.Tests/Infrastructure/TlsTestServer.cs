@@ -39,16 +39,16 @@ internal sealed class TlsTestServer : IServerUnderTest
 
     public GearmanServer Server => _server;
 
-    /// <summary>Starts it; <paramref name="transport"/> is <c>epoll</c> or <c>kestrel</c> (null: the suite's <see cref="TestServers.Transport"/>).</summary>
+    /// <summary>Starts it (on <paramref name="port"/>, 0 for a free one); <paramref name="transport"/> is <c>epoll</c> or <c>kestrel</c> (null: the suite's <see cref="TestServers.Transport"/>).</summary>
     public static async Task<TlsTestServer> StartAsync(
-        TestCertificates certificates, string? transport = null, ClientCertificateMode clientCertificate = ClientCertificateMode.None, string? accessRules = null, TimeSpan? handshakeTimeout = null)
+        TestCertificates certificates, string? transport = null, ClientCertificateMode clientCertificate = ClientCertificateMode.None, string? accessRules = null, TimeSpan? handshakeTimeout = null, int port = 0)
     {
         var log = new LogCapture();
         using var timeout = new CancellationTokenSource(TestServers.StartTimeout);
         var server = await GearmanServer.StartAsync(
             new GearmanServerOptions
             {
-                Port = 0,
+                Port = port,
                 ListenAddress = "127.0.0.1",
                 QueueType = Gearman.Server.Persistence.QueueType.Memory,
                 Transport = transport switch

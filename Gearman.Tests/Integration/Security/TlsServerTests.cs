@@ -152,6 +152,57 @@ public sealed class TlsServerTests
         Assert.Contains("did not finish within 300 ms", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory(Timeout = 60_000)]
+    [InlineData("epoll")]
+    [InlineData("kestrel")]
+    public async Task The_sdk_handshakes_again_when_it_reconnects(string transport)
+    {
+        using var certificates = new TestCertificates();
+        await using var first = await TlsTestServer.StartAsync(certificates, transport);
+        int port = first.Port;
+        string fn = TestNames.Unique("tls_again");
+        string[] servers = [$"localhost:{port}"];
+        await using var worker = new GearmanWorker(GearmanWorkerOptions.Default with
+        {
+            Servers = servers,
+            Tls = certificates.SdkOptions(),
+            ReconnectDelay = TimeSpan.FromMilliseconds(50),
+            MaxReconnectDelay = TimeSpan.FromMilliseconds(200),
+        });
+        worker.AddFunction(fn, (job, _) => ValueTask.FromResult(job.Workload), GearmanFunctionOptions.Default);
+        await worker.StartAsync(Ct);
+        await AdminProbe.WaitForWorkersAsync(first.Plaintext, fn, ct: Ct);
+        await using var client = new GearmanClient(GearmanClientOptions.Default with
+        {
+            Servers = servers,
+            Tls = certificates.SdkOptions(),
+            ReconnectDelay = TimeSpan.FromMilliseconds(50),
+            MaxReconnectDelay = TimeSpan.FromMilliseconds(200),
+        });
+        Assert.Equal("one", Encoding.UTF8.GetString((await client.ExecuteAsync(fn, "one"u8.ToArray(), cancellationToken: Ct).AsTask().WaitAsync(Timeout, Ct)).Span));
+
+        await first.DisposeAsync();
+        await using var second = await TlsTestServer.StartAsync(certificates, transport, port: port);
+        await AdminProbe.WaitForWorkersAsync(second.Plaintext, fn, ct: Ct);
+
+        // The first attempts may still find the port closed; one of them gets through, over a new handshake.
+        var deadline = DateTime.UtcNow + Timeout;
+        ReadOnlyMemory<byte> result = default;
+        while (result.IsEmpty)
+        {
+            try
+            {
+                result = await client.ExecuteAsync(fn, "two"u8.ToArray(), cancellationToken: Ct).AsTask().WaitAsync(Timeout, Ct);
+            }
+            catch (GearmanConnectionException) when (DateTime.UtcNow < deadline)
+            {
+            }
+        }
+
+        Assert.Equal("two", Encoding.UTF8.GetString(result.Span));
+        Assert.True(second.Logs.Messages("TlsConnectionOpened").Count >= 2, second.Log);
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task Per_server_tls_settings_override_the_default()
     {
