@@ -6,8 +6,8 @@ using Xunit;
 
 namespace Gearman.Tests.Integration.Security;
 
-/// <summary>SIGHUP reloads the certificates of a server process (<c>--ssl</c>) without dropping its connections.</summary>
-public sealed class TlsReloadSignalTests
+/// <summary>Our server as a process with <c>--ssl</c>: SIGHUP reloads its certificates without dropping connections; bad settings stop it.</summary>
+public sealed class TlsServerProcessTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -50,6 +50,22 @@ public sealed class TlsReloadSignalTests
         await before.Connection.SendAsync(PacketType.EchoReq, "still open");
         Assert.Equal("still open", (await before.Connection.ExpectPacketAsync(PacketType.EchoRes, ct: Ct)).BodyText);
         Assert.False(server.Process.HasExited);
+    }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData("--ssl-client-cert maybe", "Invalid --ssl-client-cert 'maybe'", 2)]
+    [InlineData("--ssl", "--ssl needs --ssl-certificate FILE", 2)]
+    [InlineData("--ssl-certificate x.pem", "--ssl-certificate needs --ssl", 2)]
+    [InlineData("--ssl-handshake-timeout 0", "--ssl-handshake-timeout must be a positive number", 2)]
+    [InlineData("--ssl --ssl-certificate missing.pem", "Could not load the server certificate missing.pem", 1)]
+    [InlineData("--access-rules missing.json", "Could not read the access rules file missing.json", 1)]
+    public async Task The_command_line_refuses_tls_settings_that_cannot_work(string arguments, string message, int exitCode)
+    {
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        await using var bad = await ExternalProgram.RunAsync(
+            dotnet, [ServerProcess.ServerAssembly, "--port", "0", "--listen", "127.0.0.1", "--queue-type", "memory", .. arguments.Split(' ')], TimeSpan.FromSeconds(30));
+        Assert.Equal(exitCode, await bad.WaitForExitAsync());
+        Assert.Contains(message, bad.StandardError, StringComparison.Ordinal);
     }
 
     private static async Task<Seen> ConnectAsync(TestCertificates certificates, int port)
