@@ -106,6 +106,26 @@ public sealed class AccessControlTests
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task An_sdk_worker_denied_one_function_still_serves_its_others()
+    {
+        await using var setup = await Setup.StartAsync(transport: null);
+        string allowed = TestNames.Unique("acl");
+        string denied = TestNames.Unique("forbidden");
+        string[] servers = [$"localhost:{setup.Server.Port}"];
+        await using var worker = new GearmanWorker(GearmanWorkerOptions.Default with { Servers = servers, Tls = setup.Certificates.SdkOptions(setup.Certificates.CreateClient("worker-1")) });
+        worker.AddFunction(denied, (job, _) => ValueTask.FromResult(job.Workload), GearmanFunctionOptions.Default);
+        worker.AddFunction(allowed, (job, _) => ValueTask.FromResult(job.Workload), GearmanFunctionOptions.Default);
+        await worker.StartAsync(Ct);
+        await AdminProbe.WaitForWorkersAsync(setup.Server.Plaintext, allowed, ct: Ct);
+
+        await using var client = new GearmanClient(GearmanClientOptions.Default with { Servers = servers, Tls = setup.Certificates.SdkOptions(setup.Certificates.CreateClient("ops")) });
+        Assert.Equal("ok", Encoding.UTF8.GetString((await client.ExecuteAsync(allowed, "ok"u8.ToArray(), cancellationToken: Ct).AsTask().WaitAsync(Timeout, Ct)).Span));
+        Assert.Contains($"may not register function '{denied}'", await setup.Server.Logs.WaitForAsync("AccessDenied", Timeout), StringComparison.Ordinal);
+        var status = await AdminProbe.StatusOfAsync(setup.Server.Plaintext, denied);
+        Assert.True(status is null || status.Workers == 0, $"the denied function registered: {status}");
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task A_connection_without_a_certificate_gets_the_anonymous_rule()
     {
         await using var setup = await Setup.StartAsync(transport: null);
