@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
-using System.Globalization;
 using System.Reactive.Linq;
 using System.Reactive.Threading.Tasks;
 using Gearman.Reactive;
@@ -34,7 +33,7 @@ internal static class SdkLoad
     /// <summary>Runs one measured run; blocks the calling (main) thread on the async SDK.</summary>
     public static RunMeasurement Run(ScenarioRun run, RunningServer server, MeasurementWindow window)
     {
-        string[] servers = [$"127.0.0.1:{server.Port.ToString(CultureInfo.InvariantCulture)}"];
+        var servers = SdkTarget.Of(server);
         try
         {
             return run.Scenario.Kind switch
@@ -55,7 +54,7 @@ internal static class SdkLoad
         }
     }
 
-    private static async Task<RunMeasurement> ForegroundAsync(ScenarioRun run, string[] servers, MeasurementWindow window)
+    private static async Task<RunMeasurement> ForegroundAsync(ScenarioRun run, SdkTarget servers, MeasurementWindow window)
     {
         var s = run.Scenario;
         var workers = await StartWorkersAsync(servers, s.Workers, (job, _) => ValueTask.FromResult(job.Workload)).ConfigureAwait(false);
@@ -124,7 +123,7 @@ internal static class SdkLoad
         return all;
     }
 
-    private static async Task<RunMeasurement> BackgroundAsync(ScenarioRun run, string[] servers, MeasurementWindow window)
+    private static async Task<RunMeasurement> BackgroundAsync(ScenarioRun run, SdkTarget servers, MeasurementWindow window)
     {
         var s = run.Scenario;
         Drain? phase = null;
@@ -166,7 +165,7 @@ internal static class SdkLoad
         }
     }
 
-    private static async Task<RunMeasurement> MemoryAsync(ScenarioRun run, string[] servers, MeasurementWindow window)
+    private static async Task<RunMeasurement> MemoryAsync(ScenarioRun run, SdkTarget servers, MeasurementWindow window)
     {
         var s = run.Scenario;
         var clients = NewClients(servers, s.Clients);
@@ -226,9 +225,9 @@ internal static class SdkLoad
         return clock.Elapsed.TotalSeconds;
     }
 
-    private static async Task<List<GearmanWorker>> StartWorkersAsync(string[] servers, int count, Func<GearmanJob, CancellationToken, ValueTask<ReadOnlyMemory<byte>>> handler)
+    private static async Task<List<GearmanWorker>> StartWorkersAsync(SdkTarget servers, int count, Func<GearmanJob, CancellationToken, ValueTask<ReadOnlyMemory<byte>>> handler)
     {
-        var options = GearmanWorkerOptions.Default with { Servers = servers };
+        var options = GearmanWorkerOptions.Default with { Servers = servers.Servers, Tls = servers.Tls };
         var workers = new List<GearmanWorker>();
         try
         {
@@ -249,8 +248,8 @@ internal static class SdkLoad
         }
     }
 
-    private static GearmanClient[] NewClients(string[] servers, int count)
-        => [.. Enumerable.Range(0, count).Select(_ => new GearmanClient(GearmanClientOptions.Default with { Servers = servers }))];
+    private static GearmanClient[] NewClients(SdkTarget servers, int count)
+        => [.. Enumerable.Range(0, count).Select(_ => new GearmanClient(GearmanClientOptions.Default with { Servers = servers.Servers, Tls = servers.Tls }))];
 
     private static async Task DisposeAsync(GearmanClient[] clients, List<GearmanWorker> workers)
     {

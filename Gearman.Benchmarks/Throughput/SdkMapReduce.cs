@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text;
 using Gearman.Reactive.Client;
 using Gearman.Reactive.MapReduce;
@@ -25,8 +24,8 @@ internal static class SdkMapReduce
     private static async Task<RunMeasurement> RunAsync(ScenarioRun run, RunningServer server, MeasurementWindow window)
     {
         var s = run.Scenario;
-        string[] servers = [$"127.0.0.1:{server.Port.ToString(CultureInfo.InvariantCulture)}"];
-        var workerOptions = GearmanWorkerOptions.Default with { Servers = servers };
+        var target = SdkTarget.Of(server);
+        var workerOptions = GearmanWorkerOptions.Default with { Servers = target.Servers, Tls = target.Tls };
         var workers = new List<GearmanWorker>();
         try
         {
@@ -41,7 +40,7 @@ internal static class SdkMapReduce
             }
 
             foreach (var w in workers) await w.StartAsync().ConfigureAwait(false);
-            await using var client = new GearmanClient(GearmanClientOptions.Default with { Servers = servers });
+            await using var client = new GearmanClient(GearmanClientOptions.Default with { Servers = target.Servers, Tls = target.Tls });
             var payload = new byte[(long)s.Chunks * s.PayloadSize];
             Array.Fill(payload, (byte)'x');
             string expected = $"{s.Chunks}:{payload.Length}";

@@ -1,3 +1,5 @@
+using Gearman.Reactive;
+
 namespace Gearman.Benchmarks.Throughput;
 
 /// <summary>How to launch one job server on a given loopback port.</summary>
@@ -6,7 +8,8 @@ namespace Gearman.Benchmarks.Throughput;
 /// <param name="Command">Executable and arguments for a port (a fresh queue file or table at each call).</param>
 /// <param name="StartTimeout">How long it may take to accept connections.</param>
 /// <param name="Queue">Its queue type, as its own command line names it (<c>builtin</c>, <c>libsqlite3</c>, <c>memory</c>, ...).</param>
-internal sealed record ServerSpec(string Name, string Description, Func<int, IReadOnlyList<string>> Command, TimeSpan StartTimeout, string Queue);
+/// <param name="ClientTls">How the SDK load connects over TLS (<c>ours-tls</c>); null: plaintext.</param>
+internal sealed record ServerSpec(string Name, string Description, Func<int, IReadOnlyList<string>> Command, TimeSpan StartTimeout, string Queue, GearmanTlsOptions? ClientTls = null);
 
 /// <summary>Two servers whose figures the report divides (ours / gearmand), with the queue each runs.</summary>
 internal sealed record ServerPair(string Ours, string Gearmand, string OurQueue, string GearmandQueue);
@@ -17,7 +20,10 @@ internal static class ServerCatalog
     public const string Gearmand = "gearmand";
     public const string Ours = "ours";
 
-    public static IReadOnlyList<string> Names { get; } = [Gearmand, Ours];
+    /// <summary>Our server with <c>--ssl</c> (the SDK driver only: libgearman's loadgen has no TLS).</summary>
+    public const string OursTls = "ours-tls";
+
+    public static IReadOnlyList<string> Names { get; } = [Gearmand, Ours, OursTls];
 
     /// <summary>
     /// The servers of one invocation in round order: each of <c>--servers</c> once, or under <c>--stores</c> each of them
@@ -42,6 +48,12 @@ internal static class ServerCatalog
     /// <summary>The pairs the report compares: ours and gearmand, or under <c>--stores</c> the two of each store.</summary>
     public static IReadOnlyList<ServerPair> Pairs(ThroughputOptions options)
     {
+        // TLS against plaintext: ours-tls is divided by ours, as ours is by gearmand.
+        if (options.Servers.Contains(OursTls) && options.Servers.Contains(Ours) && options.Stores is null)
+        {
+            return [new ServerPair(OursTls, Ours, options.OurQueueType, options.OurQueueType)];
+        }
+
         if (!options.Servers.Contains(Ours) || !options.Servers.Contains(Gearmand)) return [];
         if (options.Stores is not { } stores) return [new ServerPair(Ours, Gearmand, options.OurQueueType, options.GearmandQueueType)];
         return [.. stores.Select(s => new ServerPair($"{Ours}-{s}", $"{Gearmand}-{QueueBackends.GearmandCounterpart(s)}", s, QueueBackends.GearmandCounterpart(s)))];
@@ -51,6 +63,7 @@ internal static class ServerCatalog
     {
         Gearmand => GearmandServer(name, queue, options, backends),
         Ours => OurServer(name, queue, options, backends),
+        OursTls => WithTls(OurServer(name, queue, options, backends)),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown server"),
     };
 
@@ -110,6 +123,14 @@ internal static class ServerCatalog
             TimeSpan.FromSeconds(30),
             queue);
     }
+
+    /// <summary>Our server with <c>--ssl</c> on a certificate made for this invocation; the SDK load connects over TLS.</summary>
+    private static ServerSpec WithTls(ServerSpec plain) => plain with
+    {
+        Description = plain.Description + " --ssl --ssl-certificate CERT --ssl-key KEY",
+        Command = port => [.. plain.Command(port), .. BenchTls.ServerArguments()],
+        ClientTls = BenchTls.ClientOptions(),
+    };
 
     private static string Port(int port) => port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

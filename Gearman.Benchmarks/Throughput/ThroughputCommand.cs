@@ -74,6 +74,7 @@ internal static class ThroughputCommand
             _ => new SdkDriver(),
         }).ToList();
         using var backends = new QueueBackends();
+        using var certificates = BenchTls.Lifetime();
         var servers = ServerCatalog.CreateAll(options, backends);
         var records = new List<RunRecord>();
         var failedToStart = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -88,6 +88,11 @@ internal sealed record ThroughputOptions
             }
         }
 
+        if (o.Servers.Contains(ServerCatalog.OursTls) && o.Drivers.Contains(LibgearmanDriver.DriverName))
+        {
+            throw new ArgumentException($"--servers {ServerCatalog.OursTls} needs --drivers {SdkDriver.DriverName}: libgearman's load generator has no TLS");
+        }
+
         if (o.Smoke)
         {
             if (!runsGiven) o = o with { Runs = 1 };

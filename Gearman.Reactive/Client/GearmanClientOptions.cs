@@ -17,6 +17,18 @@ public sealed record GearmanClientOptions : IGearmanConnectionOptions
     /// </summary>
     public IReadOnlyList<string> Servers { get; init; } = ["localhost:4730"];
 
+    /// <summary>
+    /// TLS to every server in <see cref="Servers"/> (see <see cref="GearmanTlsOptions"/>); null (the default) connects in
+    /// plaintext. <see cref="ServerTls"/> overrides it per server.
+    /// </summary>
+    public GearmanTlsOptions? Tls { get; init; }
+
+    /// <summary>
+    /// TLS per server, keyed by a server entry as written in <see cref="Servers"/> (<c>host[:port]</c>); a null value
+    /// connects to that server in plaintext. Servers it does not list use <see cref="Tls"/>. Default: null.
+    /// </summary>
+    public IReadOnlyDictionary<string, GearmanTlsOptions?>? ServerTls { get; init; }
+
     /// <summary>How long one TCP connect may take. Default: 5 seconds.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -18,7 +18,7 @@ internal sealed class GearmanConnection : IAsyncDisposable
     public const int SendHighWaterMark = 1 << 20;
 
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly IPacketHandler _handler;
@@ -30,11 +30,11 @@ internal sealed class GearmanConnection : IAsyncDisposable
     private int _disposed;
     private Exception? _closeError;
 
-    private GearmanConnection(ServerEndpoint endpoint, Socket socket, IPacketHandler handler, uint maxPacketSize)
+    private GearmanConnection(ServerEndpoint endpoint, Socket socket, Stream stream, IPacketHandler handler, uint maxPacketSize)
     {
         Endpoint = endpoint;
         _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: true);
+        _stream = stream;
         _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 4096, leaveOpen: true));
         _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
         _handler = handler;
@@ -57,10 +57,10 @@ internal sealed class GearmanConnection : IAsyncDisposable
     /// <summary>Whether the connection is still open.</summary>
     public bool IsOpen => !_closed.Task.IsCompleted;
 
-    /// <summary>Connects and starts the read and write loops.</summary>
-    /// <exception cref="GearmanConnectionException">The server could not be reached in time.</exception>
+    /// <summary>Connects (with <paramref name="tls"/>, over TLS) and starts the read and write loops.</summary>
+    /// <exception cref="GearmanConnectionException">The server could not be reached in time, or the TLS handshake failed.</exception>
     public static async Task<GearmanConnection> ConnectAsync(
-        ServerEndpoint endpoint, IPacketHandler handler, TimeSpan connectTimeout, uint maxPacketSize, CancellationToken cancellationToken)
+        ServerEndpoint endpoint, IPacketHandler handler, TimeSpan connectTimeout, uint maxPacketSize, CancellationToken cancellationToken, GearmanTlsOptions? tls = null)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
@@ -86,7 +86,9 @@ internal sealed class GearmanConnection : IAsyncDisposable
             throw;
         }
 
-        var connection = new GearmanConnection(endpoint, socket, handler, maxPacketSize);
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        if (tls is not null) stream = await TlsConnector.AuthenticateAsync(stream, endpoint, tls, cancellationToken).ConfigureAwait(false);
+        var connection = new GearmanConnection(endpoint, socket, stream, handler, maxPacketSize);
         connection.Start();
         return connection;
     }

@@ -19,6 +19,18 @@ public sealed record GearmanWorkerOptions : IGearmanConnectionOptions
     public IReadOnlyList<string> Servers { get; init; } = ["localhost:4730"];
 
     /// <summary>
+    /// TLS to every server in <see cref="Servers"/> (see <see cref="GearmanTlsOptions"/>); null (the default) connects in
+    /// plaintext. <see cref="ServerTls"/> overrides it per server.
+    /// </summary>
+    public GearmanTlsOptions? Tls { get; init; }
+
+    /// <summary>
+    /// TLS per server, keyed by a server entry as written in <see cref="Servers"/> (<c>host[:port]</c>); a null value
+    /// connects to that server in plaintext. Servers it does not list use <see cref="Tls"/>. Default: null.
+    /// </summary>
+    public IReadOnlyDictionary<string, GearmanTlsOptions?>? ServerTls { get; init; }
+
+    /// <summary>
     /// The identifier sent with <c>SET_CLIENT_ID</c> on every connection (shown by admin <c>workers</c>); null sends none
     /// and the server shows <c>-</c>. Default: null.
     /// </summary>

@@ -36,7 +36,8 @@ internal sealed class AdminCommands
         }
 
         _reply.Clear();
-        Dispatch(line, tokens);
+        if (_scheduler.PermitsAdmin(connection, tokens.Slice(line, 0))) Dispatch(line, tokens);
+        else Write("ERR PERMISSION_DENIED This+identity+may+not+use+mutating+admin+commands\r\n"u8);
         connection.SendRaw(_reply.WrittenSpan);
         _ = crLf; // gearmand's create-function truncation without CRLF is a bug we do not copy (spec §3).
     }

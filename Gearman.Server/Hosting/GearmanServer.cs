@@ -5,6 +5,7 @@ using Gearman.Server.Networking;
 using Gearman.Server.Networking.Epoll;
 using Gearman.Server.Persistence;
 using Gearman.Server.Scheduling;
+using Gearman.Server.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -41,8 +42,9 @@ internal sealed class GearmanServer : IAsyncDisposable
     private GearmanServerOptions _options = GearmanServerOptions.Default;
     private DrainGate _drainGate = new();
 
-    private GearmanServer(IHost app, JobScheduler scheduler, Task schedulerLoop, CancellationTokenSource schedulerStop, StoreRuntime? store, IPEndPoint endPoint, ServerTransport transport)
+    private GearmanServer(IHost app, JobScheduler scheduler, Task schedulerLoop, CancellationTokenSource schedulerStop, StoreRuntime? store, IPEndPoint endPoint, ServerTransport transport, IPEndPoint? plaintextEndPoint = null)
     {
+        PlaintextEndPoint = plaintextEndPoint;
         Transport = transport;
         _app = app;
         _scheduler = scheduler;
@@ -60,6 +62,12 @@ internal sealed class GearmanServer : IAsyncDisposable
 
     /// <summary>Where the monitoring port listens (<c>--monitor-port</c>), or null.</summary>
     public IPEndPoint? MonitorEndPoint => _web?.MonitorEndPoint;
+
+    /// <summary>With TLS, the extra plaintext listener (<c>--plain-port</c>), if any; null otherwise.</summary>
+    public IPEndPoint? PlaintextEndPoint { get; }
+
+    /// <summary>The certificate and rules reloader (null without TLS and access rules), for tests.</summary>
+    internal SecurityReloader? SecurityReloader => _app.Services.GetService<SecurityReloader>();
 
     /// <summary>The host's services (tests read the meter factory, to listen to this server's metrics only).</summary>
     internal IServiceProvider Services => _app.Services;
@@ -145,6 +153,10 @@ internal sealed class GearmanServer : IAsyncDisposable
             throw new PlatformNotSupportedException("The epoll transport needs Linux on x64 or arm64; use the Kestrel transport.");
         }
 
+        // Files that can never work stop the start, like a bad store setting (TlsConfigurationException).
+        var certificates = options.Tls is { } tls ? ServerCertificates.Load(tls) : null;
+        var access = options.AccessRulesFile is { } rulesFile ? AccessControl.Load(rulesFile) : null;
+
         IHostApplicationBuilder builder = transport == ServerTransport.Epoll
             ? Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = true })
             : WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
@@ -162,20 +174,28 @@ internal sealed class GearmanServer : IAsyncDisposable
             return new JobScheduler(options, loggers.CreateLogger("Gearman.Server.Scheduler"), store: writer, metrics: metrics)
             {
                 Stopping = sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping,
+                Access = access,
             };
         });
+        if (certificates is not null) builder.Services.AddSingleton(certificates);
+        if (certificates is not null || access is not null)
+        {
+            builder.Services.AddSingleton(sp => new SecurityReloader(certificates, access, sp.GetRequiredService<ILoggerFactory>()));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<SecurityReloader>());
+        }
+
         builder.Services.AddMetrics();
         builder.Services.AddSingleton(sp => new ServerMetrics(sp.GetRequiredService<IMeterFactory>()));
         IHost app;
+        var kestrelListeners = new List<(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions Listen, bool Tls)>();
         if (builder is WebApplicationBuilder web)
         {
-            ConfigureKestrel(web, options, drainGate);
+            ConfigureKestrel(web, options, drainGate, certificates, kestrelListeners);
             app = web.Build();
         }
         else
         {
-            builder.Services.AddSingleton(sp => new EpollTransport(sp.GetRequiredService<JobScheduler>(), options, sp.GetRequiredService<ILoggerFactory>(), ShutdownTimeout));
-            builder.Services.AddHostedService(sp => sp.GetRequiredService<EpollTransport>());
+            AddEpollTransport((HostApplicationBuilder)builder, options, certificates);
             app = ((HostApplicationBuilder)builder).Build();
         }
 
@@ -217,12 +237,19 @@ internal sealed class GearmanServer : IAsyncDisposable
             throw;
         }
 
-        IReadOnlyList<IPEndPoint> endPoints = app.Services.GetService<EpollTransport>() is { } epoll
-            ? epoll.EndPoints
-            : [.. app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Select(ParseBoundEndPoint)];
-        var server = new GearmanServer(app, scheduler, loop, stop, storeRuntime, endPoints[0], transport) { _options = options, _drainGate = drainGate };
+        var (endPoints, plaintext) = BoundEndPoints(app, kestrelListeners);
+        var server = new GearmanServer(app, scheduler, loop, stop, storeRuntime, endPoints[0], transport, options.Tls is null ? null : plaintext.FirstOrDefault())
+        {
+            _options = options,
+            _drainGate = drainGate,
+        };
         if (app.Services.GetService<IHostLifetime>() is DrainingLifetime draining) draining.Stop = () => server.StopAsync();
-        foreach (var address in endPoints) ServerLog.Listening(logger, address.ToString());
+        foreach (var address in endPoints) ServerLog.Listening(logger, options.Tls is null ? address.ToString() : $"{address} (TLS)");
+        if (options.Tls is not null)
+        {
+            foreach (var address in plaintext) ServerLog.Listening(logger, $"{address} (plaintext)");
+        }
+
         try
         {
             var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
@@ -271,6 +298,7 @@ internal sealed class GearmanServer : IAsyncDisposable
         var logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Gearman.Server");
         _drainGate.Close();
         if (_app.Services.GetService<EpollTransport>() is { } epoll) await epoll.StopAcceptingAsync().ConfigureAwait(false);
+        if (_app.Services.GetService<TlsListener>() is { } tls) await tls.StopAcceptingAsync().ConfigureAwait(false);
         var time = _scheduler.Time;
         var deadline = time.GetUtcNow() + window;
         var httpStopped = _web?.StopHttpAsync(window) ?? Task.CompletedTask;
@@ -328,7 +356,12 @@ internal sealed class GearmanServer : IAsyncDisposable
     /// straight into a buffer instead of first waiting for data with a zero-byte read: one receive call less per request,
     /// for a pooled block (<see cref="ReceiveBlockPool.BlockSize"/>) held by each idle connection.
     /// </summary>
-    private static void ConfigureKestrel(WebApplicationBuilder builder, GearmanServerOptions options, DrainGate drainGate)
+    private static void ConfigureKestrel(
+        WebApplicationBuilder builder,
+        GearmanServerOptions options,
+        DrainGate drainGate,
+        ServerCertificates? certificates,
+        List<(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions Listen, bool Tls)> listeners)
     {
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new ReceiveBlockPool());
         builder.WebHost.UseSockets(sockets =>
@@ -345,18 +378,85 @@ internal sealed class GearmanServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            void Serve(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions l, bool tls)
+            {
+                listeners.Add((l, tls));
+                l.Use(drainGate.Guard); // before the handshake: a draining server refuses new connections at once
+                if (tls)
+                {
+                    var services = l.ApplicationServices;
+                    l.Use(KestrelTls.Middleware(
+                        certificates!,
+                        services.GetRequiredService<ILoggerFactory>().CreateLogger("Gearman.Server.Security"),
+                        services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
+                }
+
+                l.UseConnectionHandler<GearmanConnectionHandler>();
+            }
+
+            bool mainIsTls = certificates is not null;
             if (options.ListenAddress is null)
             {
-                kestrel.ListenAnyIP(options.Port, l => l.Use(drainGate.Guard).UseConnectionHandler<GearmanConnectionHandler>());
+                kestrel.ListenAnyIP(options.Port, l => Serve(l, mainIsTls));
             }
             else
             {
                 foreach (var address in ResolveListenAddresses(options.ListenAddress))
                 {
-                    kestrel.Listen(address, options.Port, l => l.Use(drainGate.Guard).UseConnectionHandler<GearmanConnectionHandler>());
+                    kestrel.Listen(address, options.Port, l => Serve(l, mainIsTls));
+                }
+            }
+
+            if (options.Tls is { PlaintextPort: { } plainPort } tls)
+            {
+                foreach (var address in ResolveListenAddresses(tls.PlaintextListenAddress))
+                {
+                    kestrel.Listen(address, plainPort, l => Serve(l, tls: false));
                 }
             }
         });
+    }
+
+    /// <summary>
+    /// The epoll transport: plaintext on epoll; with TLS the main listeners are <see cref="TlsListener"/>'s (served as
+    /// streams through <see cref="GearmanConnectionHandler"/>), and epoll serves only the optional plaintext listener.
+    /// </summary>
+    private static void AddEpollTransport(HostApplicationBuilder builder, GearmanServerOptions options, ServerCertificates? certificates)
+    {
+        var plaintext = options;
+        if (options.Tls is { } tls)
+        {
+            builder.Services.AddSingleton<GearmanConnectionHandler>();
+            builder.Services.AddSingleton(sp => new TlsListener(
+                [.. ListenSockets.Addresses(options.ListenAddress).Select(a => new IPEndPoint(a, options.Port))],
+                options,
+                certificates!,
+                sp.GetRequiredService<GearmanConnectionHandler>(),
+                sp.GetRequiredService<ILoggerFactory>(),
+                ShutdownTimeout));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<TlsListener>());
+            if (tls.PlaintextPort is not { } plainPort) return;
+            plaintext = options with { Port = plainPort, ListenAddress = tls.PlaintextListenAddress };
+        }
+
+        builder.Services.AddSingleton(sp => new EpollTransport(sp.GetRequiredService<JobScheduler>(), plaintext, sp.GetRequiredService<ILoggerFactory>(), ShutdownTimeout));
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<EpollTransport>());
+    }
+
+    /// <summary>The main listeners' bound addresses (TLS ones when TLS is on), and the plaintext listener's when TLS is on.</summary>
+    private static (IReadOnlyList<IPEndPoint> Main, IReadOnlyList<IPEndPoint> Plaintext) BoundEndPoints(
+        IHost app, List<(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions Listen, bool Tls)> kestrelListeners)
+    {
+        var epoll = app.Services.GetService<EpollTransport>();
+        if (app.Services.GetService<TlsListener>() is { } tlsListener) return (tlsListener.EndPoints, epoll?.EndPoints ?? []);
+        if (epoll is not null) return (epoll.EndPoints, []);
+        if (kestrelListeners.Count == 0 || !kestrelListeners.Any(l => l.Tls))
+        {
+            return ([.. app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Select(ParseBoundEndPoint)], []);
+        }
+
+        // Kestrel updates each ListenOptions with the port it bound.
+        return ([.. kestrelListeners.Where(l => l.Tls).Select(l => l.Listen.IPEndPoint!)], [.. kestrelListeners.Where(l => !l.Tls).Select(l => l.Listen.IPEndPoint!)]);
     }
 
     private static async ValueTask DisposeHostAsync(IHost host)

@@ -73,6 +73,12 @@ internal sealed record GearmanServerOptions
     /// <summary><c>--postgres</c>: an Npgsql connection string, for <see cref="QueueType.Postgres"/>.</summary>
     public string? PostgresConnectionString { get; init; }
 
+    /// <summary><c>--ssl</c> and its options: the main listener speaks TLS only (null: plaintext, as gearmand without --ssl).</summary>
+    public Security.ServerTlsOptions? Tls { get; init; }
+
+    /// <summary><c>--access-rules</c>: the rules file by certificate identity (null: everything is allowed; docs/security.md).</summary>
+    public string? AccessRulesFile { get; init; }
+
     /// <summary><c>--queue-table</c>: the table the store uses (one server per table).</summary>
     public string QueueTable { get; init; } = JobStores.DefaultTable;
 

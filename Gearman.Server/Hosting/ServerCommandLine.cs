@@ -83,6 +83,7 @@ internal static class ServerCommandLine
         var coredump = new Option<bool>("--coredump") { Description = "Accepted and ignored (core dumps follow the system's settings)." };
         var configFile = new Option<string?>("--config-file") { Description = "Refused: pass options on the command line (Debian's PARAMS)." };
 
+        var security = new SecurityOptions();
         var root = new RootCommand("A gearmand-compatible Gearman job server for .NET.")
         {
             port, listen, jobRetries, workerWakeup, verbose, logFile, maxPacket, handlePrefix, exceptions, threads, transport, maxUnsent,
@@ -90,6 +91,7 @@ internal static class ServerCommandLine
             keepAlive, keepAliveIdle, keepAliveInterval, keepAliveCount, backlog, pidFile, shutdownTimeout, uniqueLayout,
             user, daemon, syslog, hashtableBuckets, fileDescriptors, coredump, configFile,
         };
+        security.AddTo(root);
 
         root.SetAction(async (result, cancellationToken) =>
         {
@@ -200,6 +202,12 @@ internal static class ServerCommandLine
                 return 2;
             }
 
+            if (!security.TryParse(result, out var tls, out var accessRules, out string? securityError))
+            {
+                await Console.Error.WriteLineAsync(securityError).ConfigureAwait(false);
+                return 2;
+            }
+
             var options = new GearmanServerOptions
             {
                 KeepAlive = result.GetValue(keepAlive),
@@ -212,6 +220,8 @@ internal static class ServerCommandLine
                 HttpPort = servedHttpPort,
                 MonitorPort = result.GetValue(monitorPort),
                 AdminToken = result.GetValue(adminToken),
+                Tls = tls,
+                AccessRulesFile = accessRules,
                 QueueType = parsedType.Value,
                 SqliteDatabase = result.GetValue(sqliteDb)!,
                 SqliteFullSync = string.Equals(sync, "full", StringComparison.OrdinalIgnoreCase),
@@ -285,6 +295,11 @@ internal static class ServerCommandLine
         catch (IOException ex)
         {
             await Console.Error.WriteLineAsync($"Could not listen on port {options.Port}: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+        catch (Security.TlsConfigurationException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
             return 1;
         }
         catch (JobStoreUnavailableException ex)

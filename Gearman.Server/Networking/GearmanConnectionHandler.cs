@@ -4,6 +4,7 @@ using System.Net;
 using Gearman.Server.Diagnostics;
 using Gearman.Server.Hosting;
 using Gearman.Server.Scheduling;
+using Gearman.Server.Security;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -34,23 +35,31 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
         _framer = new RequestFramer(scheduler, options, logger);
     }
 
-    public override async Task OnConnectedAsync(ConnectionContext connection)
+    public override Task OnConnectedAsync(ConnectionContext connection)
+        => ServeAsync(connection.Transport, connection.RemoteEndPoint, connection.Abort, connection.ConnectionClosed, connection.Features.Get<PeerIdentityFeature>()?.Identity);
+
+    /// <summary>
+    /// Serves one connection over <paramref name="transport"/> until it closes: a Kestrel connection, or a TLS stream of
+    /// either transport (<see cref="Security.TlsListener"/>), whose <paramref name="identity"/> the handshake verified.
+    /// </summary>
+    internal async Task ServeAsync(IDuplexPipe transport, EndPoint? remoteEndPoint, Action abort, CancellationToken connectionClosed, PeerIdentity? identity)
     {
-        string remote = (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "unknown";
+        string remote = (remoteEndPoint as IPEndPoint)?.Address.ToString() ?? "unknown";
         var output = new OutputState();
         var peer = new PeerConnection(PeerConnection.NextId(), remote, _options.Exceptions, _scheduler.FlushLater, () => output.Signal.Set(runWaiterInline: true))
         {
-            Abort = connection.Abort,
+            Abort = abort,
+            Identity = identity,
             MaxUnsentBytes = _options.EffectiveMaxUnsentBytes,
             TransportUnsent = () => output.InFlight,
             Logger = _logger,
         };
         ServerLog.ConnectionOpened(_logger, peer.ToString());
-        var writeLoop = WriteLoopAsync(peer, connection.Transport.Output, output);
+        var writeLoop = WriteLoopAsync(peer, transport.Output, output);
         bool posted = false;
 
         // Queued replies are still flushed below when reading ends.
-        using var reading = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, _stopping);
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(connectionClosed, _stopping);
         try
         {
             await _scheduler.PostAsync(ServerCommand.ForConnected(peer), reading.Token).ConfigureAwait(false);
@@ -58,7 +67,7 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
             _scheduler.Drain();
             // Not cancelled by ConnectionClosed: a peer that sends requests and closes at once (or half-closes) must
             // still have every request it sent processed; the loop ends when the input completes or the server stops.
-            await ReadLoopAsync(peer, connection.Transport.Input, _stopping).ConfigureAwait(false);
+            await ReadLoopAsync(peer, transport.Input, _stopping).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

@@ -3,6 +3,7 @@ using Gearman.Reactive.Connections;
 using Gearman.Reactive.Protocol;
 using Gearman.Server.Diagnostics;
 using Gearman.Server.Scheduling;
+using Gearman.Server.Security;
 using Microsoft.Extensions.Logging;
 
 namespace Gearman.Server.Networking;
@@ -88,6 +89,9 @@ internal sealed class PeerConnection
 
     /// <summary>Whether replies to this connection must currently go through <see cref="PendingReplies"/>.</summary>
     public bool HasPendingReplies => PendingReplies is { Count: > 0 };
+
+    /// <summary>The verified client certificate's identity (TLS with a client certificate), else null; access rules use it.</summary>
+    public PeerIdentity? Identity { get; init; }
 
     /// <summary>Closes the transport at once (set by the connection handler); the reader then reports the disconnect.</summary>
     public Action? Abort { get; set; }

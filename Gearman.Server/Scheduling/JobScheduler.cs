@@ -336,6 +336,7 @@ internal sealed partial class JobScheduler
     {
         var body = command.Body;
         var fields = command.Fields;
+        if (Access is not null && !Permits(connection, command)) return;
         switch (command.Type)
         {
             case PacketType.SubmitJob:

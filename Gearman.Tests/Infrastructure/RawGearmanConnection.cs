@@ -24,9 +24,12 @@ internal sealed class RawGearmanConnection : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private int _disposed;
 
-    private RawGearmanConnection(Socket socket)
+    private readonly System.Net.Security.SslStream? _tls;
+
+    private RawGearmanConnection(Socket socket, System.Net.Security.SslStream? tls = null)
     {
         _socket = socket;
+        _tls = tls;
         _pump = Task.Run(PumpAsync);
     }
 
@@ -50,6 +53,32 @@ internal sealed class RawGearmanConnection : IAsyncDisposable
         }
 
         return new RawGearmanConnection(socket);
+    }
+
+    /// <summary>
+    /// Connects to <paramref name="host"/>:<paramref name="port"/> over TLS; the handshake's exception (an
+    /// <see cref="System.Security.Authentication.AuthenticationException"/> or <see cref="IOException"/>) propagates.
+    /// </summary>
+    public static async Task<RawGearmanConnection> ConnectTlsAsync(string host, int port, System.Net.Security.SslClientAuthenticationOptions tls, CancellationToken ct = default)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        System.Net.Security.SslStream? ssl = null;
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(DefaultTimeout);
+            await socket.ConnectAsync(host, port, timeout.Token);
+            ssl = new System.Net.Security.SslStream(new NetworkStream(socket, ownsSocket: true));
+            await ssl.AuthenticateAsClientAsync(tls, timeout.Token);
+        }
+        catch
+        {
+            if (ssl is not null) await ssl.DisposeAsync();
+            socket.Dispose();
+            throw;
+        }
+
+        return new RawGearmanConnection(socket, ssl);
     }
 
     /// <summary>Connects to <paramref name="server"/>.</summary>
@@ -100,6 +129,13 @@ internal sealed class RawGearmanConnection : IAsyncDisposable
     {
         try
         {
+            if (_tls is not null)
+            {
+                await _tls.WriteAsync(bytes, ct);
+                await _tls.FlushAsync(ct);
+                return;
+            }
+
             while (!bytes.IsEmpty)
             {
                 int n = await _socket.SendAsync(bytes, SocketFlags.None, ct);
@@ -107,6 +143,9 @@ internal sealed class RawGearmanConnection : IAsyncDisposable
             }
         }
         catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.Shutdown or SocketError.ConnectionAborted)
+        {
+        }
+        catch (IOException) when (_tls is not null)
         {
         }
     }
@@ -258,6 +297,7 @@ internal sealed class RawGearmanConnection : IAsyncDisposable
         }
 
         _socket.Dispose();
+        if (_tls is not null) await _tls.DisposeAsync();
         try
         {
             await _pump.WaitAsync(TimeSpan.FromSeconds(5));
@@ -304,13 +344,13 @@ internal sealed class RawGearmanConnection : IAsyncDisposable
             while (true)
             {
                 var memory = writer.GetMemory(8192);
-                int n = await _socket.ReceiveAsync(memory, SocketFlags.None, _stop.Token);
+                int n = _tls is not null ? await _tls.ReadAsync(memory, _stop.Token) : await _socket.ReceiveAsync(memory, SocketFlags.None, _stop.Token);
                 if (n == 0) break;
                 writer.Advance(n);
                 await writer.FlushAsync(_stop.Token);
             }
         }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {
             // A reset counts as a close, as does our own dispose.
         }

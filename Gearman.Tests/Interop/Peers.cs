@@ -38,23 +38,30 @@ internal static class Peers
     }
 
     /// <summary>Starts <c>perl_worker.pl</c> and waits until the server lists it.</summary>
-    public static async Task<ExternalProgram> StartPerlWorkerAsync(IServerUnderTest server, string function, int? count = null)
+    public static async Task<ExternalProgram> StartPerlWorkerAsync(IServerUnderTest server, string function, int? count = null, PerlTls? tls = null)
     {
         string[] args = [Script("perl_worker.pl"), server.Host, Port(server), function];
         if (count is { } n) args = [.. args, n.ToString(CultureInfo.InvariantCulture)];
-        var worker = ExternalProgram.Start(await Perl(), args);
-        await WaitUntilRegisteredAsync(server, function, 1, worker);
+        var worker = ExternalProgram.Start(await Perl(), args, tls?.Environment());
+        await WaitUntilRegisteredAsync(tls?.Probe ?? server, function, 1, worker);
         return worker;
     }
 
     /// <summary>Runs <c>perl_client.pl</c> to completion and returns its stdout lines.</summary>
-    public static async Task<IReadOnlyList<string>> RunPerlClientAsync(IServerUnderTest server, params string[] args)
+    public static Task<IReadOnlyList<string>> RunPerlClientAsync(IServerUnderTest server, params string[] args) => RunPerlClientAsync(server, tls: null, args);
+
+    /// <summary>Runs <c>perl_client.pl</c> over TLS (<paramref name="tls"/>) to completion and returns its stdout lines.</summary>
+    public static async Task<IReadOnlyList<string>> RunPerlClientAsync(IServerUnderTest server, PerlTls? tls, params string[] args)
     {
-        await using var client = ExternalProgram.Start(await Perl(), [Script("perl_client.pl"), server.Host, Port(server), .. args]);
+        await using var client = await StartPerlClientAsync(server, tls, args);
         int exit = await client.WaitForExitAsync(RunTimeout);
         Assert.True(exit == 0, client.Transcript());
         return client.OutputLines;
     }
+
+    /// <summary>Starts <c>perl_client.pl</c> (over TLS with <paramref name="tls"/>), for tests that check how it fails.</summary>
+    public static async Task<ExternalProgram> StartPerlClientAsync(IServerUnderTest server, PerlTls? tls, params string[] args)
+        => ExternalProgram.Start(await Perl(), [Script("perl_client.pl"), server.Host, Port(server), .. args], tls?.Environment());
 
     /// <summary>
     /// Waits until the server lists the worker, or until the worker exits (a worker with a job count may find its jobs
@@ -106,5 +113,17 @@ internal static class Peers
         }
 
         return perl;
+    }
+}
+
+/// <summary>TLS settings for the Perl peers (IO::Socket::SSL), and the plaintext view of the server to probe registrations through.</summary>
+internal sealed record PerlTls(IServerUnderTest Probe, string CaFile, string? CertificateFile = null, string? KeyFile = null)
+{
+    public IReadOnlyDictionary<string, string> Environment()
+    {
+        var environment = new Dictionary<string, string> { ["GEARMAN_TLS_CA"] = CaFile };
+        if (CertificateFile is not null) environment["GEARMAN_TLS_CERT"] = CertificateFile;
+        if (KeyFile is not null) environment["GEARMAN_TLS_KEY"] = KeyFile;
+        return environment;
     }
 }

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using Gearman.Server.Diagnostics;
 using Gearman.Server.Hosting;
 using Gearman.Server.Scheduling;
 using Microsoft.Extensions.Hosting;
@@ -112,71 +111,13 @@ internal sealed class EpollTransport : IHostedService, IDisposable
         _stopAccepting.Dispose();
     }
 
-    private Socket Bind(IPEndPoint endPoint)
-    {
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (endPoint.Address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            Hosting.ListenSocketOptions.Apply(socket, _options);
-            socket.Bind(endPoint);
-            socket.Listen(_options.Backlog ?? Hosting.ListenSocketOptions.DefaultBacklog);
-            return socket;
-        }
-        catch (SocketException ex)
-        {
-            socket.Dispose();
+    private Socket Bind(IPEndPoint endPoint) => ListenSockets.Bind(endPoint, _options);
 
-            // Kestrel reports bind failures as IOException too; the command line turns it into a message.
-            throw new IOException($"Failed to bind to address {endPoint}: {ex.Message}", ex);
-        }
-    }
+    private IEnumerable<IPAddress> ListenAddresses() => ListenSockets.Addresses(_options.ListenAddress);
 
-    private IEnumerable<IPAddress> ListenAddresses()
-    {
-        if (_options.ListenAddress is not null) return GearmanServer.ResolveListenAddresses(_options.ListenAddress);
-
-        // Every address, IPv4 included (dual mode), like Kestrel's ListenAnyIP; IPv4 alone where there is no IPv6.
-        return [Socket.OSSupportsIPv6 ? IPAddress.IPv6Any : IPAddress.Any];
-    }
-
-    private async Task AcceptLoopAsync(Socket listener)
-    {
-        string name = listener.LocalEndPoint?.ToString() ?? "?";
-        while (!_stopAccepting.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await listener.AcceptAsync(_stopAccepting.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.Interrupted)
-            {
-                continue;
-            }
-            catch (SocketException ex)
-            {
-                // Out of file descriptors and the like: report, and give the process a moment to recover.
-                ServerLog.AcceptFailed(_logger, ex, name);
-                try
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(100), _stopAccepting.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                continue;
-            }
-
-            var loop = _loops[(int)((uint)Interlocked.Increment(ref _nextLoop) % (uint)_loops.Length)];
-            loop.Adopt(socket);
-        }
-    }
+    private Task AcceptLoopAsync(Socket listener) => ListenSockets.AcceptLoopAsync(
+        listener,
+        socket => _loops[(int)((uint)Interlocked.Increment(ref _nextLoop) % (uint)_loops.Length)].Adopt(socket),
+        _logger,
+        _stopAccepting.Token);
 }

@@ -6,13 +6,16 @@
 #   perl_client.pl HOST PORT bg FUNC ARG          dispatch_background: "handle <H>", then get_status: "known=K running=R"
 use strict;
 use warnings;
+use FindBin;
+require "$FindBin::Bin/job_server.pl";
 use Gearman::Client;
 
 $| = 1;
 my ($host, $port, $mode, $func, @args) = @ARGV;
 die "usage: perl_client.pl HOST PORT MODE FUNC ARG...\n" unless defined $func && @args;
 
-my $client = Gearman::Client->new(job_servers => ["$host:$port"]);
+my $server = job_server($host, $port);
+my $client = Gearman::Client->new(job_servers => [$server]);
 
 if ($mode eq 'do') {
     my $result = $client->do_task($func, $args[0], {

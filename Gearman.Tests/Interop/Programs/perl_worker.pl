@@ -5,13 +5,16 @@
 # With COUNT it exits after COUNT jobs; otherwise it runs until killed.
 use strict;
 use warnings;
+use FindBin;
+require "$FindBin::Bin/job_server.pl";
 use Gearman::Worker;
 
 $| = 1;
 my ($host, $port, $func, $count) = @ARGV;
 die "usage: perl_worker.pl HOST PORT FUNC [COUNT]\n" unless defined $func;
 
-my $worker = Gearman::Worker->new(job_servers => ["$host:$port"]);
+my $server = job_server($host, $port);
+my $worker = Gearman::Worker->new(job_servers => [$server]);
 my $done = 0;
 $worker->register_function($func => sub {
     my $job = shift;
