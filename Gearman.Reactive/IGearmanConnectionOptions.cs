@@ -33,4 +33,10 @@ public interface IGearmanConnectionOptions
 
     /// <summary>The clock for timeouts and back-off. Default: <see cref="TimeProvider.System"/>.</summary>
     TimeProvider TimeProvider { get; }
+
+    /// <summary>TLS for every server; null connects in plaintext. Default: null.</summary>
+    GearmanTlsOptions? Tls { get; }
+
+    /// <summary>TLS per server entry (as written in <see cref="Servers"/>), overriding <see cref="Tls"/>; a null value is plaintext. Default: null.</summary>
+    IReadOnlyDictionary<string, GearmanTlsOptions?>? ServerTls { get; }
 }

@@ -19,12 +19,13 @@ internal sealed class EchoProbe : IPacketHandler
         // One bound for connect and echo together; an infinite connect timeout must not make a ping hang.
         var timeout = options.ConnectTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(5) : options.ConnectTimeout;
         var pings = new Task<GearmanPingResult>[options.Servers.Count];
-        for (int i = 0; i < pings.Length; i++) pings[i] = PingAsync(options.Servers[i], timeout, options.TimeProvider, cancellationToken);
+        for (int i = 0; i < pings.Length; i++) pings[i] = PingAsync(options.Servers[i], timeout, options.TimeProvider, options.Tls, options.ServerTls, cancellationToken);
         return await Task.WhenAll(pings).ConfigureAwait(false);
     }
 
     /// <summary>Connects, echoes a random token and checks it comes back, all within <paramref name="timeout"/>.</summary>
-    public static async Task<GearmanPingResult> PingAsync(string server, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<GearmanPingResult> PingAsync(
+        string server, TimeSpan timeout, TimeProvider time, GearmanTlsOptions? tls, IReadOnlyDictionary<string, GearmanTlsOptions?>? serverTls, CancellationToken cancellationToken)
     {
         long start = time.GetTimestamp();
         var probe = new EchoProbe();
@@ -33,7 +34,8 @@ internal sealed class EchoProbe : IPacketHandler
         GearmanConnection? connection = null;
         try
         {
-            connection = await GearmanConnection.ConnectAsync(ServerEndpoint.Parse(server), probe, timeout, 1024, linked.Token).ConfigureAwait(false);
+            var endpoint = ServerEndpoint.Parse(server);
+            connection = await GearmanConnection.ConnectAsync(endpoint, probe, timeout, 1024, linked.Token, TlsConnector.Select(endpoint, tls, serverTls)).ConfigureAwait(false);
             if (!connection.Outbox.Send(PacketType.EchoReq, probe._token)) throw new GearmanConnectionException($"The connection to job server {server} closed.");
             await probe._echoed.Task.WaitAsync(linked.Token).ConfigureAwait(false);
             return new GearmanPingResult(server, time.GetElapsedTime(start), null);

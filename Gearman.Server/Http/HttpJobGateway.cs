@@ -85,7 +85,12 @@ internal sealed class HttpJobGateway
             return;
         }
 
-        var peer = new PeerConnection(PeerConnection.NextId(), context.Connection.RemoteIpAddress?.ToString() ?? "unknown", _options.Exceptions, _scheduler.FlushLater);
+        var peer = new PeerConnection(PeerConnection.NextId(), context.Connection.RemoteIpAddress?.ToString() ?? "unknown", _options.Exceptions, _scheduler.FlushLater)
+        {
+            // A command that fails on the scheduler aborts its connection: here, the HTTP request. Replies are not capped
+            // here (the relay reads them as they come); the answer they build is, in AnswerAsync.
+            Abort = context.Abort,
+        };
         await SubmitAsync(context, head, ServerCommand.ForPacket(peer, type, buffer, length, fields), peer).ConfigureAwait(false);
     }
 
@@ -186,7 +191,7 @@ internal sealed class HttpJobGateway
             await _scheduler.PostAsync(submit, context.RequestAborted).ConfigureAwait(false);
             submitted = true;
             _scheduler.Drain();
-            await AnswerAsync(context, head, replies.Reader, isBackground: IsBackground(submit.Type)).ConfigureAwait(false);
+            await AnswerAsync(context, head, replies.Reader, IsBackground(submit.Type), _options.EffectiveMaxUnsentBytes).ConfigureAwait(false);
         }
         catch (System.Threading.Channels.ChannelClosedException)
         {
@@ -228,9 +233,11 @@ internal sealed class HttpJobGateway
     /// <summary>
     /// Reads the scheduler's replies to this connection until the job's answer: JOB_CREATED for a background job,
     /// WORK_COMPLETE, WORK_FAIL or WORK_EXCEPTION for a foreground one (with the WORK_DATA before it in front of its
-    /// data), or an ERROR. WORK_STATUS and WORK_WARNING are not part of an HTTP answer.
+    /// data), or an ERROR. WORK_STATUS and WORK_WARNING are not part of an HTTP answer. The answer is buffered (its length
+    /// goes in Content-Length, as gearmand sends it), up to <paramref name="maxAnswer"/> bytes (<c>--max-unsent-bytes</c>);
+    /// a job whose data exceeds it is answered 502.
     /// </summary>
-    private static async Task AnswerAsync(HttpContext context, bool head, PipeReader replies, bool isBackground)
+    private static async Task AnswerAsync(HttpContext context, bool head, PipeReader replies, bool isBackground, long maxAnswer)
     {
         var content = new ArrayBufferWriter<byte>();
         byte[] handle = [];
@@ -255,11 +262,16 @@ internal sealed class HttpJobGateway
                             }
 
                             break;
-                        case PacketType.WorkData:
-                            foreach (var segment in fields.Slice(body, 1)) content.Write(segment.Span);
-                            break;
-                        case PacketType.WorkComplete or PacketType.WorkException:
-                            foreach (var segment in fields.Slice(body, 1)) content.Write(segment.Span);
+                        case PacketType.WorkData or PacketType.WorkComplete or PacketType.WorkException:
+                            var data = fields.Slice(body, 1);
+                            if (content.WrittenCount + data.Length > maxAnswer)
+                            {
+                                await RejectAsync(context, StatusCodes.Status502BadGateway, "BAD_GATEWAY", $"The job's data exceeds the {maxAnswer} bytes an HTTP answer may buffer (--max-unsent-bytes).").ConfigureAwait(false);
+                                return;
+                            }
+
+                            foreach (var segment in data) content.Write(segment.Span);
+                            if (packet.Type == PacketType.WorkData) break;
                             await WriteAnswerAsync(context, head, handle, CommandName(packet.Type), new ReadOnlySequence<byte>(content.WrittenMemory)).ConfigureAwait(false);
                             return;
                         case PacketType.WorkFail:
@@ -296,7 +308,7 @@ internal sealed class HttpJobGateway
         foreach (var segment in body) await response.Body.WriteAsync(segment, context.RequestAborted).ConfigureAwait(false);
     }
 
-    /// <summary>An ERROR reply to the submit: the store is down (503), an argument is too long (400), anything else (500).</summary>
+    /// <summary>An ERROR reply to the submit: the store is down (503), an argument is too long (400), an access rule denies it (403), anything else (500).</summary>
     private static Task WriteErrorAsync(HttpContext context, byte[] code, byte[] text)
     {
         string name = Encoding.UTF8.GetString(code);
@@ -305,6 +317,7 @@ internal sealed class HttpJobGateway
         {
             "QUEUE_ERROR" => RejectAsync(context, StatusCodes.Status503ServiceUnavailable, "SERVICE_UNAVAILABLE", $"{name}: {Encoding.UTF8.GetString(text)}"),
             "ARGUMENT_TOO_LARGE" => RejectAsync(context, StatusCodes.Status400BadRequest, "BAD_REQUEST", $"{name}: {Encoding.UTF8.GetString(text)}"),
+            "PERMISSION_DENIED" => RejectAsync(context, StatusCodes.Status403Forbidden, "FORBIDDEN", $"{name}: {Encoding.UTF8.GetString(text)}"),
             _ => RejectAsync(context, StatusCodes.Status500InternalServerError, "INTERNAL_SERVER_ERROR", $"{name}: {Encoding.UTF8.GetString(text)}"),
         };
     }

@@ -43,6 +43,25 @@ public sealed class TlsServerTests
         Assert.Contains(status, l => l.StartsWith(fn + "\t", StringComparison.Ordinal));
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task Client_and_worker_pings_use_their_tls_settings()
+    {
+        using var certificates = new TestCertificates();
+        await using var server = await TlsTestServer.StartAsync(certificates);
+        string[] servers = [$"localhost:{server.Port}"];
+
+        await using var client = new GearmanClient(GearmanClientOptions.Default with { Servers = servers, Tls = certificates.SdkOptions() });
+        await using var worker = new GearmanWorker(GearmanWorkerOptions.Default with { Servers = servers, Tls = certificates.SdkOptions() });
+        await using var plaintextClient = new GearmanClient(GearmanClientOptions.Default with { Servers = servers });
+
+        var ping = Assert.Single(await client.PingAsync(Ct));
+        Assert.Null(ping.Error);
+        Assert.Null(Assert.Single(await worker.PingAsync(Ct)).Error);
+
+        // Without TLS settings the same server cannot be pinged: the TLS port does not speak plaintext.
+        Assert.NotNull(Assert.Single(await plaintextClient.PingAsync(Ct)).Error);
+    }
+
     [Theory(Timeout = 60_000)]
     [InlineData("epoll")]
     [InlineData("kestrel")]
