@@ -294,7 +294,8 @@ internal static class ServerCommandLine
         }
         catch (IOException ex)
         {
-            await Console.Error.WriteLineAsync($"Could not listen on port {options.Port}: {ex.Message}").ConfigureAwait(false);
+            // Any listener can fail (the Gearman port, --plain-port, --http-port, --monitor-port): the message names its address.
+            await Console.Error.WriteLineAsync($"Could not listen: {ex.Message}").ConfigureAwait(false);
             return 1;
         }
         catch (Security.TlsConfigurationException ex)

@@ -56,8 +56,10 @@ internal static class ListenSockets
             {
                 socket = await listener.AcceptAsync(stop).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException
+                || ex is SocketException { SocketErrorCode: SocketError.OperationAborted })
             {
+                // Stopped, or the listening socket was closed under a pending accept (a drain closes it first).
                 return;
             }
             catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.Interrupted)
