@@ -1,6 +1,6 @@
 namespace Gearman.Reactive;
 
-/// <summary>The queue a job waits in on the job server: high before normal before low (spec §2.5).</summary>
+/// <summary>The queue a job waits in on the job server: high before normal before low (protocol.md §2.5).</summary>
 public enum JobPriority
 {
     /// <summary>Served before normal and low jobs (<c>SUBMIT_JOB_HIGH</c>, <c>SUBMIT_JOB_HIGH_BG</c>).</summary>

@@ -204,7 +204,7 @@ internal sealed class GearmanServer : IAsyncDisposable
         StoreRuntime? storeRuntime = null;
         if (scheduler.StoreWriter is { } storeWriter)
         {
-            // Replay before the loop runs and before anything can connect (spec §6.2); or, degraded, once the store is back.
+            // Replay before the loop runs and before anything can connect (protocol.md §6.2); or, degraded, once the store is back.
             if (stored is not null)
             {
                 ServerLog.StoreOpened(logger, storeWriter.Store.Description);

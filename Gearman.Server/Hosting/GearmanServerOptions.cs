@@ -3,7 +3,7 @@ using Gearman.Server.Persistence;
 
 namespace Gearman.Server.Hosting;
 
-/// <summary>Settings of one job server, modelled on gearmand's command line (spec §6.1).</summary>
+/// <summary>Settings of one job server, modelled on gearmand's command line (protocol.md §6.1).</summary>
 internal sealed record GearmanServerOptions
 {
     /// <summary>The defaults: port 4730 on all addresses, unlimited retries, background jobs in <c>gearman-queue.db</c>.</summary>

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Gearman.Server.Hosting;
 
-/// <summary>The <c>gearmand</c>-style command line (spec §6.1).</summary>
+/// <summary>The <c>gearmand</c>-style command line (protocol.md §6.1).</summary>
 internal static class ServerCommandLine
 {
     private static readonly string[] LevelNames = ["FATAL", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG"];

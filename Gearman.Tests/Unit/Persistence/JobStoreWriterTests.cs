@@ -8,6 +8,7 @@ using Xunit;
 namespace Gearman.Tests.Unit.Persistence;
 
 /// <summary>The store writer on its own: group commit, failure reporting, fail-fast while down, deletes kept across a reconnect.</summary>
+[Trait("Category", "Unit")]
 public sealed class JobStoreWriterTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
