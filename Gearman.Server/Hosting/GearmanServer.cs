@@ -33,7 +33,7 @@ internal sealed class GearmanServer : IAsyncDisposable
     private readonly IHost _app;
     private readonly JobScheduler _scheduler;
     private readonly Task _schedulerLoop;
-    private readonly CancellationTokenSource _schedulerStop = new();
+    private readonly CancellationTokenSource _schedulerStop;
     private readonly StoreRuntime? _store;
     private readonly Lock _shutdownLock = new();
     private Task? _shutdown;

@@ -27,7 +27,7 @@ internal sealed class RequestFramer
     {
         _scheduler = scheduler;
         // A body is copied into one array, so no setting may admit more than an array holds (the casts below rely on it).
-        _maxPacketSize = Math.Min(options.MaxPacketSize, (uint)(Array.MaxLength - PacketReader.HeaderLength));
+        _maxPacketSize = (uint)Math.Clamp(options.MaxPacketSize, 0, Array.MaxLength - PacketReader.HeaderLength);
         _logger = logger;
     }
 

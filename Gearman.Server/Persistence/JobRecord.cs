@@ -1,3 +1,4 @@
+using Gearman.Reactive;
 using Gearman.Server.Scheduling;
 
 namespace Gearman.Server.Persistence;

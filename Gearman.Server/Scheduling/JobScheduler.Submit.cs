@@ -1,3 +1,4 @@
+using Gearman.Reactive;
 using Gearman.Reactive.Protocol;
 using Gearman.Server.Networking;
 

@@ -40,7 +40,7 @@ public sealed record ServerStartOptions
     public bool Monitoring { get; init; }
 
     /// <summary>Our server's <c>--max-packet-size</c>; null for the default. Ignored by gearmand.</summary>
-    public uint? MaxPacketSize { get; init; }
+    public int? MaxPacketSize { get; init; }
 
     /// <summary>Our server's <c>--admin-token</c>. Ignored by gearmand.</summary>
     public string? AdminToken { get; init; }

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Gearman.Reactive;
 using Gearman.Server.Persistence;
 using Gearman.Server.Scheduling;
 using Gearman.Tests.Infrastructure;
