@@ -39,7 +39,7 @@ internal sealed class ClientJob : PendingRequest
 
     public SubmitRequest Request { get; }
 
-    /// <summary>The unique ID sent when the caller gave none (libgearman sends a fresh UUID too, spec §5.1).</summary>
+    /// <summary>The unique ID sent when the caller gave none (libgearman sends a fresh UUID too, protocol.md §5.1).</summary>
     public Guid GeneratedUnique { get; }
 
     /// <summary>Servers this job was already submitted to (bit per server index): a retry goes elsewhere.</summary>

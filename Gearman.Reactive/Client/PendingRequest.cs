@@ -19,7 +19,7 @@ internal enum PendingKind
 /// <summary>
 /// A request sent on one connection that the server answers once. Requests form an intrusive list in send order
 /// (<see cref="ServerSession"/>); a reply is matched to the oldest request of its kind (JOB_CREATED in FIFO order,
-/// STATUS_RES by handle, STATUS_RES_UNIQUE by unique), and an ERROR to the oldest request of any kind (spec §5.1).
+/// STATUS_RES by handle, STATUS_RES_UNIQUE by unique), and an ERROR to the oldest request of any kind (protocol.md §5.1).
 /// A request stays listed until its reply arrives even when its caller has gone, so later replies still match.
 /// </summary>
 internal abstract class PendingRequest

@@ -6,7 +6,7 @@ using Gearman.Reactive.Protocol;
 namespace Gearman.Reactive.Client;
 
 /// <summary>
-/// The read side: each packet from the server is matched to the request or job it belongs to (spec §5.1).
+/// The read side: each packet from the server is matched to the request or job it belongs to (protocol.md §5.1).
 /// Bad input faults only what it can be attributed to, with a <see cref="GearmanProtocolException"/>; what cannot be
 /// attributed to anything is logged and dropped, so that nothing waits for a packet that will never come.
 /// </summary>
@@ -113,7 +113,7 @@ internal sealed partial class ServerSession
             return;
         }
 
-        // WORK_FAIL's handle may carry a trailing NUL (gearmand converts WORK_EXCEPTION so, spec §2.9).
+        // WORK_FAIL's handle may carry a trailing NUL (gearmand converts WORK_EXCEPTION so, protocol.md §2.9).
         var handle = type == PacketType.WorkFail ? UpToNul(body) : fields.Slice(body, 0);
         if (!TryFindRunning(handle, out var job))
         {
@@ -165,7 +165,7 @@ internal sealed partial class ServerSession
         }
 
         // The server answers in order, so an ERROR answers the oldest request still waiting (libgearman charges it to
-        // the next pending submission, spec §5.1).
+        // the next pending submission, protocol.md §5.1).
         var error = new GearmanServerErrorException(code, text);
         if (_oldest is not { } request)
         {
@@ -257,7 +257,7 @@ internal sealed partial class ServerSession
     private static ReadOnlyMemory<byte> Copy(in ReadOnlySequence<byte> data) => data.IsEmpty ? ReadOnlyMemory<byte>.Empty : data.ToArray();
 
     /// <summary>
-    /// Parses a decimal field as gearmand does (<c>atoi</c>, spec §2.9): leading spaces and a sign, then digits up to
+    /// Parses a decimal field as gearmand does (<c>atoi</c>, protocol.md §2.9): leading spaces and a sign, then digits up to
     /// the first non-digit; no digits gives 0; overflow saturates.
     /// </summary>
     internal static long ParseNumber(in ReadOnlySequence<byte> field)

@@ -269,7 +269,7 @@ internal sealed partial class ServerSession : IPacketHandler
     private static string ConnectFailureReason(Exception error)
         => error is GearmanConnectionException { InnerException: { } cause } ? cause.Message : error.Message;
 
-    /// <summary>What libgearman sends before the first request on a connection (spec §5.1). Under the lock.</summary>
+    /// <summary>What libgearman sends before the first request on a connection (protocol.md §5.1). Under the lock.</summary>
     private void Handshake(GearmanConnection connection)
     {
         if (_options.ClientId is { Length: > 0 } id) connection.Outbox.Send(PacketType.SetClientId, Encoding.UTF8.GetBytes(id));

@@ -169,7 +169,7 @@ internal sealed class SubmitRequest
                 Span<byte> reducer = stackalloc byte[MaxReducerBytes];
                 reducer = reducer[..Encoding.UTF8.GetBytes(Options.Reducer!, reducer)];
 
-                // The fourth field (aggregator) is ignored by gearmand and always empty in libgearman (spec §1.2).
+                // The fourth field (aggregator) is ignored by gearmand and always empty in libgearman (protocol.md §1.2).
                 return outbox.Send(Type, function, unique, reducer, [], payload);
             default:
                 return outbox.Send(Type, function, unique, payload);

@@ -163,7 +163,7 @@ internal sealed class MapJobRun
             case { Stage: Stage.Reducer } f:
                 MapperHandler.Log.ReducerFailed(logger, _job.Handle, _job.Function, _reducer, f.Chunk, f.Error!);
 
-                // libgearman answers a failed reducer task with a bare WORK_FAIL (spec §4.3); the client then cannot tell
+                // libgearman answers a failed reducer task with a bare WORK_FAIL (protocol.md §4.3); the client then cannot tell
                 // why. The reducer's failure goes into a WORK_EXCEPTION instead, unless the worker sends no exceptions.
                 // Whatever is returned is ignored.
                 if (_handler.SendExceptions)

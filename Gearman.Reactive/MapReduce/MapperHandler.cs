@@ -29,7 +29,7 @@ internal sealed partial class MapperHandler
         SendExceptions = workerOptions.SendExceptions;
         ReducerJobOptions = new GearmanJobOptions { Timeout = options.ReducerTimeout };
 
-        // libgearman clones the worker's settings into the map job's private client (spec §4.3).
+        // libgearman clones the worker's settings into the map job's private client (protocol.md §4.3).
         _clientOptions = GearmanClientOptions.Default with
         {
             Servers = workerOptions.Servers,
@@ -60,7 +60,7 @@ internal sealed partial class MapperHandler
     public ValueTask<ReadOnlyMemory<byte>> HandleAsync(GearmanJob job, CancellationToken cancellationToken)
         => job.Reducer is { } reducer ? ReduceAsync(job, reducer, cancellationToken) : RunAsFunctionAsync(job, cancellationToken);
 
-    /// <summary>No reducer: every chunk goes to the clients as WORK_DATA, then the job completes empty (libgearman, spec §4.4).</summary>
+    /// <summary>No reducer: every chunk goes to the clients as WORK_DATA, then the job completes empty (libgearman, protocol.md §4.4).</summary>
     private async ValueTask<ReadOnlyMemory<byte>> RunAsFunctionAsync(GearmanJob job, CancellationToken cancellationToken)
     {
         await foreach (var chunk in Mapper(job, cancellationToken).WithCancellation(cancellationToken).ConfigureAwait(false))

@@ -15,7 +15,7 @@ internal enum AdminLineStatus
     TooLong,
 }
 
-/// <summary>Frames admin text lines: a line ends at LF, and a CR before it is dropped (spec §3).</summary>
+/// <summary>Frames admin text lines: a line ends at LF, and a CR before it is dropped (protocol.md §3).</summary>
 internal static class AdminLineReader
 {
     /// <summary>Reads one line from <paramref name="buffer"/>, without its CRLF or LF.</summary>

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 namespace Gearman.Reactive.Protocol;
 
 /// <summary>
-/// The tokens of one admin line, split on runs of spaces as gearmand does (spec §3): a line of spaces, or an
+/// The tokens of one admin line, split on runs of spaces as gearmand does (protocol.md §3): a line of spaces, or an
 /// empty line, yields one empty token; leading or trailing spaces add an empty first or last token; more than
 /// <see cref="MaxTokens"/> tokens is a protocol error.
 /// </summary>

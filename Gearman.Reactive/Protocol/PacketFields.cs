@@ -6,7 +6,7 @@ namespace Gearman.Reactive.Protocol;
 /// <summary>
 /// The fields of one packet body as offsets, so the same split serves a borrowed
 /// <see cref="ReadOnlySequence{T}"/> and a contiguous copy of it. Fields are split within the declared body only
-/// (unlike gearmand, spec §1.1 BUG): the first <c>n-1</c> fields end at a NUL, the last is the rest of the body.
+/// (unlike gearmand, protocol.md §1.1 BUG): the first <c>n-1</c> fields end at a NUL, the last is the rest of the body.
 /// </summary>
 internal struct PacketFields
 {

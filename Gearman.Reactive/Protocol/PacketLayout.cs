@@ -1,7 +1,7 @@
 namespace Gearman.Reactive.Protocol;
 
 /// <summary>
-/// How many fields a packet type carries, as gearmand parses them (spec §1.1–1.2): <see cref="Fields"/> counts
+/// How many fields a packet type carries, as gearmand parses them (protocol.md §1.1–1.2): <see cref="Fields"/> counts
 /// every field including a trailing opaque data part. All fields but the last are NUL-terminated; the last is
 /// the rest of the body (it may itself contain NULs when <see cref="HasData"/> is true).
 /// </summary>

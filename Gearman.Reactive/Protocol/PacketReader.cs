@@ -64,7 +64,7 @@ internal static class PacketReader
 
     /// <summary>
     /// True when the next unit in <paramref name="buffer"/> is a binary packet (it starts with NUL);
-    /// otherwise it is an admin text line (spec §1.1). Call only on a non-empty buffer.
+    /// otherwise it is an admin text line (protocol.md §1.1). Call only on a non-empty buffer.
     /// </summary>
     public static bool StartsWithBinaryPacket(in ReadOnlySequence<byte> buffer)
     {

@@ -6,7 +6,7 @@ namespace Gearman.Reactive.Protocol;
 /// <summary>
 /// Writes binary packets into an <see cref="IBufferWriter{T}"/>: the exact length is computed first, the header and
 /// NUL-separated fields go into one span, and a trailing data part is copied with <c>Write</c>. No NUL follows the
-/// last field (spec §1.1, sender rule).
+/// last field (protocol.md §1.1, sender rule).
 /// </summary>
 internal static class PacketWriter
 {

@@ -15,9 +15,4 @@ internal static class ThrowHelper
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static void ThrowPacketTooLarge(long size, long max)
         => throw new GearmanProtocolException($"A packet of {size} bytes exceeds the maximum packet size of {max} bytes.");
-
-    [DoesNotReturn]
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void ThrowInvalidMagic(uint magic)
-        => throw new GearmanProtocolException($"Invalid packet magic 0x{magic:X8}: expected \\0REQ or \\0RES.");
 }

@@ -6,7 +6,7 @@ namespace Gearman.Reactive.Worker;
 /// <summary>A function as it is registered: <c>CAN_DO name</c>, or <c>CAN_DO_TIMEOUT name\0ms</c> when it has a timeout.</summary>
 internal sealed class RegisteredFunction
 {
-    /// <summary>Job servers raise timeouts under one second to one second (spec §2.11); the worker's token follows them.</summary>
+    /// <summary>Job servers raise timeouts under one second to one second (protocol.md §2.11); the worker's token follows them.</summary>
     private static readonly TimeSpan MinimumTimeout = TimeSpan.FromSeconds(1);
 
     public RegisteredFunction(string name, TimeSpan? timeout, bool traceContext = false)

@@ -11,7 +11,7 @@ namespace Gearman.Reactive.Worker;
 /// one capacity. Giving every registration (<c>AddFunction</c> or <c>Jobs</c>) its own connections keeps each
 /// function's capacity exact without holding a grabbed job that its block cannot take (which would stall the other
 /// functions) and without <c>CANT_DO</c> (which makes gearmand requeue the jobs of that function the connection is
-/// running, spec §2.6).
+/// running, protocol.md §2.6).
 /// </para>
 /// <para>
 /// Capacity is a count of credits. A session takes one before each grab; a grab answered by <c>NO_JOB</c> gives it

@@ -9,7 +9,7 @@ namespace Gearman.Reactive.Worker;
 /// One job server for one <see cref="WorkerLane"/>: keeps a connection open (reconnecting with back-off and registering
 /// again), and runs the grab loop on it. The loop takes a capacity credit from the lane before each
 /// <c>GRAB_JOB_ALL</c>, hands an assigned job to the lane's block with <c>SendAsync</c>, and after <c>NO_JOB</c> gives
-/// the credit back, sends <c>PRE_SLEEP</c> and waits for <c>NOOP</c> (libgearman's grab loop, spec §5.2).
+/// the credit back, sends <c>PRE_SLEEP</c> and waits for <c>NOOP</c> (libgearman's grab loop, protocol.md §5.2).
 /// </summary>
 internal sealed class WorkerSession
 {

@@ -8,7 +8,7 @@ using Gearman.Server.Scheduling;
 namespace Gearman.Server.Admin;
 
 /// <summary>
-/// The admin text protocol, byte-compatible with gearmand 1.1.x (spec §3). Runs on the scheduler loop, so it reads the
+/// The admin text protocol, byte-compatible with gearmand 1.1.x (protocol.md §3). Runs on the scheduler loop, so it reads the
 /// job state directly. Replies are built in a reused buffer and queued as one write.
 /// </summary>
 internal sealed class AdminCommands
@@ -39,7 +39,7 @@ internal sealed class AdminCommands
         if (_scheduler.PermitsAdmin(connection, tokens.Slice(line, 0))) Dispatch(line, tokens);
         else Write("ERR PERMISSION_DENIED This+identity+may+not+use+mutating+admin+commands\r\n"u8);
         connection.SendRaw(_reply.WrittenSpan);
-        _ = crLf; // gearmand's create-function truncation without CRLF is a bug we do not copy (spec §3).
+        _ = crLf; // gearmand's create-function truncation without CRLF is a bug we do not copy (protocol.md §3).
     }
 
     private void Dispatch(ReadOnlySpan<byte> line, in AdminTokens tokens)

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
-using Gearman.Server.Scheduling;
+using Gearman.Reactive;
 
 namespace Gearman.Server.Diagnostics;
 

@@ -32,25 +32,17 @@ internal sealed class GearmanServer : IAsyncDisposable
 
     private readonly IHost _app;
     private readonly JobScheduler _scheduler;
-    private readonly Task _schedulerLoop;
-    private readonly CancellationTokenSource _schedulerStop = new();
-    private readonly StoreRuntime? _store;
-    private readonly Lock _shutdownLock = new();
-    private Task? _shutdown;
     private int _stopped;
     private WebFrontEnds? _web;
     private GearmanServerOptions _options = GearmanServerOptions.Default;
     private DrainGate _drainGate = new();
 
-    private GearmanServer(IHost app, JobScheduler scheduler, Task schedulerLoop, CancellationTokenSource schedulerStop, StoreRuntime? store, IPEndPoint endPoint, ServerTransport transport, IPEndPoint? plaintextEndPoint = null)
+    private GearmanServer(IHost app, JobScheduler scheduler, IPEndPoint endPoint, ServerTransport transport, IPEndPoint? plaintextEndPoint = null)
     {
         PlaintextEndPoint = plaintextEndPoint;
         Transport = transport;
         _app = app;
         _scheduler = scheduler;
-        _schedulerLoop = schedulerLoop;
-        _schedulerStop = schedulerStop;
-        _store = store;
         EndPoint = endPoint;
     }
 
@@ -177,6 +169,16 @@ internal sealed class GearmanServer : IAsyncDisposable
                 Access = access,
             };
         });
+        // Hosted services stop in reverse order, after the transports registered below (and Kestrel's, always last):
+        // the transports drain, then the scheduler finishes, then the store writer applies what it queued.
+        if (store is not null)
+        {
+            builder.Services.AddSingleton(sp => new JobStoreWriterService(sp.GetRequiredService<JobScheduler>().StoreWriter!, sp.GetRequiredService<JobScheduler>()));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<JobStoreWriterService>());
+        }
+
+        builder.Services.AddSingleton<SchedulerService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SchedulerService>());
         if (certificates is not null) builder.Services.AddSingleton(certificates);
         if (certificates is not null || access is not null)
         {
@@ -201,10 +203,9 @@ internal sealed class GearmanServer : IAsyncDisposable
 
         var scheduler = app.Services.GetRequiredService<JobScheduler>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Gearman.Server");
-        StoreRuntime? storeRuntime = null;
         if (scheduler.StoreWriter is { } storeWriter)
         {
-            // Replay before the loop runs and before anything can connect (spec §6.2); or, degraded, once the store is back.
+            // Replay before the loop runs and before anything can connect (protocol.md §6.2); or, degraded, once the store is back.
             if (stored is not null)
             {
                 ServerLog.StoreOpened(logger, storeWriter.Store.Description);
@@ -216,29 +217,22 @@ internal sealed class GearmanServer : IAsyncDisposable
                 ServerLog.StoreUnavailableAtStart(logger, storeWriter.Store.Description, reason);
                 storeWriter.StartUnavailable(reason);
             }
-
-            var writerStop = new CancellationTokenSource();
-            var writerLoop = Task.Run(() => storeWriter.RunAsync(ack => scheduler.PostAndDrainAsync(ServerCommand.ForStoreAck(ack)), writerStop.Token), CancellationToken.None);
-            storeRuntime = new StoreRuntime(storeWriter, writerLoop, writerStop);
         }
 
-        var stop = new CancellationTokenSource();
-        var loop = Task.Run(() => scheduler.RunAsync(stop.Token), CancellationToken.None);
         try
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
         }
         catch
         {
-            scheduler.Complete();
-            await stop.CancelAsync().ConfigureAwait(false);
-            if (storeRuntime is not null) await storeRuntime.StopAsync().ConfigureAwait(false);
+            // The host does not stop the services it had started when a later one fails (a transport that cannot bind).
+            await StopSchedulerAndStoreAsync(app.Services).ConfigureAwait(false);
             await DisposeHostAsync(app).ConfigureAwait(false);
             throw;
         }
 
         var (endPoints, plaintext) = BoundEndPoints(app, kestrelListeners);
-        var server = new GearmanServer(app, scheduler, loop, stop, storeRuntime, endPoints[0], transport, options.Tls is null ? null : plaintext.FirstOrDefault())
+        var server = new GearmanServer(app, scheduler, endPoints[0], transport, options.Tls is null ? null : plaintext.FirstOrDefault())
         {
             _options = options,
             _drainGate = drainGate,
@@ -261,8 +255,6 @@ internal sealed class GearmanServer : IAsyncDisposable
             throw;
         }
 
-        // A signal (SIGTERM, Ctrl-C) stops the host; finish the scheduler after the transport has drained.
-        app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(() => _ = server.StopSchedulerAsync());
         return server;
     }
 
@@ -277,7 +269,8 @@ internal sealed class GearmanServer : IAsyncDisposable
             await _app.StopAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await StopSchedulerAsync().ConfigureAwait(false);
+        // The host has stopped them (or is stopping them, if a signal came first): wait until they are done.
+        await StopSchedulerAndStoreAsync(_app.Services).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -286,7 +279,6 @@ internal sealed class GearmanServer : IAsyncDisposable
         await StopAsync().ConfigureAwait(false);
         if (_web is not null) await _web.DisposeAsync().ConfigureAwait(false);
         await DisposeHostAsync(_app).ConfigureAwait(false);
-        _schedulerStop.Dispose();
     }
 
     /// <summary>
@@ -325,28 +317,11 @@ internal sealed class GearmanServer : IAsyncDisposable
         await httpStopped.ConfigureAwait(false);
     }
 
-    /// <summary>Stops the scheduler, then the store writer (which applies what is queued), once, whoever asks first.</summary>
-    private Task StopSchedulerAsync()
+    /// <summary>Stops the scheduler, then the store writer (which applies what is queued); each stops once, whoever asks first.</summary>
+    private static async Task StopSchedulerAndStoreAsync(IServiceProvider services)
     {
-        lock (_shutdownLock) return _shutdown ??= StopSchedulerCoreAsync();
-    }
-
-    private async Task StopSchedulerCoreAsync()
-    {
-        _scheduler.Complete();
-        try
-        {
-            await _schedulerLoop.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            await _schedulerStop.CancelAsync().ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        if (_store is not null) await _store.StopAsync().ConfigureAwait(false);
+        await services.GetRequiredService<SchedulerService>().StopAsync(CancellationToken.None).ConfigureAwait(false);
+        if (services.GetService<JobStoreWriterService>() is { } storeWriter) await storeWriter.StopAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -486,39 +461,5 @@ internal sealed class GearmanServer : IAsyncDisposable
         var host = uri.Host.Trim('[', ']');
         var ip = IPAddress.TryParse(host, out var parsed) ? parsed : IPAddress.Loopback;
         return new IPEndPoint(ip, uri.Port);
-    }
-
-    /// <summary>The store writer's loop and how to stop it.</summary>
-    private sealed class StoreRuntime(JobStoreWriter writer, Task loop, CancellationTokenSource stop)
-    {
-        public JobStoreWriter Writer => writer;
-
-        /// <summary>Lets the writer apply what is queued (bounded), then closes the store.</summary>
-        public async Task StopAsync()
-        {
-            writer.Complete();
-            try
-            {
-                await loop.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                await stop.CancelAsync().ConfigureAwait(false);
-                try
-                {
-                    await loop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is OperationCanceledException or TimeoutException)
-                {
-                }
-            }
-            catch (Exception)
-            {
-                // Cancelled, or the writer failed outside a store call (a bug): not worth failing the shutdown for.
-            }
-
-            await writer.Store.DisposeAsync().ConfigureAwait(false);
-            stop.Dispose();
-        }
     }
 }

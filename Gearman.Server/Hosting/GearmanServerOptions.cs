@@ -3,7 +3,7 @@ using Gearman.Server.Persistence;
 
 namespace Gearman.Server.Hosting;
 
-/// <summary>Settings of one job server, modelled on gearmand's command line (spec §6.1).</summary>
+/// <summary>Settings of one job server, modelled on gearmand's command line (protocol.md §6.1).</summary>
 internal sealed record GearmanServerOptions
 {
     /// <summary>The defaults: port 4730 on all addresses, unlimited retries, background jobs in <c>gearman-queue.db</c>.</summary>
@@ -21,8 +21,11 @@ internal sealed record GearmanServerOptions
     /// <summary><c>--worker-wakeup</c>: most NOOPs sent per queued job; 0 wakes every sleeping worker.</summary>
     public int WorkerWakeup { get; init; }
 
-    /// <summary>Largest packet body accepted (<c>--max-packet-size</c>); larger declared sizes are refused before allocation.</summary>
-    public uint MaxPacketSize { get; init; } = 64u << 20;
+    /// <summary>
+    /// Largest packet body accepted (<c>--max-packet-size</c>); larger declared sizes are refused before allocation. An
+    /// <see cref="int"/>, like the SDK's <c>MaxPacketSize</c>: a body is read into one array, so no larger value could work.
+    /// </summary>
+    public int MaxPacketSize { get; init; } = 64 << 20;
 
     /// <summary>
     /// <c>--max-unsent-bytes</c>: reply bytes a connection may have waiting for a peer that does not read before it is

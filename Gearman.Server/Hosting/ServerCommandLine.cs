@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Gearman.Server.Hosting;
 
-/// <summary>The <c>gearmand</c>-style command line (spec §6.1).</summary>
+/// <summary>The <c>gearmand</c>-style command line (protocol.md §6.1).</summary>
 internal static class ServerCommandLine
 {
     private static readonly string[] LevelNames = ["FATAL", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG"];
@@ -23,7 +23,7 @@ internal static class ServerCommandLine
         var workerWakeup = new Option<int>("--worker-wakeup", "-w") { Description = "Workers to wake per queued job (0: all sleeping workers)." };
         var verbose = new Option<string>("--verbose") { Description = "Log level: FATAL, ALERT, CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG.", DefaultValueFactory = _ => "ERROR" };
         var logFile = new Option<string?>("--log-file", "-l") { Description = "Log destination: a file, 'stderr' (default) or 'none'." };
-        var maxPacket = new Option<uint>("--max-packet-size") { Description = "Largest packet body accepted, in bytes.", DefaultValueFactory = _ => 64u << 20 };
+        var maxPacket = new Option<int>("--max-packet-size") { Description = "Largest packet body accepted, in bytes.", DefaultValueFactory = _ => 64 << 20 };
         var handlePrefix = new Option<string?>("--job-handle-prefix") { Description = "Job handles become PREFIX:n (default H:hostname:n)." };
         var exceptions = new Option<bool>("--exceptions") { Description = "Enable WORK_EXCEPTION forwarding on every connection." };
         var threads = new Option<int>("--threads", "-t") { Description = "Socket I/O threads (default 1; the scheduler itself is one thread)." };
@@ -143,6 +143,12 @@ internal static class ServerCommandLine
             if (unsentLimit is <= 0)
             {
                 await Console.Error.WriteLineAsync("--max-unsent-bytes must be positive.").ConfigureAwait(false);
+                return 2;
+            }
+
+            if (result.GetValue(maxPacket) < 0)
+            {
+                await Console.Error.WriteLineAsync("--max-packet-size must not be negative.").ConfigureAwait(false);
                 return 2;
             }
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
+using Gearman.Reactive;
 using Gearman.Reactive.Protocol;
 using Gearman.Server.Admin;
 using Gearman.Server.Diagnostics;

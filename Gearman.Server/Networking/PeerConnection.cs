@@ -64,7 +64,7 @@ internal sealed class PeerConnection
     /// <summary>Set by <c>OPTION_REQ exceptions</c>: WORK_EXCEPTION is forwarded instead of WORK_FAIL.</summary>
     public bool ExceptionsEnabled { get; set; }
 
-    /// <summary>CAN_DO registrations, most recent first (the round-robin order of spec §2.5).</summary>
+    /// <summary>CAN_DO registrations, most recent first (the round-robin order of protocol.md §2.5).</summary>
     public List<Registration> Registrations { get; } = [];
 
     public bool IsSleeping { get; set; }

@@ -9,7 +9,7 @@ namespace Gearman.Server.Networking;
 
 /// <summary>
 /// The transport-neutral half of a connection's reader: frames binary packets and admin lines (told apart by the first
-/// byte, spec §1.1), copies each body once into a pooled buffer and posts it to the scheduler, in order. Protocol
+/// byte, protocol.md §1.1), copies each body once into a pooled buffer and posts it to the scheduler, in order. Protocol
 /// violations are logged here and reported as <see cref="FrameStatus.Close"/>, so every transport closes on the same
 /// input (bad magic, a declared size over <c>--max-packet-size</c>, too few fields, an unknown type, an admin line over
 /// <see cref="MaxAdminLineLength"/>).
@@ -27,7 +27,7 @@ internal sealed class RequestFramer
     {
         _scheduler = scheduler;
         // A body is copied into one array, so no setting may admit more than an array holds (the casts below rely on it).
-        _maxPacketSize = Math.Min(options.MaxPacketSize, (uint)(Array.MaxLength - PacketReader.HeaderLength));
+        _maxPacketSize = (uint)Math.Clamp(options.MaxPacketSize, 0, Array.MaxLength - PacketReader.HeaderLength);
         _logger = logger;
     }
 
@@ -51,7 +51,7 @@ internal sealed class RequestFramer
                 case PacketReadStatus.Incomplete:
                     return FrameStatus.Incomplete;
                 case PacketReadStatus.InvalidMagic:
-                    // gearmand closes without a reply (spec §1.3).
+                    // gearmand closes without a reply (protocol.md §1.3).
                     ServerLog.ProtocolViolation(_logger, peer.ToString(), "bad packet magic");
                     return FrameStatus.Close;
                 case PacketReadStatus.TooLarge:
@@ -82,7 +82,7 @@ internal sealed class RequestFramer
     public void ClosedInsideRequest(PeerConnection peer, long unread)
         => ServerLog.BadRequest(_logger, peer.ToString(), $"connection closed inside a packet ({unread} bytes unread)");
 
-    /// <summary>Types a client or worker may send; the rest get INVALID_COMMAND (spec §1.3).</summary>
+    /// <summary>Types a client or worker may send; the rest get INVALID_COMMAND (protocol.md §1.3).</summary>
     private static bool IsRequest(PacketType type) => type switch
     {
         PacketType.Unused5 or PacketType.Noop or PacketType.JobCreated or PacketType.NoJob or PacketType.JobAssign
@@ -121,7 +121,7 @@ internal sealed class RequestFramer
         {
             RequestBuffers.Return(copy);
 
-            // Split within the declared size only; too few separators ends the connection (spec §1.1).
+            // Split within the declared size only; too few separators ends the connection (protocol.md §1.1).
             ServerLog.ProtocolViolation(_logger, peer.ToString(), $"{type} has too few NUL-separated fields");
             return FrameStatus.Close;
         }

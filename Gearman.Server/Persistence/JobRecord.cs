@@ -1,9 +1,10 @@
+using Gearman.Reactive;
 using Gearman.Server.Scheduling;
 
 namespace Gearman.Server.Persistence;
 
 /// <summary>
-/// One stored background job: what replay needs to recreate it (spec §6.2, plus the reducer, which gearmand drops).
+/// One stored background job: what replay needs to recreate it (protocol.md §6.2, plus the reducer, which gearmand drops).
 /// The handle is not stored: a replayed job gets a new one. <see cref="Id"/> is the row's own key, so jobs with equal
 /// (or empty) unique IDs never overwrite each other.
 /// </summary>

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Gearman.Server.Scheduling;
+using Gearman.Reactive;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 

@@ -1,8 +1,9 @@
+using Gearman.Reactive;
 using Gearman.Server.Networking;
 
 namespace Gearman.Server.Scheduling;
 
-/// <summary>Everything the scheduler keeps per function name (spec §2.1). Created on first mention.</summary>
+/// <summary>Everything the scheduler keeps per function name (protocol.md §2.1). Created on first mention.</summary>
 internal sealed class FunctionRecord
 {
     private int _wakeCursor;

@@ -1,3 +1,4 @@
+using Gearman.Reactive;
 using Gearman.Server.Networking;
 
 namespace Gearman.Server.Scheduling;

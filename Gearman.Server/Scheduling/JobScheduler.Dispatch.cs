@@ -5,7 +5,7 @@ using Gearman.Server.Networking;
 
 namespace Gearman.Server.Scheduling;
 
-/// <summary>Workers: registration, grabbing, sleeping and waking, requeues, retries and timeouts (spec §2.5–2.8, §2.11).</summary>
+/// <summary>Workers: registration, grabbing, sleeping and waking, requeues, retries and timeouts (protocol.md §2.5–2.8, §2.11).</summary>
 internal sealed partial class JobScheduler
 {
     private void CanDo(PeerConnection connection, ReadOnlySpan<byte> name, int timeoutMilliseconds)
@@ -23,7 +23,7 @@ internal sealed partial class JobScheduler
             return;
         }
 
-        // Milliseconds; 1-999 are raised to one second; 0 or negative means no timeout (spec §2.11).
+        // Milliseconds; 1-999 are raised to one second; 0 or negative means no timeout (protocol.md §2.11).
         int effective = milliseconds <= 0 ? 0 : (int)Math.Clamp(milliseconds, 1000, int.MaxValue);
         CanDo(connection, name, effective);
     }
@@ -92,7 +92,7 @@ internal sealed partial class JobScheduler
     }
 
     /// <summary>
-    /// HEAD's selection (spec §2.5): priority is global across the worker's functions; within a priority the
+    /// HEAD's selection (protocol.md §2.5): priority is global across the worker's functions; within a priority the
     /// registrations are walked in order and the one served moves to the tail (round robin).
     /// </summary>
     private static Job? FindJobFor(PeerConnection connection, bool take)
@@ -157,7 +157,7 @@ internal sealed partial class JobScheduler
         if (job.Worker is not { } worker || job.Assignment != assignment) return;
         ServerLog.JobTimedOut(_logger, Encoding.UTF8.GetString(job.Handle), worker.ToString());
 
-        // The worker is not told; its late WORK_* gets JOB_NOT_FOUND (spec §2.11).
+        // The worker is not told; its late WORK_* gets JOB_NOT_FOUND (protocol.md §2.11).
         worker.RunningJobs.Remove(job);
         Requeue(job);
     }
@@ -220,7 +220,7 @@ internal sealed partial class JobScheduler
         job.TimeoutTimer = null;
     }
 
-    /// <summary>Sends NOOP to sleeping workers of <paramref name="function"/> that have not had one since their last grab (spec §2.7).</summary>
+    /// <summary>Sends NOOP to sleeping workers of <paramref name="function"/> that have not had one since their last grab (protocol.md §2.7).</summary>
     private void WakeWorkers(FunctionRecord function)
     {
         var workers = function.Workers;
@@ -245,7 +245,7 @@ internal sealed partial class JobScheduler
         }
     }
 
-    /// <summary>The last client of a foreground job left (spec §2.4): a queued job is dropped, a running one finishes unheard.</summary>
+    /// <summary>The last client of a foreground job left (protocol.md §2.4): a queued job is dropped, a running one finishes unheard.</summary>
     private void Abandon(Job job)
     {
         if (job.Worker is not null)

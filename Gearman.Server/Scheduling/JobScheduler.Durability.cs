@@ -7,7 +7,7 @@ using Gearman.Server.Persistence;
 namespace Gearman.Server.Scheduling;
 
 /// <summary>
-/// Durable background jobs (spec §6.2). A new background job is handed to the <see cref="JobStoreWriter"/> and stays
+/// Durable background jobs (protocol.md §6.2). A new background job is handed to the <see cref="JobStoreWriter"/> and stays
 /// invisible (not queued, not findable by handle, only by its unique ID so that coalescing submits can wait for it) until
 /// the writer acknowledges the save; only then is it queued and JOB_CREATED sent, or ERROR QUEUE_ERROR if the save
 /// failed. Finished, failed, cancelled and dropped jobs are deleted from the store, and a job that goes back to its queue

@@ -1,9 +1,10 @@
+using Gearman.Reactive;
 using Gearman.Reactive.Protocol;
 using Gearman.Server.Networking;
 
 namespace Gearman.Server.Scheduling;
 
-/// <summary>Submitting jobs: priorities, background, unique-ID coalescing, epoch jobs, queue limits (spec §2.3, §2.4, §2.12, §2.13).</summary>
+/// <summary>Submitting jobs: priorities, background, unique-ID coalescing, epoch jobs, queue limits (protocol.md §2.3, §2.4, §2.12, §2.13).</summary>
 internal sealed partial class JobScheduler
 {
     internal const int MaxUniqueLength = 64;
@@ -93,7 +94,7 @@ internal sealed partial class JobScheduler
         var uniqueSpan = body.Slice(unique.Offset, unique.Length);
         var dataSpan = body.Slice(data.Offset, data.Length);
 
-        // Coalescing: an existing job with the same key absorbs the submit whatever its state (spec §2.4).
+        // Coalescing: an existing job with the same key absorbs the submit whatever its state (protocol.md §2.4).
         Job? existing = null;
         if (uniqueSpan.SequenceEqual("-"u8))
         {

@@ -4,7 +4,7 @@ using Gearman.Server.Networking;
 
 namespace Gearman.Server.Scheduling;
 
-/// <summary>Results from workers, forwarded to every attached client, and status queries (spec §2.9, §2.10, §2.14).</summary>
+/// <summary>Results from workers, forwarded to every attached client, and status queries (protocol.md §2.9, §2.10, §2.14).</summary>
 internal sealed partial class JobScheduler
 {
     private void WorkResult(PeerConnection connection, PacketType type, ReadOnlySpan<byte> body, in PacketFields fields)
@@ -27,7 +27,7 @@ internal sealed partial class JobScheduler
         {
             case PacketType.WorkData:
             case PacketType.WorkWarning:
-                // Forwarded byte for byte (spec §2.9).
+                // Forwarded byte for byte (protocol.md §2.9).
                 foreach (var client in job.Clients) client.Send(type, body);
                 break;
 
@@ -43,7 +43,7 @@ internal sealed partial class JobScheduler
                 break;
 
             case PacketType.WorkFail:
-                // Always the bare handle: 1.1.20 clients cannot match one with a trailing NUL (spec §2.9).
+                // Always the bare handle: 1.1.20 clients cannot match one with a trailing NUL (protocol.md §2.9).
                 foreach (var client in job.Clients) client.Send(PacketType.WorkFail, job.Handle);
                 Finish(job, ServerMetrics.Outcome.Failed);
                 break;
@@ -83,7 +83,7 @@ internal sealed partial class JobScheduler
         }
     }
 
-    /// <summary>Searches every function; the most recently created job with that unique wins (spec §2.10).</summary>
+    /// <summary>Searches every function; the most recently created job with that unique wins (protocol.md §2.10).</summary>
     private void GetStatusUnique(PeerConnection connection, ReadOnlySpan<byte> unique)
     {
         Job? found = null;
@@ -115,7 +115,7 @@ internal sealed partial class JobScheduler
     }
 
     /// <summary>
-    /// Admin <c>cancel job</c> (spec §2.14): every client gets WORK_FAIL now. A queued job is removed; a running job is
+    /// Admin <c>cancel job</c> (protocol.md §2.14): every client gets WORK_FAIL now. A queued job is removed; a running job is
     /// not stopped, and its clients stay attached (so, as in gearmand, they may also see its WORK_COMPLETE).
     /// </summary>
     internal bool Cancel(ReadOnlySpan<byte> handle)

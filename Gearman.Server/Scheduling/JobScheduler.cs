@@ -64,7 +64,7 @@ internal sealed partial class JobScheduler
             AllowSynchronousContinuations = false,
         });
         _functionsBySpan = _functions.GetAlternateLookup<ReadOnlySpan<byte>>();
-        // gearmand uses uname's nodename in full; Environment.MachineName would cut it at the first dot (spec §2.2).
+        // gearmand uses uname's nodename in full; Environment.MachineName would cut it at the first dot (protocol.md §2.2).
         string prefix = options.HandlePrefix ?? "H:" + System.Net.Dns.GetHostName();
         _handlePrefix = Encoding.UTF8.GetBytes(prefix + ":");
         _admin = new AdminCommands(this);
@@ -452,7 +452,7 @@ internal sealed partial class JobScheduler
         if (_connections.Remove(connection.Id)) _metrics.ConnectionClosed();
         DropDeferred(connection);
 
-        // As a client: detach; foreground jobs nobody waits for any more are abandoned (spec §2.4).
+        // As a client: detach; foreground jobs nobody waits for any more are abandoned (protocol.md §2.4).
         foreach (var job in connection.AttachedJobs)
         {
             // A connection that joined its own job twice is listed twice: the first visit detaches it completely.
@@ -462,7 +462,7 @@ internal sealed partial class JobScheduler
 
         connection.AttachedJobs.Clear();
 
-        // As a worker: everything it held goes back to the queue (spec §2.11).
+        // As a worker: everything it held goes back to the queue (protocol.md §2.11).
         RemoveAllRegistrations(connection);
         RequeueRunning(connection, function: null);
         connection.Complete();

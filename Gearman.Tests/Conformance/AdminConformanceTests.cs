@@ -5,12 +5,12 @@ using Xunit;
 
 namespace Gearman.Tests.Conformance;
 
-/// <summary>The admin text protocol (spec §3, §2.14 cancel; §7 probes 15, 25).</summary>
+/// <summary>The admin text protocol (protocol.md §3, §2.14 cancel; §7 probes 15, 25).</summary>
+[Trait("Category", "Conformance")]
 public sealed partial class AdminConformanceTests
 {
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Status_and_prioritystatus_count_queued_running_and_workers(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -35,8 +35,7 @@ public sealed partial class AdminConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Workers_lists_every_connection_with_its_id_and_registrations(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -61,15 +60,14 @@ public sealed partial class AdminConformanceTests
         Assert.Equal(2, lines.Count(l => l.EndsWith(" 127.0.0.1 - :", StringComparison.Ordinal)));
     }
 
-    /// <summary>Rows in ordinal order: admin lists come in hash order, which clients must not depend on (spec §3).</summary>
+    /// <summary>Rows in ordinal order: admin lists come in hash order, which clients must not depend on (protocol.md §3).</summary>
     private static string[] Sorted(params string[] rows) => [.. rows.Order(StringComparer.Ordinal)];
 
     [GeneratedRegex(@"^\d+ 127\.0\.0\.1 .+ :( .*)?$")]
     private static partial Regex WorkerLine();
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Show_jobs_and_show_unique_jobs(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -87,8 +85,7 @@ public sealed partial class AdminConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Cancel_job_on_a_queued_job_fails_it_at_once(ServerKind kind)
     {
         // §2.14, §7 probe 25. Known difference: gearmand marks the job ignored and purges it when a worker reaches it
@@ -121,8 +118,7 @@ public sealed partial class AdminConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Cancel_job_on_a_running_job_fails_it_but_the_worker_finishes(ServerKind kind)
     {
         // §2.14: the running job is not stopped; its clients also get the later WORK_COMPLETE.
@@ -148,8 +144,7 @@ public sealed partial class AdminConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Create_function_adds_an_empty_function(ServerKind kind)
     {
         // §3 BUG [1.1.20]: without CRLF the name loses its last character; ours keeps it.
@@ -165,8 +160,7 @@ public sealed partial class AdminConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Drop_function_refuses_while_workers_or_running_jobs_exist(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -183,8 +177,7 @@ public sealed partial class AdminConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Drop_function_with_queued_jobs(ServerKind kind)
     {
         // §3: gearmand drops the function and its queued jobs; known difference: ours refuses (never loses accepted work).
@@ -205,8 +198,7 @@ public sealed partial class AdminConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Version_getpid_and_verbose_end_with_a_bare_LF(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -223,8 +215,7 @@ public sealed partial class AdminConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Unknown_and_incomplete_commands_get_exact_errors(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -256,8 +247,7 @@ public sealed partial class AdminConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Token_splitting_case_and_extra_tokens(ServerKind kind)
     {
         // §3 parsing: tokens are separated by runs of spaces only (a tab is part of a token, a leading space makes an
@@ -310,8 +300,7 @@ public sealed partial class AdminConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Six_tokens_close_the_connection_and_five_do_not(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -326,8 +315,7 @@ public sealed partial class AdminConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Pipelined_commands_are_answered_in_order(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);

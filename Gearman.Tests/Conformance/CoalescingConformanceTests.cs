@@ -4,12 +4,12 @@ using Xunit;
 
 namespace Gearman.Tests.Conformance;
 
-/// <summary>Unique IDs and coalescing (spec §2.3 step 3, §2.4; §7 probe 8).</summary>
+/// <summary>Unique IDs and coalescing (protocol.md §2.3 step 3, §2.4; §7 probe 8).</summary>
+[Trait("Category", "Conformance")]
 public sealed class CoalescingConformanceTests
 {
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Foreground_foreground_background_and_high_share_one_job(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -39,8 +39,7 @@ public sealed class CoalescingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Coalescing_is_per_function(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -52,8 +51,7 @@ public sealed class CoalescingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Dash_unique_coalesces_on_equal_nonempty_data(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -77,8 +75,7 @@ public sealed class CoalescingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Empty_unique_never_coalesces(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -96,8 +93,7 @@ public sealed class CoalescingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_late_joiner_gets_only_later_packets(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -122,8 +118,7 @@ public sealed class CoalescingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_foreground_submit_joins_a_background_job_and_gets_its_results(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -141,8 +136,7 @@ public sealed class CoalescingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_finished_job_frees_its_unique(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);

@@ -26,7 +26,7 @@ internal sealed class ConformanceSession : IAsyncDisposable
 
     public bool IsGearmand => Server.Kind == ServerKind.Gearmand;
 
-    /// <summary>What every handle starts with: <c>H:&lt;uname nodename&gt;:</c> by default (spec §2.2).</summary>
+    /// <summary>What every handle starts with: <c>H:&lt;uname nodename&gt;:</c> by default (protocol.md §2.2).</summary>
     public string HandlePrefix { get; }
 
     /// <summary>The host name gearmand puts in handles: uname's nodename.</summary>
@@ -39,7 +39,7 @@ internal sealed class ConformanceSession : IAsyncDisposable
         return new ConformanceSession(server, (options.HandlePrefix ?? "H:" + NodeName) + ":");
     }
 
-    /// <summary>The handle of the <paramref name="n"/>-th job the server created (numbers start at 1, spec §2.2).</summary>
+    /// <summary>The handle of the <paramref name="n"/>-th job the server created (numbers start at 1, protocol.md §2.2).</summary>
     public string Handle(int n) => HandlePrefix + n.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public async Task<RawGearmanConnection> ConnectAsync()
@@ -72,7 +72,7 @@ internal sealed class ConformanceSession : IAsyncDisposable
 
     /// <summary>
     /// Closes <paramref name="connection"/> and returns once the server has processed the disconnect, which is when
-    /// the connection is gone from admin <c>workers</c> (one line per live connection, spec §3).
+    /// the connection is gone from admin <c>workers</c> (one line per live connection, protocol.md §3).
     /// </summary>
     public async Task CloseAsync(RawGearmanConnection connection)
     {

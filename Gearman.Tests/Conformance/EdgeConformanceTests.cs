@@ -4,12 +4,12 @@ using Xunit;
 
 namespace Gearman.Tests.Conformance;
 
-/// <summary>Corner cases of attachment, abandonment and cancelling (spec §2.4, §2.11, §2.14, §1.1, §1.3).</summary>
+/// <summary>Corner cases of attachment, abandonment and cancelling (protocol.md §2.4, §2.11, §2.14, §1.1, §1.3).</summary>
+[Trait("Category", "Conformance")]
 public sealed class EdgeConformanceTests
 {
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_connection_that_joins_its_own_job_twice_is_attached_twice(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -27,8 +27,7 @@ public sealed class EdgeConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_client_attached_twice_to_a_queued_job_abandons_it_once(ServerKind kind)
     {
         // §2.4. Job totals must stay exact (gearmand purges lazily: the job still counts until a worker reaches it).
@@ -49,8 +48,7 @@ public sealed class EdgeConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task One_of_two_foreground_clients_leaving_keeps_the_job(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -68,8 +66,7 @@ public sealed class EdgeConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_foreground_joiner_leaving_a_background_job(ServerKind kind)
     {
         // §2.4: gearmand marks the job ignored (it is never run). Known difference, per the spec's recommendation: a
@@ -95,8 +92,7 @@ public sealed class EdgeConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_worker_dying_with_an_abandoned_job_frees_it(ServerKind kind)
     {
         // Known difference: gearmand requeues the ignored job and frees it when a worker reaches it; ours frees it at once.
@@ -121,8 +117,7 @@ public sealed class EdgeConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Cancel_job_clears_the_persisted_flag_of_a_running_background_job(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -140,8 +135,7 @@ public sealed class EdgeConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task RESET_ABILITIES_and_CANT_DO_remove_registrations(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -165,8 +159,7 @@ public sealed class EdgeConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task SET_CLIENT_ID_keeps_up_to_127_bytes(ServerKind kind)
     {
         // §2.14.
@@ -179,8 +172,7 @@ public sealed class EdgeConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Epoch_jobs_coalesce_and_count_like_queued_jobs(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -200,8 +192,7 @@ public sealed class EdgeConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Reduce_submit_with_only_three_fields_ends_the_connection(ServerKind kind)
     {
         // §1.1, §1.2 note, §7 probe 18: gearmand's parser runs into the next packet and disconnects; ours splits

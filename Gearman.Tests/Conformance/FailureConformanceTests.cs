@@ -5,12 +5,12 @@ using Xunit;
 
 namespace Gearman.Tests.Conformance;
 
-/// <summary>Disconnects, requeues, retry limits and CAN_DO_TIMEOUT (spec §2.4 abandonment, §2.6, §2.11; §7 probes 9–12, 23).</summary>
+/// <summary>Disconnects, requeues, retry limits and CAN_DO_TIMEOUT (protocol.md §2.4 abandonment, §2.6, §2.11; §7 probes 9–12, 23).</summary>
+[Trait("Category", "Conformance")]
 public sealed class FailureConformanceTests
 {
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_queued_foreground_job_is_dropped_when_its_client_leaves(ServerKind kind)
     {
         // §2.4 abandonment, §7 probe 9. Known difference: gearmand only marks the job ignored and frees it when a
@@ -33,8 +33,7 @@ public sealed class FailureConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_running_job_whose_client_left_finishes_unheard(ServerKind kind)
     {
         // §2.4: an ignored running job continues and its WORK_COMPLETE is accepted and discarded.
@@ -54,8 +53,7 @@ public sealed class FailureConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_dead_workers_job_is_requeued_at_the_tail_with_status_reset(ServerKind kind)
     {
         // §2.5 (tail, 0/0), §2.11, §7 probe 10.
@@ -87,8 +85,7 @@ public sealed class FailureConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Requeued_jobs_go_to_the_tail_of_their_queue(ServerKind kind)
     {
         // §2.5: after a worker died holding A, the order is B, A.
@@ -139,8 +136,7 @@ public sealed class FailureConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Job_retries_2_fails_the_job_after_two_worker_deaths(ServerKind kind)
     {
         // §2.11, §7 probe 11: the client gets WORK_FAIL with the bare handle.
@@ -163,8 +159,7 @@ public sealed class FailureConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Job_retries_0_means_unlimited_in_1_1_20_and_no_retries_in_HEAD(ServerKind kind)
     {
         // §2.11 and Appendix item 2: ours follows HEAD.
@@ -188,8 +183,7 @@ public sealed class FailureConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task CANT_DO_and_RESET_ABILITIES_requeue_and_count_retries(ServerKind kind)
     {
         // §2.6, §7 probe 23 (-j 2): CANT_DO requeues (retry 1), RESET_ABILITIES drops with WORK_FAIL.
@@ -218,8 +212,7 @@ public sealed class FailureConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task CANT_DO_requeues_only_jobs_of_that_function(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -240,8 +233,7 @@ public sealed class FailureConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task CAN_DO_TIMEOUT_below_one_second_is_raised_to_one_second_and_requeues(ServerKind kind)
     {
         // §2.11, §7 probe 12: 200 ms becomes 1000 ms; the sleeping peer gets a NOOP; the late result gets JOB_NOT_FOUND.
@@ -269,8 +261,7 @@ public sealed class FailureConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task PRE_SLEEP_while_running_a_timed_job(ServerKind kind)
     {
         // §2.7/§2.11: gearmand cancels the connection's job timer on PRE_SLEEP, so the job never times out. Known
@@ -300,8 +291,7 @@ public sealed class FailureConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task CAN_DO_TIMEOUT_registers_like_CAN_DO(ServerKind kind)
     {
         // §2.6: shows in workers and counts as a worker; 0 and negative values mean no timeout.

@@ -4,18 +4,18 @@ using Xunit;
 
 namespace Gearman.Tests.Conformance;
 
-/// <summary>Framing, errors and options, byte for byte against gearmand (spec §1.1, §1.3, §2.9 options, §7 probes 1–4).</summary>
+/// <summary>Framing, errors and options, byte for byte against gearmand (protocol.md §1.1, §1.3, §2.9 options, §7 probes 1–4).</summary>
+[Trait("Category", "Conformance")]
 public sealed class FramingConformanceTests
 {
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Binary_and_text_interleave_on_one_socket(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
         var c = await s.ConnectAsync();
 
-        // One write holding ECHO_REQ, an admin line and ECHO_REQ: replies come back in order (spec §1.1).
+        // One write holding ECHO_REQ, an admin line and ECHO_REQ: replies come back in order (protocol.md §1.1).
         byte[] burst = [.. RawGearmanConnection.Encode(PacketType.EchoReq, "a\0b"), .. "status\n"u8.ToArray(), .. RawGearmanConnection.Encode(PacketType.EchoReq, string.Empty)];
         await c.SendRawAsync(burst, TestContext.Current.CancellationToken);
         await c.ExpectAsync(PacketType.EchoRes, "a\0b");
@@ -39,23 +39,21 @@ public sealed class FramingConformanceTests
         await using var s = await ConformanceSession.StartAsync(kind);
         var c = await s.ConnectAsync();
         await c.SendRawAsync(Packet(Request, type, []), TestContext.Current.CancellationToken);
-        Assert.True(await c.WaitForServerCloseAsync(), "the server should close the connection without a reply (spec §1.3)");
+        Assert.True(await c.WaitForServerCloseAsync(), "the server should close the connection without a reply (protocol.md §1.3)");
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Bad_magic_closes_without_error(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
         var c = await s.ConnectAsync();
         await c.SendRawAsync(Packet("\0XYZ"u8.ToArray(), (uint)PacketType.EchoReq, "x"u8.ToArray()), TestContext.Current.CancellationToken);
-        Assert.True(await c.WaitForServerCloseAsync(), "the server should close the connection without a reply (spec §1.3)");
+        Assert.True(await c.WaitForServerCloseAsync(), "the server should close the connection without a reply (protocol.md §1.3)");
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Response_magic_gets_INVALID_MAGIC_and_the_connection_stays_open(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -74,12 +72,12 @@ public sealed class FramingConformanceTests
         var c = await s.ConnectAsync();
         if (type == PacketType.SubmitJobSched)
         {
-            // Parsed with its 7 fields + data, then refused (spec §1.2 #35).
+            // Parsed with its 7 fields + data, then refused (protocol.md §1.2 #35).
             await c.SendAsync(PacketType.SubmitJobSched, "f", "u", "1", "2", "3", "4", "5", "data");
         }
         else
         {
-            // A well-formed body: gearmand waits for the NULs its layout needs before it looks at the type (spec §1.1).
+            // A well-formed body: gearmand waits for the NULs its layout needs before it looks at the type (protocol.md §1.1).
             int fields = PacketLayout.Of(type).Fields;
             await c.SendAsync(type, [.. Enumerable.Range(0, fields).Select(i => "x" + i)]);
         }
@@ -107,8 +105,7 @@ public sealed class FramingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task OPTION_REQ_accepts_exceptions_in_any_case_and_echoes_the_name(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -123,8 +120,7 @@ public sealed class FramingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Echo_of_binary_data_is_byte_identical(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -137,8 +133,7 @@ public sealed class FramingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task SET_CLIENT_ID_has_no_reply_and_shows_in_workers(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -151,8 +146,7 @@ public sealed class FramingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Payload_of_a_command_without_arguments_is_ignored(ServerKind kind)
     {
         // §1.1: zero arguments and no data → the payload bytes are read and ignored.
@@ -191,8 +185,7 @@ public sealed class FramingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Epoch_60_days_ahead_is_accepted_coalesces_and_waits(ServerKind kind)
     {
         // Past what one system timer can be armed for (about 49.7 days): the submit is answered, a resubmit coalesces,
@@ -210,8 +203,7 @@ public sealed class FramingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task CAN_DO_TIMEOUT_longer_than_20_characters_closes_the_connection(ServerKind kind)
     {
         // §1.3. (A 20-character value that overflows `long` crashed gearmand 1.1.20 outright, so only ours is probed with it.)
@@ -252,8 +244,7 @@ public sealed class FramingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Admin_lines_up_to_8_KiB_are_answered_and_longer_ones_close(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);

@@ -4,12 +4,12 @@ using Xunit;
 
 namespace Gearman.Tests.Conformance;
 
-/// <summary>GRAB variants, PRE_SLEEP and NOOP (spec §2.7, §2.8; §7 probes 8, 18, 24).</summary>
+/// <summary>GRAB variants, PRE_SLEEP and NOOP (protocol.md §2.7, §2.8; §7 probes 8, 18, 24).</summary>
+[Trait("Category", "Conformance")]
 public sealed class GrabConformanceTests
 {
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Grab_variants_have_their_layouts(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -30,8 +30,7 @@ public sealed class GrabConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Reduce_jobs_carry_the_reducer_only_to_GRAB_JOB_ALL(ServerKind kind)
     {
         // §1.2 (4 fields before DATA), §2.8, §7 probe 18.
@@ -52,8 +51,7 @@ public sealed class GrabConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_sleeping_worker_gets_one_NOOP_between_grabs(ServerKind kind)
     {
         // §2.7: sleeping and NOOP-sent are cleared only by a GRAB.
@@ -81,8 +79,7 @@ public sealed class GrabConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task PRE_SLEEP_with_a_job_pending_answers_NOOP_and_does_not_sleep(ServerKind kind)
     {
         // §2.7, §7 probe 24.
@@ -103,8 +100,7 @@ public sealed class GrabConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task NOOP_goes_only_to_sleeping_workers_of_the_function(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -127,8 +123,7 @@ public sealed class GrabConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Registering_for_a_function_with_queued_jobs_sends_no_NOOP(ServerKind kind)
     {
         // §2.7: NOOPs are sent when a job is queued, not when a sleeping worker gains a registration.
@@ -143,8 +138,7 @@ public sealed class GrabConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Worker_without_registrations_gets_NO_JOB(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -155,8 +149,7 @@ public sealed class GrabConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task One_connection_can_be_client_and_worker(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);

@@ -4,12 +4,12 @@ using Xunit;
 
 namespace Gearman.Tests.Conformance;
 
-/// <summary>Submitting, running and querying jobs (spec §2.2, §2.3, §2.9, §2.10; §7 probes 1, 5, 6, 7).</summary>
+/// <summary>Submitting, running and querying jobs (protocol.md §2.2, §2.3, §2.9, §2.10; §7 probes 1, 5, 6, 7).</summary>
+[Trait("Category", "Conformance")]
 public sealed class JobConformanceTests
 {
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Round_trip_forwards_every_work_packet_byte_for_byte(ServerKind kind)
     {
         // §7 probe 1.
@@ -42,8 +42,7 @@ public sealed class JobConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Handles_count_from_one_and_use_the_prefix(ServerKind kind)
     {
         // §2.2: --job-handle-prefix P gives P:n; coalesced submits consume no number.
@@ -56,8 +55,7 @@ public sealed class JobConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Default_handle_prefix_is_H_and_the_node_name(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -66,8 +64,7 @@ public sealed class JobConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task The_empty_function_name_is_a_function(ServerKind kind)
     {
         // §2.1: "" is valid.
@@ -80,8 +77,7 @@ public sealed class JobConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Large_binary_payloads_pass_through_unchanged(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -104,8 +100,7 @@ public sealed class JobConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Function_names_have_no_server_side_length_limit(ServerKind kind)
     {
         // Only libgearman limits names (512 bytes, §5.1); the server takes what the packet holds.
@@ -118,8 +113,7 @@ public sealed class JobConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Work_results_for_unknown_handles_get_the_three_JOB_NOT_FOUND_texts(ServerKind kind)
     {
         // §1.3, §7 probe 5.
@@ -145,8 +139,7 @@ public sealed class JobConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Work_results_for_a_queued_job_or_another_workers_job_get_JOB_NOT_FOUND(ServerKind kind)
     {
         // §2.9: the worker must currently own the handle.
@@ -173,8 +166,7 @@ public sealed class JobConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task GET_STATUS_reports_queued_running_progress_and_unknown(ServerKind kind)
     {
         // §2.10, §2.9 (atoi of WORK_STATUS values), §7 probe 6.
@@ -210,8 +202,7 @@ public sealed class JobConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task GET_STATUS_UNIQUE_reports_clients_and_progress(ServerKind kind)
     {
         // §2.10, §7 probe 6.
@@ -239,8 +230,7 @@ public sealed class JobConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task GET_STATUS_UNIQUE_ignores_dash_and_empty_uniques(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -253,8 +243,7 @@ public sealed class JobConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task GET_STATUS_UNIQUE_searches_all_functions_and_finds_the_newest_job(ServerKind kind)
     {
         // §2.10 verified quirk: U1 in co and co2 → the co2 job (created last) is described.
@@ -271,8 +260,7 @@ public sealed class JobConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Unique_of_65_bytes_is_refused_and_64_is_accepted(ServerKind kind)
     {
         // §2.3 step 2, §7 probe 7. [1.1.20] BUG: 64 bytes are stored truncated to 63 and sent with
@@ -293,8 +281,7 @@ public sealed class JobConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Reduce_submit_checks_the_reducer_length(ServerKind kind)
     {
         // §2.3 step 2: [1.1.20] BUG checks REDUCER against the 64-byte unique limit; ours limits REDUCER to 512 bytes.

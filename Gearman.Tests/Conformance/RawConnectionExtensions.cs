@@ -26,7 +26,7 @@ internal static class RawConnectionExtensions
 
     /// <summary>
     /// Sends a packet, then an ECHO_REQ, and asserts that the server closes the connection without answering either
-    /// (spec §1.3: what a server does on input it cannot take).
+    /// (protocol.md §1.3: what a server does on input it cannot take).
     /// </summary>
     public static async Task AssertClosesWithoutReplyAsync(this RawGearmanConnection connection, PacketType type, params string[] fields)
     {
@@ -71,7 +71,7 @@ internal static class RawConnectionExtensions
         return await connection.ExpectJobCreatedAsync();
     }
 
-    /// <summary>SUBMIT_REDUCE_JOB[_BACKGROUND] <c>FUNC\0UNIQ\0REDUCER\0AGGREGATOR\0DATA</c> with an empty aggregator (spec §1.2).</summary>
+    /// <summary>SUBMIT_REDUCE_JOB[_BACKGROUND] <c>FUNC\0UNIQ\0REDUCER\0AGGREGATOR\0DATA</c> with an empty aggregator (protocol.md §1.2).</summary>
     public static async Task<string> SubmitReduceAsync(this RawGearmanConnection connection, string function, string unique, string reducer, string data, bool background = false)
     {
         await connection.SendAsync(background ? PacketType.SubmitReduceJobBackground : PacketType.SubmitReduceJob, function, unique, reducer, string.Empty, data);

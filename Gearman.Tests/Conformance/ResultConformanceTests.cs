@@ -4,12 +4,12 @@ using Xunit;
 
 namespace Gearman.Tests.Conformance;
 
-/// <summary>WORK_FAIL and WORK_EXCEPTION delivery, and queue limits (spec §2.9, §2.13; §7 probes 13, 14).</summary>
+/// <summary>WORK_FAIL and WORK_EXCEPTION delivery, and queue limits (protocol.md §2.9, §2.13; §7 probes 13, 14).</summary>
+[Trait("Category", "Conformance")]
 public sealed class ResultConformanceTests
 {
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task WORK_EXCEPTION_reaches_exceptions_clients_as_is_and_others_as_WORK_FAIL(ServerKind kind)
     {
         // §2.9, §7 probe 13. Known intentional difference: gearmand sends the plain client `WORK_FAIL H\0` (a trailing
@@ -34,8 +34,7 @@ public sealed class ResultConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Exceptions_switch_enables_exceptions_on_every_connection(ServerKind kind)
     {
         // §2.9: --exceptions.
@@ -50,8 +49,7 @@ public sealed class ResultConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task WORK_FAIL_is_forwarded_to_every_client(ServerKind kind)
     {
         // §2.9. Known intentional difference: gearmand forwards a worker's `H\0` as received; ours always sends the
@@ -73,8 +71,7 @@ public sealed class ResultConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Maxqueue_limits_new_jobs_but_not_coalescing_submits(ServerKind kind)
     {
         // §2.13, §7 probe 14: job_total (queued + running, all priorities) ≥ limit → QUEUE_ERROR.
@@ -105,8 +102,7 @@ public sealed class ResultConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Maxqueue_with_two_values_sets_high_and_normal_and_clears_low(ServerKind kind)
     {
         // §3: `maxqueue F H N` → high = H, normal = N, low = 0 (unlimited).
@@ -126,8 +122,7 @@ public sealed class ResultConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Maxqueue_with_three_values_sets_each_priority(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -180,8 +175,7 @@ public sealed class ResultConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Maxqueue_for_an_unknown_function_is_ignored_by_gearmand_and_takes_effect_here(ServerKind kind)
     {
         // A deliberate departure (docs/server.md): gearmand answers OK and changes nothing; we create the function, as

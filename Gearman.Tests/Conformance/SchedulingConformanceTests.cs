@@ -5,12 +5,12 @@ using Xunit;
 
 namespace Gearman.Tests.Conformance;
 
-/// <summary>Priorities, wake-up rotation and EPOCH jobs (spec §2.5, §2.7, §2.12; §7 probes 16, 17, 21).</summary>
+/// <summary>Priorities, wake-up rotation and EPOCH jobs (protocol.md §2.5, §2.7, §2.12; §7 probes 16, 17, 21).</summary>
+[Trait("Category", "Conformance")]
 public sealed class SchedulingConformanceTests
 {
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Within_a_function_high_runs_before_normal_before_low_each_in_submit_order(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -30,8 +30,7 @@ public sealed class SchedulingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Priority_across_functions(ServerKind kind)
     {
         // §2.5, §7 probe 16: the worker registers p1 then p2. Known difference: ours follows HEAD (global priority,
@@ -59,8 +58,7 @@ public sealed class SchedulingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Worker_wakeup_0_wakes_every_sleeping_worker(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
@@ -74,8 +72,7 @@ public sealed class SchedulingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Worker_wakeup_1_sends_one_NOOP_per_job_rotating_through_the_workers(ServerKind kind)
     {
         // §2.7, §7 probe 21: with -w 1, jobs 0, 1, 2 wake w0, w1, w2, even when the woken worker sleeps again.
@@ -98,8 +95,7 @@ public sealed class SchedulingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Epoch_job_in_the_past_or_unparsable_runs_now(ServerKind kind)
     {
         // §1.3 (non-numeric EPOCH parses as 0), §2.12.
@@ -119,8 +115,7 @@ public sealed class SchedulingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Epoch_job_in_the_future_runs_when_due(ServerKind kind)
     {
         // §2.7, §2.12, §7 probe 17. [1.1.20]: NOOP at submit, NO_JOB, and no NOOP when the job becomes due (no timer);
@@ -160,8 +155,7 @@ public sealed class SchedulingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Future_epoch_job_does_not_hide_low_jobs(ServerKind kind)
     {
         // §2.5 BUG [1.1.20]: a future EPOCH job at the head of NORMAL hides that function's LOW jobs; HEAD and ours run them.

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Gearman.Tests.Infrastructure;
 
-/// <summary>One row of admin <c>status</c>: <c>FUNC\tTOTAL\tRUNNING\tWORKERS</c> (spec §3).</summary>
+/// <summary>One row of admin <c>status</c>: <c>FUNC\tTOTAL\tRUNNING\tWORKERS</c> (protocol.md §3).</summary>
 public sealed record FunctionStatus(string Function, int Total, int Running, int Workers);
 
 /// <summary>

@@ -1,12 +1,12 @@
 namespace Gearman.Tests.Infrastructure;
 
-/// <summary>Server settings a test may ask for; each maps to a gearmand switch (spec §6.1).</summary>
+/// <summary>Server settings a test may ask for; each maps to a gearmand switch (protocol.md §6.1).</summary>
 public sealed record ServerStartOptions
 {
     /// <summary>The defaults: nothing passed beyond the listen address and port.</summary>
     public static ServerStartOptions Default { get; } = new();
 
-    /// <summary><c>-j N</c>. Note the meaning of 0 differs: unlimited in 1.1.20, "no retries" in HEAD (spec §2.11).</summary>
+    /// <summary><c>-j N</c>. Note the meaning of 0 differs: unlimited in 1.1.20, "no retries" in HEAD (protocol.md §2.11).</summary>
     public int? JobRetries { get; init; }
 
     /// <summary><c>-w N</c>: most NOOPs sent per queued job; 0 wakes every sleeping worker.</summary>
@@ -40,7 +40,7 @@ public sealed record ServerStartOptions
     public bool Monitoring { get; init; }
 
     /// <summary>Our server's <c>--max-packet-size</c>; null for the default. Ignored by gearmand.</summary>
-    public uint? MaxPacketSize { get; init; }
+    public int? MaxPacketSize { get; init; }
 
     /// <summary>Our server's <c>--admin-token</c>. Ignored by gearmand.</summary>
     public string? AdminToken { get; init; }

@@ -9,15 +9,15 @@ namespace Gearman.Tests.Interop;
 
 /// <summary>
 /// <c>gearadmin</c> (gearman-tools 1.1.20) against the server. gearadmin strips the admin protocol's <c>OK </c> from
-/// one-line replies and prints errors as <c>Error: TEXT</c> on stderr with exit status 0 (spec §3 for the wire formats).
+/// one-line replies and prints errors as <c>Error: TEXT</c> on stderr with exit status 0 (protocol.md §3 for the wire formats).
 /// </summary>
+[Trait("Category", "Interop")]
 public sealed class GearadminTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Status_counts_queued_running_and_workers(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -33,12 +33,11 @@ public sealed class GearadminTests
         var lines = await GearadminLinesAsync(server, "--status");
 
         Assert.Equal(".", lines[^1]);
-        Assert.Contains($"{fn}\t2\t1\t1", lines); // TOTAL counts queued and running (spec §3)
+        Assert.Contains($"{fn}\t2\t1\t1", lines); // TOTAL counts queued and running (protocol.md §3)
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Workers_lists_every_connection_with_id_and_functions(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -53,41 +52,38 @@ public sealed class GearadminTests
         var lines = await GearadminLinesAsync(server, "--workers");
 
         Assert.Equal(".", lines[^1]);
-        // FD IP ID ':' then registrations, most recent first (spec §3); gearadmin's own connection is listed as "- :".
+        // FD IP ID ':' then registrations, most recent first (protocol.md §3); gearadmin's own connection is listed as "- :".
         Assert.Contains(lines, l => Regex.IsMatch(l, $@"^\d+ 127\.0\.0\.1 {Regex.Escape(id)} : {Regex.Escape(fb)} {Regex.Escape(fa)}$"));
         Assert.Contains(lines, l => Regex.IsMatch(l, @"^\d+ 127\.0\.0\.1 - :$"));
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Server_version_is_one_token(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         var lines = await GearadminLinesAsync(server, "--server-version");
-        // The wire reply is "OK <version>\n" (spec §3); the version string itself is the implementation's own.
+        // The wire reply is "OK <version>\n" (protocol.md §3); the version string itself is the implementation's own.
         Assert.Matches(@"^\S+$", Assert.Single(lines));
         await using var conn = await RawGearmanConnection.ConnectAsync(server);
         Assert.Equal("OK " + lines[0], await conn.AdminAsync("version"));
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Getpid_reports_the_server_process(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         var lines = await GearadminLinesAsync(server, "--getpid");
         Assert.Equal(server.ProcessId.ToString(CultureInfo.InvariantCulture), Assert.Single(lines));
 
-        // On the wire: "OK <pid>" with a bare LF (spec §3).
+        // On the wire: "OK <pid>" with a bare LF (protocol.md §3).
         await using var conn = await RawGearmanConnection.ConnectAsync(server);
         Assert.Equal($"OK {server.ProcessId}", await conn.AdminAsync("getpid"));
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Show_jobs_lists_handle_retries_ignored_persisted(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -100,21 +96,20 @@ public sealed class GearadminTests
 
         Assert.Equal(".", lines[^1]);
         // PERSISTED: gearmand marks queued background jobs persisted even with the builtin (memory) queue; a durable
-        // store does too. Foreground jobs are never persisted (spec §6.2).
+        // store does too. Foreground jobs are never persisted (protocol.md §6.2).
         Assert.Contains(lines, l => Regex.IsMatch(l, $@"^{Regex.Escape(bg)}\t0\t0\t[01]$"));
         Assert.Contains($"{fg}\t0\t0\t0", lines);
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Create_function_then_drop_function(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("adm_create");
 
         Assert.Equal(["OK"], await GearadminLinesAsync(server, "--create-function", fn));
-        // gearadmin ends the line with CRLF, so the 1.1.20 truncation bug (spec §3) does not bite: the full name exists.
+        // gearadmin ends the line with CRLF, so the 1.1.20 truncation bug (protocol.md §3) does not bite: the full name exists.
         Assert.Equal(new FunctionStatus(fn, 0, 0, 0), await AdminProbe.StatusOfAsync(server, fn));
 
         Assert.Equal(["OK"], await GearadminLinesAsync(server, "--drop-function", fn));
@@ -124,8 +119,7 @@ public sealed class GearadminTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Drop_function_is_refused_while_a_worker_is_registered(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -137,8 +131,7 @@ public sealed class GearadminTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Cancel_job_fails_the_waiting_client_at_once(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -156,8 +149,7 @@ public sealed class GearadminTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Priority_status_counts_queued_jobs_per_priority(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -173,7 +165,7 @@ public sealed class GearadminTests
         var lines = await GearadminLinesAsync(server, "--priority-status");
 
         Assert.Equal(".", lines[^1]);
-        Assert.Contains($"{fn}\t2\t1\t3\t1", lines); // FUNC HIGH NORMAL LOW WORKERS (spec §3)
+        Assert.Contains($"{fn}\t2\t1\t3\t1", lines); // FUNC HIGH NORMAL LOW WORKERS (protocol.md §3)
     }
 
     private static async Task<IReadOnlyList<string>> GearadminLinesAsync(IServerUnderTest server, params string[] args)

@@ -4,13 +4,13 @@ using Xunit;
 namespace Gearman.Tests.Interop;
 
 /// <summary>The <c>gearman</c> command line tool (gearman-tools 1.1.20) as client and worker, always with <c>-h 127.0.0.1 -p PORT</c>.</summary>
+[Trait("Category", "Interop")]
 public sealed class GearmanCliTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Worker_runs_a_command_per_job_and_the_client_prints_its_output(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -26,8 +26,7 @@ public sealed class GearmanCliTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Client_submits_one_job_per_stdin_line_and_prints_results_in_order(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -44,14 +43,13 @@ public sealed class GearmanCliTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Background_job_waits_for_a_worker_then_runs(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("cli_bg");
 
-        // -b returns once JOB_CREATED arrives, so the job is queued when the client exits (spec §2.3).
+        // -b returns once JOB_CREATED arrives, so the job is queued when the client exits (protocol.md §2.3).
         await using (var client = await GearmanTools.RunGearmanAsync(server, "-b", "-f", fn, "bg payload"))
         {
             Assert.True(await client.WaitForExitAsync() == 0, client.Transcript());
@@ -68,8 +66,7 @@ public sealed class GearmanCliTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Background_priorities_are_drained_high_normal_low(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -81,7 +78,7 @@ public sealed class GearmanCliTests
             Assert.True(await client.WaitForExitAsync() == 0, client.Transcript());
         }
 
-        // One function, so 1.1.20's per-function priority pick and HEAD's global pick agree (spec §2.5): FIFO within a priority.
+        // One function, so 1.1.20's per-function priority pick and HEAD's global pick agree (protocol.md §2.5): FIFO within a priority.
         await using var worker = GearmanTools.StartGearman(server, "-w", "-c", "4", "-f", fn);
         Assert.True(await worker.WaitForExitAsync(GearmanTools.RunTimeout) == 0, worker.Transcript());
         Assert.Equal("adcb\n", worker.StandardOutput);

@@ -5,13 +5,13 @@ using Xunit;
 namespace Gearman.Tests.Interop;
 
 /// <summary>libgearman 1.1.20 workers (Programs/gm_worker.c) against the server, driven by gm_client.</summary>
+[Trait("Category", "Interop")]
 public sealed class LibgearmanWorkerTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Echo_worker_receives_the_job_and_completes_it(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -21,14 +21,13 @@ public sealed class LibgearmanWorkerTests
         Assert.Equal(["result hello world", "ret GEARMAN_SUCCESS"], await Peers.RunCClientAsync(server, "do", fn, "hello world"));
 
         // libgearman sends GRAB_JOB_ALL; a job without a reducer comes back as JOB_ASSIGN_UNIQ, so the worker sees the
-        // client's generated UUID unique (spec §2.8, §5.1).
+        // client's generated UUID unique (protocol.md §2.8, §5.1).
         string job = Assert.Single(worker.OutputLines);
         Assert.Matches(@"^job \S+ [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12} hello world$", job);
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Failing_worker_fails_the_client(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -42,8 +41,7 @@ public sealed class LibgearmanWorkerTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Job_of_a_crashed_worker_is_requeued_to_another_worker(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -70,11 +68,10 @@ public sealed class LibgearmanWorkerTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Job_retries_limit_fails_the_job_after_the_last_crash(ServerKind kind)
     {
-        // -j 2: the job runs at most twice; the second failure drops it and the client gets WORK_FAIL H (spec §2.11;
+        // -j 2: the job runs at most twice; the second failure drops it and the client gets WORK_FAIL H (protocol.md §2.11;
         // 1.1.20 and HEAD agree for N > 0).
         await using var server = await TestServers.StartAsync(kind, new ServerStartOptions { JobRetries = 2 }, Ct);
         string fn = TestNames.Unique("w_retries");
@@ -91,13 +88,12 @@ public sealed class LibgearmanWorkerTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Can_do_timeout_moves_a_hung_job_to_another_worker(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
         string fn = TestNames.Unique("w_timeout");
-        // define_function with a timeout registers with CAN_DO_TIMEOUT fn\01000 (ms; spec §2.11, §5.2).
+        // define_function with a timeout registers with CAN_DO_TIMEOUT fn\01000 (ms; protocol.md §2.11, §5.2).
         await using var hung = await Peers.StartCWorkerAsync(server, fn, "hang", "--timeout", "1000");
         await using var client = await Peers.StartCClientAsync(server, "do", fn, "patience");
         string first = await hung.WaitForLineAsync(l => l.StartsWith("job ", StringComparison.Ordinal));
@@ -115,8 +111,7 @@ public sealed class LibgearmanWorkerTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Worker_identifier_shows_in_admin_workers(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -127,7 +122,7 @@ public sealed class LibgearmanWorkerTests
         await using var admin = await RawGearmanConnection.ConnectAsync(server);
         var lines = await admin.AdminListAsync("workers");
 
-        // SET_CLIENT_ID is stored verbatim and listed with the registrations (spec §2.14, §3).
+        // SET_CLIENT_ID is stored verbatim and listed with the registrations (protocol.md §2.14, §3).
         Assert.Contains(lines, l => Regex.IsMatch(l, $@"^\d+ 127\.0\.0\.1 {Regex.Escape(id)} : {Regex.Escape(fn)}$"));
     }
 }

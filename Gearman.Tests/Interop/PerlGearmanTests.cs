@@ -4,13 +4,13 @@ using Xunit;
 namespace Gearman.Tests.Interop;
 
 /// <summary>Perl's Gearman::Client and Gearman::Worker (libgearman-client-perl 2.004) against the server.</summary>
+[Trait("Category", "Interop")]
 public sealed class PerlGearmanTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Do_task_gets_status_and_result_from_a_perl_worker(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -24,8 +24,7 @@ public sealed class PerlGearmanTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Task_set_completes_every_task(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -40,8 +39,7 @@ public sealed class PerlGearmanTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Perl_background_job_runs_on_a_libgearman_worker(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -62,8 +60,7 @@ public sealed class PerlGearmanTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Libgearman_client_is_served_by_a_perl_worker(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);

@@ -4,12 +4,12 @@ using Xunit;
 
 namespace Gearman.Tests.Interop;
 
-/// <summary>The harness itself: a server starts on a free port, speaks binary and admin on one socket (spec §1.1), and stops.</summary>
+/// <summary>The harness itself: a server starts on a free port, speaks binary and admin on one socket (protocol.md §1.1), and stops.</summary>
+[Trait("Category", "Interop")]
 public sealed class ServerHarnessTests
 {
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Echo_then_admin_then_echo_on_one_socket(ServerKind kind)
     {
         await using var server = await IServerUnderTest.StartAsync(kind, ct: TestContext.Current.CancellationToken);
@@ -28,8 +28,7 @@ public sealed class ServerHarnessTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Bad_magic_closes_the_connection_without_error(ServerKind kind)
     {
         // Spec §1.3: magic neither \0REQ nor \0RES → closed, no ERROR packet.

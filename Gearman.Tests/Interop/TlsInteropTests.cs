@@ -9,6 +9,7 @@ namespace Gearman.Tests.Interop;
 /// IO::Socket::SSL) with and without client certificates, and <c>openssl s_client</c> sending admin commands.
 /// gearmand is not a reference here: Debian's build has no working TLS.
 /// </summary>
+[Trait("Category", "Interop")]
 public sealed class TlsInteropTests
 {
     private const string OpenSsl = "/usr/bin/openssl";

@@ -10,11 +10,11 @@ namespace Gearman.Tests.Interop;
 /// The typed and traced SDK functions called by libgearman's <c>gearman</c> client, which knows neither: UTF-8 text
 /// goes both ways unchanged, and a function that accepts the trace-context envelope takes a plain workload as it is.
 /// </summary>
+[Trait("Category", "Interop")]
 public sealed class TypedPayloadInteropTests
 {
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task The_gearman_cli_calls_a_typed_text_function_and_an_envelope_function(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);

@@ -12,11 +12,11 @@ namespace Gearman.Tests.Integration.Client;
 /// A task's events and a worker's jobs as <see cref="IAsyncEnumerable{T}"/>, and ECHO pings, against gearmand and our
 /// server. The <c>docs:</c> regions are copied into docs/client.md and docs/worker.md.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class AsyncEnumerableTests(ClientServerFixture servers) : IClassFixture<ClientServerFixture>
 {
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Task_events_and_worker_jobs_stream_with_await_foreach(ServerKind kind)
     {
         var sut = await servers.GetAsync(kind);
@@ -54,8 +54,7 @@ public sealed class AsyncEnumerableTests(ClientServerFixture servers) : IClassFi
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_failed_job_ends_the_enumeration_with_the_same_exception_as_the_observable(ServerKind kind)
     {
         var sut = await servers.GetAsync(kind);
@@ -110,8 +109,7 @@ public sealed class AsyncEnumerableTests(ClientServerFixture servers) : IClassFi
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Ping_echoes_a_token_through_every_server_and_reports_one_that_is_down(ServerKind kind)
     {
         var sut = await servers.GetAsync(kind);

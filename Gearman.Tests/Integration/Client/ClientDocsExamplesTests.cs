@@ -15,11 +15,11 @@ namespace Gearman.Tests.Integration.Client;
 /// against gearmand and our server with raw-packet workers for "reverse" (reverses, as docs/worker.md's worker does;
 /// fails on "bad") and "resize" (fails on odd numbers).
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClassFixture<ClientServerFixture>
 {
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Quick_start(ServerKind kind)
     {
         var (server, reverse, _, workers) = await StartAsync(kind);
@@ -37,8 +37,7 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Observing_events(ServerKind kind)
     {
         var (server, reverse, _, workers) = await StartAsync(kind);
@@ -68,8 +67,7 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Failures(ServerKind kind)
     {
         var (server, reverse, _, workers) = await StartAsync(kind);
@@ -96,8 +94,7 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Background_jobs_and_status(ServerKind kind)
     {
         var sut = await servers.GetAsync(kind);
@@ -131,8 +128,7 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Batch_with_bounded_concurrency_collecting_every_outcome(ServerKind kind)
     {
         var (server, _, resize, workers) = await StartAsync(kind);
@@ -165,8 +161,7 @@ public sealed class ClientDocsExamplesTests(ClientServerFixture servers) : IClas
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Batch_with_ForkJoin(ServerKind kind)
     {
         var (server, reverse, _, workers) = await StartAsync(kind);

@@ -13,11 +13,11 @@ using static Gearman.Tests.Integration.Client.ClientTestSupport;
 namespace Gearman.Tests.Integration.Client;
 
 /// <summary>The client against a real job server (gearmand and ours), with raw-packet workers.</summary>
+[Trait("Category", "Integration")]
 public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<ClientServerFixture>
 {
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Every_event_type_arrives_in_order_then_the_stream_completes(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -51,8 +51,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Work_fail_ends_the_stream_with_GearmanJobFailedException_after_earlier_events(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -75,8 +74,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Work_exception_reaches_the_client_with_its_data_because_exceptions_are_on_by_default(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -92,11 +90,10 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Without_the_exceptions_option_a_work_exception_arrives_as_work_fail(ServerKind kind)
     {
-        // gearmand turns it into WORK_FAIL "H\0" (trailing NUL, spec §2.9): the client must still match the handle.
+        // gearmand turns it into WORK_FAIL "H\0" (trailing NUL, protocol.md §2.9): the client must still match the handle.
         var server = await servers.GetAsync(kind);
         string fn = TestNames.Unique("exc_off");
         await using var worker = await TestWorker.StartAsync(server, fn, job => job.ExceptionAsync("boom"));
@@ -108,8 +105,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task ExecuteAsync_returns_data_chunks_then_the_result_and_reports_progress(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -133,8 +129,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Background_job_returns_its_handle_and_its_status_follows_the_worker(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -173,8 +168,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Background_submit_through_the_observable_yields_Created_and_completes(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -189,8 +183,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task ObserveStatus_polls_until_the_job_is_gone(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -221,8 +214,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Queued_jobs_run_high_then_normal_then_low(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -251,8 +243,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Submits_with_one_unique_id_coalesce_into_one_job_across_subscriptions_and_clients(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -287,8 +278,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task The_observable_is_cold_each_subscription_submits_again(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -305,8 +295,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Disposing_a_subscription_detaches_and_the_client_keeps_working(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -351,8 +340,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Cancelling_ExecuteAsync_throws_OperationCanceledException(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -377,8 +365,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_job_timeout_ends_the_task_with_TimeoutException(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -395,8 +382,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_full_queue_fails_the_submit_with_the_servers_error(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -419,8 +405,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Epoch_job_in_the_past_runs_and_one_in_the_future_waits(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -442,8 +427,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_reduce_job_carries_its_reducer_to_the_worker(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);
@@ -458,8 +442,7 @@ public sealed class ClientJobTests(ClientServerFixture servers) : IClassFixture<
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task AddGearmanClient_registers_a_client_with_the_containers_logger_factory(ServerKind kind)
     {
         var server = await servers.GetAsync(kind);

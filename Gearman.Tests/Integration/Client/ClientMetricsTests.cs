@@ -15,6 +15,7 @@ namespace Gearman.Tests.Integration.Client;
 /// The client's instruments on the static <c>Gearman.Reactive</c> meter. Each test listens only to measurements tagged
 /// with its own function name (or its own fake server's port), so parallel tests cannot disturb its counts.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class ClientMetricsTests(ClientServerFixture servers) : IClassFixture<ClientServerFixture>
 {
     private const string Submitted = "gearman.client.tasks.submitted";

@@ -9,9 +9,10 @@ using static Gearman.Tests.Integration.Client.ClientTestSupport;
 namespace Gearman.Tests.Integration.Client;
 
 /// <summary>
-/// The client against a scripted server: exact packets on the wire, reply matching (spec §5.1), and bad input
+/// The client against a scripted server: exact packets on the wire, reply matching (protocol.md §5.1), and bad input
 /// (malformed packets, unknown handles, dead or silent servers) that must fault only what it concerns and never hang.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class ClientProtocolTests
 {
     [Fact(Timeout = 30_000)]

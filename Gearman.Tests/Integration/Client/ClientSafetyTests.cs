@@ -14,6 +14,7 @@ namespace Gearman.Tests.Integration.Client;
 /// submit sends nothing, connect failures are logged once per reason, and a server that stops reading holds up
 /// submits (bounded memory) instead of letting the queue grow.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class ClientSafetyTests
 {
     [Theory(Timeout = 30_000)]

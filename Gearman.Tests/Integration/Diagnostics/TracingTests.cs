@@ -19,11 +19,11 @@ namespace Gearman.Tests.Integration.Diagnostics;
 /// The SDK's spans through OpenTelemetry's in-memory exporter, and the opt-in trace-context envelope on the wire,
 /// against gearmand and our server. Tests run in parallel in one process, so spans are picked by their unique function.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class TracingTests(ClientServerFixture servers) : IClassFixture<ClientServerFixture>
 {
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task With_the_envelope_the_worker_span_is_a_child_of_the_client_span(ServerKind kind)
     {
         var sut = await servers.GetAsync(kind);
@@ -68,8 +68,7 @@ public sealed class TracingTests(ClientServerFixture servers) : IClassFixture<Cl
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Without_the_envelope_the_bytes_on_the_wire_are_unchanged_and_with_it_they_are_as_documented(ServerKind kind)
     {
         var sut = await servers.GetAsync(kind);
@@ -115,8 +114,7 @@ public sealed class TracingTests(ClientServerFixture servers) : IClassFixture<Cl
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task The_map_jobs_span_parents_its_reducer_submits_and_the_aggregation(ServerKind kind)
     {
         var sut = await servers.GetAsync(kind);

@@ -18,6 +18,7 @@ namespace Gearman.Tests.Integration.Docs;
 /// </list>
 /// A new page or section plugs in by adding its block and a region in any test: nothing here changes.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed partial class DocsSnippetsTests
 {
     private static readonly string Root = RepositoryRoot();

@@ -19,6 +19,7 @@ namespace Gearman.Tests.Integration.Hosting;
 /// Options binding, named clients, TryAdd registrations and the worker from DI. The <c>docs:</c> regions are copied
 /// into docs/client.md and docs/worker.md.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class DependencyInjectionTests(ClientServerFixture servers) : IClassFixture<ClientServerFixture>
 {
     [Fact]
@@ -93,8 +94,7 @@ public sealed class DependencyInjectionTests(ClientServerFixture servers) : ICla
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task The_worker_from_DI_is_bound_from_configuration_resolvable_and_run_by_the_host(ServerKind kind)
     {
         var sut = await servers.GetAsync(kind);

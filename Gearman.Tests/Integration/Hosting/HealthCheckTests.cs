@@ -11,11 +11,11 @@ using static Gearman.Tests.Integration.Client.ClientTestSupport;
 namespace Gearman.Tests.Integration.Hosting;
 
 /// <summary>The Gearman health check (ECHO round trips) against gearmand and our server, and against a dead port.</summary>
+[Trait("Category", "Integration")]
 public sealed class HealthCheckTests(ClientServerFixture servers) : IClassFixture<ClientServerFixture>
 {
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Client_and_worker_servers_that_echo_are_healthy(ServerKind kind)
     {
         var sut = await servers.GetAsync(kind);

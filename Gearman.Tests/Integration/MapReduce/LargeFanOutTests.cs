@@ -16,11 +16,11 @@ namespace Gearman.Tests.Integration.MapReduce;
 /// would skew this test's timing assertion and the timing-sensitive tests running beside it.
 /// </remarks>
 [Collection(LargeFanOutCollection.Name)]
+[Trait("Category", "Integration")]
 public sealed class LargeFanOutTests
 {
     [Theory(Timeout = 120_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Ten_thousand_chunks_stay_within_the_parallelism_and_memory_bounds(ServerKind kind)
     {
         const int chunks = 10_000, parallelism = 8;

@@ -14,13 +14,13 @@ namespace Gearman.Tests.Integration.MapReduce;
 /// The word-count example of README.md ("Map-reduce: word count") and the examples of docs/mapreduce.md, run against
 /// gearmand and our server; DocsSnippetsTests checks that the pages show exactly these regions.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class MapReduceDocsExamplesTests
 {
     private const string Expected = """{"brown":1,"dog":1,"end":1,"fox":1,"jumps":1,"lazy":1,"over":1,"quick":1,"the":3}""";
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Word_count(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -74,8 +74,7 @@ public sealed class MapReduceDocsExamplesTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task The_mapreduce_page_examples(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);

@@ -11,7 +11,7 @@ using static Gearman.Tests.Integration.Worker.WorkerTestKit;
 namespace Gearman.Tests.Integration.MapReduce;
 
 /// <summary>
-/// The functions of gearmand's partition tests (spec §4.4) written with the SDK, and helpers for map-reduce tests.
+/// The functions of gearmand's partition tests (protocol.md §4.4) written with the SDK, and helpers for map-reduce tests.
 /// </summary>
 internal static class MapReduceTestKit
 {

@@ -15,15 +15,15 @@ namespace Gearman.Tests.Integration.MapReduce;
 
 /// <summary>
 /// Our client, our mapper and our reducers through gearmand and through our server (both with <c>--exceptions</c>, as
-/// gearmand's partition tests run): the outcomes of spec §4.3 and §4.4, retries, and detaching on failure.
+/// gearmand's partition tests run): the outcomes of protocol.md §4.3 and §4.4, retries, and detaching on failure.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class MapReduceTests
 {
     private static readonly ServerStartOptions WithExceptions = MapReduceRig.WithExceptions;
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Words_are_reduced_and_concatenated_in_chunk_order(ServerKind kind)
     {
         var reduced = new ConcurrentQueue<string>();
@@ -37,8 +37,7 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_failing_reducer_job_fails_the_whole_job(ServerKind kind)
     {
         var reduced = new ConcurrentQueue<string>();
@@ -54,8 +53,7 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_reducer_exception_reaches_the_client_inside_the_map_jobs_exception(ServerKind kind)
     {
         await using var rig = await MapReduceRig.StartAsync(kind, "mr_split", "mr_throwing", (worker, mapper, reducer) =>
@@ -74,8 +72,7 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Without_SendExceptions_a_failing_reducer_job_fails_the_map_job_with_WORK_FAIL(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, MapReduceRig.WithExceptions, Ct);
@@ -92,8 +89,7 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_throwing_mapper_is_an_exception_for_the_client(ServerKind kind)
     {
         await using var rig = await MapReduceRig.StartWordsAsync(kind);
@@ -103,8 +99,7 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_mapper_that_fails_its_job_gives_WORK_FAIL_and_emits_nothing_more(ServerKind kind)
     {
         bool resumed = false;
@@ -127,8 +122,7 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Without_a_reducer_the_mapper_runs_as_an_ordinary_function(ServerKind kind)
     {
         await using var rig = await MapReduceRig.StartAsync(kind, "mr_split", "mr_unused", (worker, mapper, _) => worker.AddMapper(mapper, SplitWords, Concatenate, GearmanMapperOptions.Default));
@@ -143,8 +137,7 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Without_an_aggregator_the_job_completes_empty_once_every_reducer_job_has(ServerKind kind)
     {
         var reduced = new ConcurrentQueue<string>();
@@ -162,8 +155,7 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_retry_exception_makes_the_server_run_the_map_job_again(ServerKind kind)
     {
         int runs = 0;
@@ -183,11 +175,10 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Retries_end_with_WORK_FAIL_at_the_servers_job_retries_limit(ServerKind kind)
     {
-        // -j 2: the job runs at most twice (spec §2.11; 1.1.20 and HEAD agree for N > 0).
+        // -j 2: the job runs at most twice (protocol.md §2.11; 1.1.20 and HEAD agree for N > 0).
         int runs = 0;
         await using var rig = await MapReduceRig.StartAsync(
             kind,
@@ -209,8 +200,7 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Once_a_reducer_job_fails_the_map_job_fails_without_waiting_for_the_others_and_the_mapper_stops(ServerKind kind)
     {
         const int chunks = 1000, parallelism = 4;
@@ -264,8 +254,7 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_reducer_job_over_its_timeout_fails_the_map_job(ServerKind kind)
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -291,8 +280,7 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_throwing_aggregator_is_an_exception_for_the_client(ServerKind kind)
     {
         await using var rig = await MapReduceRig.StartAsync(kind, "mr_split", "mr_echo", (worker, mapper, reducer) =>
@@ -306,8 +294,7 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task An_aggregator_that_stops_reading_early_still_waits_for_every_reducer_job(ServerKind kind)
     {
         var reduced = new ConcurrentQueue<string>();
@@ -323,8 +310,7 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task The_mappers_status_reaches_the_client_and_its_chunks_do_not(ServerKind kind)
     {
         await using var rig = await MapReduceRig.StartAsync(kind, "mr_status", "mr_echo", (worker, mapper, reducer) =>
@@ -346,8 +332,7 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_background_reduce_job_runs_its_fan_out(ServerKind kind)
     {
         var aggregated = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -368,8 +353,7 @@ public sealed class MapReduceTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_shared_reducer_client_serves_several_map_jobs_at_once(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);

@@ -15,6 +15,7 @@ namespace Gearman.Tests.Integration.MapReduce;
 /// Map-reduce on the wire, against job servers played by the test: the reduce submit packets, a mapper's bounded fan-out
 /// and ordered aggregation, and the connection a retried job closes.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class MapReduceWireTests
 {
     private static GearmanWorkerOptions WorkerOptions(ScriptedJobServer server) => server.WorkerOptions();

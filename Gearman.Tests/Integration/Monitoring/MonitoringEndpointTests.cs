@@ -9,6 +9,7 @@ using Xunit;
 namespace Gearman.Tests.Integration.Monitoring;
 
 /// <summary>The monitoring port (<c>--monitor-port</c>): health, readiness, the typed admin views, Prometheus and cancel.</summary>
+[Trait("Category", "Integration")]
 public sealed class MonitoringEndpointTests
 {
     private static readonly ServerStartOptions WithMonitoring = new() { Monitoring = true };

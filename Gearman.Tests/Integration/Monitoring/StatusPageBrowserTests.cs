@@ -13,6 +13,7 @@ namespace Gearman.Tests.Integration.Monitoring;
 /// .ci/run), with no network but loopback. The page must show a function the test registered and a job count that
 /// changes as jobs are submitted, by itself; a screenshot is kept as a test artifact.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class StatusPageBrowserTests
 {
     private const string Chromium = "/usr/bin/chromium";

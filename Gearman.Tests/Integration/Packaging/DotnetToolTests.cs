@@ -9,6 +9,7 @@ namespace Gearman.Tests.Integration.Packaging;
 /// installs the package from a local folder as docs/server.md says, starts <c>gearman-server</c> and runs a job on it.
 /// Also checks what the SDK package carries (README, XML docs, symbols).
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class DotnetToolTests
 {
 #if DEBUG

@@ -8,6 +8,7 @@ namespace Gearman.Tests.Integration.Persistence;
 /// What a client sees while a save is in flight or the store is failing, with a store the test holds and breaks at will:
 /// JOB_CREATED only once durable, never a false one, coalescing onto a job being saved, foreground jobs unaffected.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class DurableSubmitTests
 {
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(300);

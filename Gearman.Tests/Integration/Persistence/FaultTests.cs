@@ -10,6 +10,7 @@ namespace Gearman.Tests.Integration.Persistence;
 /// and that nothing runs more often than the at-least-once contract allows: a job runs again only if it had been handed
 /// to a worker before the fault (it was running, or its completion's delete was not yet durable).
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class FaultTests : IDisposable
 {
     private readonly TempDirectory _directory = new("fault");

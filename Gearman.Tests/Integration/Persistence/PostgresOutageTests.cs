@@ -6,6 +6,7 @@ using Xunit;
 namespace Gearman.Tests.Integration.Persistence;
 
 /// <summary>The PostgreSQL server goes away under a running job server and comes back (its own cluster: the test stops it).</summary>
+[Trait("Category", "Integration")]
 public sealed class PostgresOutageTests : IClassFixture<PostgresCluster>
 {
     private readonly PostgresCluster _cluster;

@@ -8,6 +8,7 @@ namespace Gearman.Tests.Integration.Persistence;
 /// The server always starts from its PostgreSQL store: rows it cannot load (written here directly) move to the
 /// quarantine table with their reason, and every other row replays. The fixture starts a throwaway cluster.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class PostgresQuarantineTests : IClassFixture<PostgresCluster>
 {
     private readonly PostgresCluster _cluster;

@@ -10,6 +10,7 @@ namespace Gearman.Tests.Integration.Persistence;
 /// The PostgreSQL store against a real cluster (Debian's <c>postgresql</c>, started by the fixture on a loopback port).
 /// Tests share the cluster and use a table each.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class PostgresStoreTests : IClassFixture<PostgresCluster>
 {
     private readonly PostgresCluster _cluster;

@@ -10,6 +10,7 @@ namespace Gearman.Tests.Integration.Persistence;
 /// The server always starts from its SQLite store: rows it cannot load (written here directly, as another program or
 /// a hand edit would) move to the quarantine table with their reason, and every other row replays.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class SqliteQuarantineTests : IDisposable
 {
     private readonly TempDirectory _directory = new("quarantine");

@@ -6,10 +6,11 @@ using Xunit;
 namespace Gearman.Tests.Integration.Persistence;
 
 /// <summary>
-/// The default store, SQLite on disk, through our server in-process (spec §6.2 with the differences we chose: every job
+/// The default store, SQLite on disk, through our server in-process (protocol.md §6.2 with the differences we chose: every job
 /// its own row, the reducer kept). Each test has its own database file; stopping the server drains the store writer,
 /// so the file can be checked after a stop.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class SqliteStoreTests : IDisposable
 {
     private readonly TempDirectory _directory = new("sqlite");

@@ -9,6 +9,7 @@ using Xunit;
 namespace Gearman.Tests.Integration.Security;
 
 /// <summary>Access rules by client-certificate identity (<c>--access-rules</c>) on both transports.</summary>
+[Trait("Category", "Integration")]
 public sealed class AccessControlTests
 {
     private const string Rules = """

@@ -7,6 +7,7 @@ using Xunit;
 namespace Gearman.Tests.Integration.Security;
 
 /// <summary>Our server as a process with <c>--ssl</c>: SIGHUP reloads its certificates without dropping connections; bad settings stop it.</summary>
+[Trait("Category", "Integration")]
 public sealed class TlsServerProcessTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

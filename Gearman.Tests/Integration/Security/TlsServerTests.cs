@@ -13,6 +13,7 @@ using Xunit;
 namespace Gearman.Tests.Integration.Security;
 
 /// <summary>Our server's TLS listener (<c>--ssl</c>) on both transports, with our SDK and raw TLS clients.</summary>
+[Trait("Category", "Integration")]
 public sealed class TlsServerTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);

@@ -14,11 +14,11 @@ namespace Gearman.Tests.Integration.Serialization;
 /// Typed and string payloads end to end, against gearmand and our server. The regions marked <c>docs:</c> are the
 /// examples of docs/client.md and docs/worker.md, copied there as written.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class TypedPayloadTests(ClientServerFixture servers) : IClassFixture<ClientServerFixture>
 {
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Typed_request_and_result_and_string_payloads_round_trip(ServerKind kind)
     {
         var sut = await servers.GetAsync(kind);
@@ -54,8 +54,7 @@ public sealed class TypedPayloadTests(ClientServerFixture servers) : IClassFixtu
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_workload_that_does_not_deserialize_fails_that_job_and_the_worker_goes_on(ServerKind kind)
     {
         var sut = await servers.GetAsync(kind);
@@ -74,8 +73,7 @@ public sealed class TypedPayloadTests(ClientServerFixture servers) : IClassFixtu
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_result_that_does_not_deserialize_throws_a_serialization_exception_naming_the_function(ServerKind kind)
     {
         var sut = await servers.GetAsync(kind);
@@ -90,8 +88,7 @@ public sealed class TypedPayloadTests(ClientServerFixture servers) : IClassFixtu
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Typed_map_reduce_counts_words_per_line(ServerKind kind)
     {
         var sut = await servers.GetAsync(kind);
@@ -110,8 +107,7 @@ public sealed class TypedPayloadTests(ClientServerFixture servers) : IClassFixtu
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_reducer_result_that_does_not_deserialize_fails_the_map_job(ServerKind kind)
     {
         var sut = await servers.GetAsync(kind);

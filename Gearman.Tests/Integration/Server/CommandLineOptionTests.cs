@@ -8,6 +8,7 @@ using Xunit;
 namespace Gearman.Tests.Integration.Server;
 
 /// <summary>The command line of issue 14: <c>-r http</c>, <c>--monitor-port</c>, <c>--pid-file</c>, the drain on SIGTERM, Debian's refused options.</summary>
+[Trait("Category", "Integration")]
 public sealed class CommandLineOptionTests
 {
     [Fact]

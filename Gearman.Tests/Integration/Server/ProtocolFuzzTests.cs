@@ -8,6 +8,7 @@ namespace Gearman.Tests.Integration.Server;
 /// and the scheduler must never fail a command. The seed is printed; <c>GEARMAN_FUZZ_SEED=N</c> reruns it, and
 /// <c>Gearman.Benchmarks fuzz --seconds 600 --seed N</c> runs it for longer.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class ProtocolFuzzTests
 {
     private static readonly TimeSpan Duration = TimeSpan.FromSeconds(7);

@@ -11,6 +11,7 @@ using Xunit;
 namespace Gearman.Tests.Integration.Server;
 
 /// <summary>The server's System.Diagnostics.Metrics instruments, read with a listener scoped to one server's meter factory.</summary>
+[Trait("Category", "Integration")]
 public sealed class ServerMetricsTests
 {
     private const string Connections = "gearman.server.connections";

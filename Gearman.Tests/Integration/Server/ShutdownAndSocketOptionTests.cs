@@ -11,6 +11,7 @@ using Xunit;
 namespace Gearman.Tests.Integration.Server;
 
 /// <summary>gearmand 2.x start-up options: the <c>--shutdown-timeout</c> drain, <c>--keepalive*</c>, <c>show unique jobs</c> 2.2 layout.</summary>
+[Trait("Category", "Integration")]
 public sealed class ShutdownAndSocketOptionTests
 {
     [Theory]

@@ -11,6 +11,7 @@ namespace Gearman.Tests.Integration.Transport;
 /// <c>--max-unsent-bytes</c> as a hard bound on both transports: a worker that pipelines GRAB_JOB and never reads is
 /// closed before its unsent replies exceed the cap by more than one packet, while a control client keeps being served.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class SlowPeerTests
 {
     private const int Limit = 2 << 20;

@@ -12,6 +12,7 @@ namespace Gearman.Tests.Integration.Transport;
 /// Socket-level behaviour of both server transports (epoll and Kestrel): partial writes to a peer that reads slowly,
 /// packets larger than a receive buffer, half-close, many connections, and the epoll transport's outbound cap.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class TransportTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);

@@ -16,11 +16,11 @@ namespace Gearman.Tests.Integration.Worker;
 /// server address, and <c>RunAsync</c> in the hosting example (which becomes start / stop), marked as the page shows them.
 /// Each test has its own server, so the functions keep the names the page gives them.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class WorkerDocsExamplesTests
 {
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Quick_start(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -38,8 +38,7 @@ public sealed class WorkerDocsExamplesTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task AddFunction_with_progress(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -68,8 +67,7 @@ public sealed class WorkerDocsExamplesTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Jobs_pipeline(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -100,8 +98,7 @@ public sealed class WorkerDocsExamplesTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Hosting(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);

@@ -9,11 +9,11 @@ using static Gearman.Tests.Integration.Worker.WorkerTestKit;
 namespace Gearman.Tests.Integration.Worker;
 
 /// <summary>Parallelism, back-pressure, timeouts, lost workers and graceful stop, against a real job server.</summary>
+[Trait("Category", "Integration")]
 public sealed class WorkerFlowTests
 {
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Parallelism_is_honoured_and_no_more_than_capacity_is_grabbed(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -51,8 +51,7 @@ public sealed class WorkerFlowTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_job_source_feeds_a_user_pipeline_and_bounds_the_jobs_in_flight(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -105,8 +104,7 @@ public sealed class WorkerFlowTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_full_function_does_not_hold_up_another_function(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -137,8 +135,7 @@ public sealed class WorkerFlowTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_handler_over_its_timeout_is_cancelled_and_the_job_runs_again(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -174,8 +171,7 @@ public sealed class WorkerFlowTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_worker_that_dies_mid_job_leaves_the_job_to_another_worker(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -198,8 +194,7 @@ public sealed class WorkerFlowTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task When_our_worker_goes_away_mid_job_its_token_fires_and_another_worker_finishes_the_job(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -229,8 +224,7 @@ public sealed class WorkerFlowTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Graceful_stop_finishes_the_jobs_in_flight_and_leaves_the_rest_queued(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -279,8 +273,7 @@ public sealed class WorkerFlowTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_stop_that_runs_out_of_time_cancels_the_job_and_the_server_keeps_it(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -314,8 +307,7 @@ public sealed class WorkerFlowTests
     }
 
     [Theory(Timeout = 90_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Hundreds_of_jobs_on_two_servers_all_complete_once_within_the_bound(ServerKind kind)
     {
         await using var a = await TestServers.StartAsync(kind, ct: Ct);

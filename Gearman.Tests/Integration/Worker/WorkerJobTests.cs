@@ -7,11 +7,11 @@ using static Gearman.Tests.Integration.Worker.WorkerTestKit;
 namespace Gearman.Tests.Integration.Worker;
 
 /// <summary>One job through a <see cref="GearmanWorker"/>: what the handler sees and what the client receives.</summary>
+[Trait("Category", "Integration")]
 public sealed class WorkerJobTests
 {
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Echo_handler_completes_the_job_with_its_result(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -32,8 +32,7 @@ public sealed class WorkerJobTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Data_status_and_warning_reach_the_client_in_order_before_the_result(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -50,8 +49,7 @@ public sealed class WorkerJobTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_throwing_handler_sends_WORK_EXCEPTION_which_plain_clients_see_as_WORK_FAIL(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -65,7 +63,7 @@ public sealed class WorkerJobTests
         string h1 = await SubmitAsync(aware, fn, "one");
         Assert.Equal([$"WorkException {h1}|boom: one"], (await ReadUntilEndAsync(aware)).Select(Describe));
 
-        // A plain client gets WORK_FAIL (gearmand appends a NUL to the handle; spec §2.9).
+        // A plain client gets WORK_FAIL (gearmand appends a NUL to the handle; protocol.md §2.9).
         await using var plain = await RawGearmanConnection.ConnectAsync(server, Ct);
         string h2 = await SubmitAsync(plain, fn, "two");
         var fail = Assert.Single(await ReadUntilEndAsync(plain));
@@ -74,8 +72,7 @@ public sealed class WorkerJobTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Without_SendExceptions_a_throwing_handler_sends_WORK_FAIL(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -90,8 +87,7 @@ public sealed class WorkerJobTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_job_ends_exactly_once(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);

@@ -13,6 +13,7 @@ namespace Gearman.Tests.Integration.Worker;
 /// The worker's instruments on the static <c>Gearman.Reactive</c> meter; each test listens only to measurements tagged
 /// with its own function name.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class WorkerMetricsTests
 {
     private const string Started = "gearman.worker.jobs.started";

@@ -14,13 +14,13 @@ namespace Gearman.Tests.Integration.Worker;
 /// a server that stops reading wait at the high-water mark; reconnect warnings are one line; functions added after
 /// StartAsync are served.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class WorkerSafetyTests
 {
     private const int SmallLimit = 64 * 1024;
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_job_over_MaxPacketSize_fails_alone_and_the_worker_keeps_its_connection(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -134,8 +134,7 @@ public sealed class WorkerSafetyTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_function_added_after_StartAsync_is_registered_live(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);

@@ -9,11 +9,11 @@ using static Gearman.Tests.Integration.Worker.WorkerTestKit;
 namespace Gearman.Tests.Integration.Worker;
 
 /// <summary>Client ID, several job servers, and running workers in the generic host.</summary>
+[Trait("Category", "Integration")]
 public sealed class WorkerSetupTests
 {
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task The_server_lists_the_worker_under_its_client_id_with_its_function(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -29,8 +29,7 @@ public sealed class WorkerSetupTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_worker_serves_every_configured_server(ServerKind kind)
     {
         await using var a = await TestServers.StartAsync(kind, ct: Ct);
@@ -47,8 +46,7 @@ public sealed class WorkerSetupTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task The_generic_host_runs_registered_workers_and_stops_them_gracefully(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);

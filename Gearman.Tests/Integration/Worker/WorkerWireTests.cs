@@ -12,6 +12,7 @@ namespace Gearman.Tests.Integration.Worker;
 /// The worker's exact packet sequence, against a job server played by the test (<see cref="ScriptedJobServer"/>):
 /// registration, grab / sleep / wake, back-pressure, reconnects, stop.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class WorkerWireTests
 {
     private static GearmanWorkerOptions Options(params ScriptedJobServer[] servers) => GearmanWorkerOptions.Default with

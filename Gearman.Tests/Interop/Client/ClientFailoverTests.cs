@@ -9,6 +9,7 @@ using static Gearman.Tests.Integration.Client.ClientTestSupport;
 namespace Gearman.Tests.Interop.Client;
 
 /// <summary>The client over two real gearmands: spreading, hashing unique IDs, and failing over when one is killed.</summary>
+[Trait("Category", "Interop")]
 public sealed class ClientFailoverTests
 {
     [Fact(Timeout = 90_000)]

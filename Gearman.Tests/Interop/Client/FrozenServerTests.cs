@@ -12,11 +12,11 @@ namespace Gearman.Tests.Interop.Client;
 /// The client's submits wait at the connection's high-water mark, its queue stays under the bound, and once the server
 /// is thawed (SIGCONT) every submit completes.
 /// </summary>
+[Trait("Category", "Interop")]
 public sealed class FrozenServerTests
 {
     [Theory(Timeout = 120_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Submits_to_a_frozen_server_wait_at_the_mark_and_complete_once_it_is_thawed(ServerKind kind)
     {
         const int Jobs = 128;

@@ -12,13 +12,13 @@ namespace Gearman.Tests.Interop.Http;
 /// gearmand's HTTP job protocol (<c>-r http --http-port</c>): the same requests against the real gearmand 1.1.20 and
 /// ours, with a raw Gearman worker on the other side. Where we deliberately differ (docs/monitoring.md), the test is ours only.
 /// </summary>
+[Trait("Category", "Interop")]
 public sealed class HttpProtocolTests
 {
     private static readonly ServerStartOptions WithHttp = new() { Http = true };
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Post_answers_with_the_workers_result_handle_and_command(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind, WithHttp);
@@ -37,8 +37,7 @@ public sealed class HttpProtocolTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Get_submits_an_empty_workload(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind, WithHttp);
@@ -53,8 +52,7 @@ public sealed class HttpProtocolTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Background_header_answers_job_created_at_once_and_the_job_stays_queued(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind, WithHttp);
@@ -71,8 +69,7 @@ public sealed class HttpProtocolTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Priority_and_unique_headers_are_honoured(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind, WithHttp);
@@ -91,8 +88,7 @@ public sealed class HttpProtocolTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Work_fail_is_answered_with_an_empty_body(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind, WithHttp);
@@ -108,8 +104,7 @@ public sealed class HttpProtocolTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_path_without_a_function_is_404_not_found(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind, WithHttp);

@@ -12,19 +12,19 @@ using static Gearman.Tests.Integration.Worker.WorkerTestKit;
 namespace Gearman.Tests.Interop.MapReduce;
 
 /// <summary>
-/// gearmand's partition tests (spec §4.4) with libgearman on one side and the SDK on the other, through gearmand and
+/// gearmand's partition tests (protocol.md §4.4) with libgearman on one side and the SDK on the other, through gearmand and
 /// through our server, both started with <c>--exceptions</c> as gearmand's tests run. The libgearman peers are
 /// Programs/partition_client.c (<c>gearman_execute_by_partition</c>) and Programs/partition_worker.c
 /// (<c>split_worker</c> with <c>cat_aggregator_fn</c>, <c>echo_or_react_worker_v2</c>, <c>count</c>).
 /// </summary>
+[Trait("Category", "Interop")]
 public sealed class PartitionInteropTests
 {
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(30);
     private static readonly ServerStartOptions WithExceptions = MapReduceRig.WithExceptions;
 
     [Theory(Timeout = 90_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_libgearman_client_gets_the_expected_outcomes_from_our_mapper(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
@@ -65,8 +65,7 @@ public sealed class PartitionInteropTests
     }
 
     [Theory(Timeout = 90_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Our_client_gets_the_expected_outcomes_from_a_libgearman_partition_worker(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
@@ -76,7 +75,7 @@ public sealed class PartitionInteropTests
         await using var countWorker = await StartWorkerAsync(server, "count", count);
         await using var client = NewClient(server);
 
-        // libgearman 1.1.20 prepends each reducer task to its list, so it submits and aggregates newest-first (spec §4.3).
+        // libgearman 1.1.20 prepends each reducer task to its list, so it submits and aggregates newest-first (protocol.md §4.3).
         Assert.Equal("huntnotdoesdogthis", Text(await client.ExecuteReduceAsync(split, echo, Bytes(Sentence), cancellationToken: Ct).AsTask().Within()));
         Assert.Equal(["hunt", "not", "does", "dog", "this"], (await Lines(echoWorker, 5)).Select(l => l[$"job {echo} ".Length..]));
 
@@ -93,11 +92,10 @@ public sealed class PartitionInteropTests
     }
 
     [Theory(Timeout = 90_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Libgearman_on_both_sides_gives_gearmands_expected_outputs(ServerKind kind)
     {
-        // The reference: what spec §4.4 reproduced against gearmand 1.1.20, and what our server must give too.
+        // The reference: what protocol.md §4.4 reproduced against gearmand 1.1.20, and what our server must give too.
         await using var server = await TestServers.StartAsync(kind, WithExceptions, Ct);
         var (split, echo, count) = (TestNames.Unique("p_split"), TestNames.Unique("p_echo"), TestNames.Unique("p_count"));
         await using var splitWorker = await StartWorkerAsync(server, "split", split);
@@ -116,8 +114,7 @@ public sealed class PartitionInteropTests
     }
 
     [Theory(Timeout = 90_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Our_mapper_fans_out_to_libgearman_reducers_alongside_ours(ServerKind kind)
     {
         // Two reducer workers for one function, one libgearman and one ours: every chunk is reduced once, in order.

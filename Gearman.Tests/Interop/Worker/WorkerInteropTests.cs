@@ -12,13 +12,13 @@ namespace Gearman.Tests.Interop.Worker;
 /// The real <c>gearman</c> CLI and libgearman C clients (Programs/worker_client.c) submitting to a Gearman.Reactive
 /// worker, through gearmand and through our server.
 /// </summary>
+[Trait("Category", "Interop")]
 public sealed class WorkerInteropTests
 {
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(30);
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task The_gearman_cli_gets_the_result_of_our_worker(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -36,8 +36,7 @@ public sealed class WorkerInteropTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Data_status_and_warning_reach_a_libgearman_client_in_order(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -50,8 +49,7 @@ public sealed class WorkerInteropTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_throwing_handler_is_an_exception_for_libgearman_clients_that_ask_and_a_failure_without_exceptions(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -70,8 +68,7 @@ public sealed class WorkerInteropTests
     }
 
     [Theory(Timeout = 90_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Jobs_from_a_libgearman_client_run_with_the_configured_parallelism_and_back_pressure(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -104,8 +101,7 @@ public sealed class WorkerInteropTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_killed_gearman_cli_worker_leaves_its_job_to_our_worker(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -126,8 +122,7 @@ public sealed class WorkerInteropTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task When_our_worker_dies_mid_job_a_gearman_cli_worker_finishes_it(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -152,8 +147,7 @@ public sealed class WorkerInteropTests
     }
 
     [Theory(Timeout = 60_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task A_job_over_its_timeout_is_cancelled_and_the_libgearman_client_gets_the_retry_result(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);
@@ -180,8 +174,7 @@ public sealed class WorkerInteropTests
     }
 
     [Theory(Timeout = 90_000)]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
+    [BothServers]
     public async Task Graceful_shutdown_loses_no_job_of_a_libgearman_client(ServerKind kind)
     {
         await using var server = await TestServers.StartAsync(kind, ct: Ct);

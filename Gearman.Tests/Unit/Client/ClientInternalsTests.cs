@@ -6,6 +6,7 @@ using Xunit;
 namespace Gearman.Tests.Unit.Client;
 
 /// <summary>Server selection, number parsing, submit validation and the per-consumer event queue; no sockets.</summary>
+[Trait("Category", "Unit")]
 public sealed class ClientInternalsTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

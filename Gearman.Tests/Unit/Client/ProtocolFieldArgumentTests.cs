@@ -12,6 +12,7 @@ namespace Gearman.Tests.Unit.Client;
 /// "a\0b" queued the job under "a"). So is a submit over the client's MaxPacketSize. No sockets: all of it throws
 /// before anything connects.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class ProtocolFieldArgumentTests
 {
     private static readonly byte[] Payload = Encoding.UTF8.GetBytes("payload");

@@ -9,6 +9,7 @@ namespace Gearman.Tests.Unit.Client;
 /// Every [LoggerMessage] of the SDK has an event ID in its component's range (listed in docs/client.md,
 /// docs/worker.md and docs/mapreduce.md) and no two events share an ID, so a log filter by ID means one thing.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class SdkLogEventTests
 {
     [Fact]

@@ -11,6 +11,7 @@ namespace Gearman.Tests.Unit.Connections;
 /// The SDK's outbox (no <c>flushNeeded</c> callback): sends that wake the write loop, sends written inline at the end of
 /// a <see cref="PacketOutbox.SendInline"/> scope, and both at once from many threads over a transport that blocks.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class PacketOutboxTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -7,6 +7,7 @@ using Xunit;
 namespace Gearman.Tests.Unit.Connections;
 
 /// <summary>The one reconnect back-off and the connection defaults that clients and workers share.</summary>
+[Trait("Category", "Unit")]
 public sealed class ReconnectBackoffTests
 {
     [Fact]

@@ -8,6 +8,7 @@ using Xunit;
 namespace Gearman.Tests.Unit.MapReduce;
 
 /// <summary>Eager validation of the map-reduce API (no sockets: nothing connects before a job is submitted or the worker starts).</summary>
+[Trait("Category", "Unit")]
 public sealed class MapReduceArgumentTests
 {
     private static readonly Func<GearmanJob, CancellationToken, IAsyncEnumerable<ReadOnlyMemory<byte>>> Whole =

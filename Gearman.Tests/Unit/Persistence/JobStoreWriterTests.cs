@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Gearman.Reactive;
 using Gearman.Server.Persistence;
 using Gearman.Server.Scheduling;
 using Gearman.Tests.Infrastructure;
@@ -8,6 +9,7 @@ using Xunit;
 namespace Gearman.Tests.Unit.Persistence;
 
 /// <summary>The store writer on its own: group commit, failure reporting, fail-fast while down, deletes kept across a reconnect.</summary>
+[Trait("Category", "Unit")]
 public sealed class JobStoreWriterTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);

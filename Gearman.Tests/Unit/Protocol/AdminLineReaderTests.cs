@@ -5,6 +5,7 @@ using static Gearman.Tests.Unit.Protocol.TestSequence;
 
 namespace Gearman.Tests.Unit.Protocol;
 
+[Trait("Category", "Unit")]
 public sealed class AdminLineReaderTests
 {
     private const int Max = 64;

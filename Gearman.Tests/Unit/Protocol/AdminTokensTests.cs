@@ -4,6 +4,7 @@ using static Gearman.Tests.Unit.Protocol.TestSequence;
 
 namespace Gearman.Tests.Unit.Protocol;
 
+[Trait("Category", "Unit")]
 public sealed class AdminTokensTests
 {
     public static TheoryData<string, string[]> Splits => new()

@@ -11,6 +11,7 @@ namespace Gearman.Tests.Unit.Protocol;
 /// shrunk example): what the writer writes the reader reads back, in one piece or split anywhere, and no byte string
 /// makes the readers or splitters throw; they answer with their own statuses.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class CodecPropertyTests
 {
     private const long Iterations = 2_000;

@@ -5,6 +5,7 @@ using static Gearman.Tests.Unit.Protocol.TestSequence;
 
 namespace Gearman.Tests.Unit.Protocol;
 
+[Trait("Category", "Unit")]
 public sealed class PacketFieldsTests
 {
     public static TheoryData<int> DefinedTypes => new(Enumerable.Range(1, 42));

@@ -3,6 +3,7 @@ using Xunit;
 
 namespace Gearman.Tests.Unit.Protocol;
 
+[Trait("Category", "Unit")]
 public sealed class PacketLayoutTests
 {
     public static TheoryData<int> DefinedTypes => new(Enumerable.Range(1, 42));

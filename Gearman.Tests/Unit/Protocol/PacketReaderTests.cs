@@ -5,6 +5,7 @@ using static Gearman.Tests.Unit.Protocol.TestSequence;
 
 namespace Gearman.Tests.Unit.Protocol;
 
+[Trait("Category", "Unit")]
 public sealed class PacketReaderTests
 {
     private const uint Max = 1 << 20;
@@ -245,7 +246,7 @@ public sealed class PacketReaderTests
     [Fact]
     public void The_declared_size_frames_the_body_even_when_it_lacks_separators()
     {
-        // WORK_STATUS with a single NUL followed by a packet full of NULs: the split must not borrow them (spec §1.1 BUG).
+        // WORK_STATUS with a single NUL followed by a packet full of NULs: the split must not borrow them (protocol.md §1.1 BUG).
         var buffer = new ReadOnlySequence<byte>(Concat(Packets.Raw(12, "H:x:1\0" + "50"), Packets.Raw(7, "\0\0\0")));
 
         Assert.Equal(PacketReadStatus.Packet, PacketReader.TryRead(ref buffer, Max, out var packet, out _));

@@ -6,6 +6,7 @@ using static Gearman.Tests.Unit.Protocol.TestSequence;
 
 namespace Gearman.Tests.Unit.Protocol;
 
+[Trait("Category", "Unit")]
 public sealed class PacketWriterTests
 {
     public static TheoryData<int> DefinedTypes => new(Enumerable.Range(1, 42));

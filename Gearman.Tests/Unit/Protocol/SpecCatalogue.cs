@@ -1,7 +1,7 @@
 namespace Gearman.Tests.Unit.Protocol;
 
 /// <summary>
-/// The payload column of spec §1.2, transcribed by hand (<c>\0</c> written as <c>|</c>), so that the codec's layout
+/// The payload column of protocol.md §1.2, transcribed by hand (<c>\0</c> written as <c>|</c>), so that the codec's layout
 /// table is checked against the specification rather than against itself.
 /// </summary>
 internal static class SpecCatalogue

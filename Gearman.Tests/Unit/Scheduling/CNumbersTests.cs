@@ -4,14 +4,15 @@ using Xunit;
 
 namespace Gearman.Tests.Unit.Scheduling;
 
+[Trait("Category", "Unit")]
 public sealed class CNumbersTests
 {
     [Theory]
     [InlineData("1234567890", 1234567890L)]
     [InlineData("  +42", 42L)]
     [InlineData("-5", -5L)]
-    [InlineData("7x", 7L)]      // leading digits only (spec §2.9: "7x" stored as 7)
-    [InlineData("abc", 0L)]     // no digits: 0 (spec §1.3: a non-numeric EPOCH runs now)
+    [InlineData("7x", 7L)]      // leading digits only (protocol.md §2.9: "7x" stored as 7)
+    [InlineData("abc", 0L)]     // no digits: 0 (protocol.md §1.3: a non-numeric EPOCH runs now)
     [InlineData("", 0L)]
     [InlineData("9223372036854775807", long.MaxValue)]
     [InlineData("-9223372036854775808", long.MinValue)]

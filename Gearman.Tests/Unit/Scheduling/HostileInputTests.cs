@@ -9,6 +9,7 @@ namespace Gearman.Tests.Unit.Scheduling;
 /// Client-supplied numbers that could overflow or break a timer, and a command that fails halfway: the submitter is
 /// answered, everyone else is undisturbed, and no job loses its buffer.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class HostileInputTests
 {
     private const string EpochTooFar = "ARGUMENT_TOO_LARGE\0SUBMIT_JOB_EPOCH time must be a 64-bit number of Unix seconds at most 315360000 s (3650 days) ahead";

@@ -6,6 +6,7 @@ using Xunit;
 namespace Gearman.Tests.Unit.Scheduling;
 
 /// <summary>The scheduler's job state machine, driven through <see cref="ServerCommand"/>s without sockets.</summary>
+[Trait("Category", "Unit")]
 public sealed class JobSchedulerTests
 {
     [Fact]

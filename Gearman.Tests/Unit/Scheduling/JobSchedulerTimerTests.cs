@@ -4,7 +4,8 @@ using Xunit;
 
 namespace Gearman.Tests.Unit.Scheduling;
 
-/// <summary>CAN_DO_TIMEOUT and EPOCH timers on a fake clock (spec §2.5, §2.7, §2.11, §2.12; HEAD behaviour).</summary>
+/// <summary>CAN_DO_TIMEOUT and EPOCH timers on a fake clock (protocol.md §2.5, §2.7, §2.11, §2.12; HEAD behaviour).</summary>
+[Trait("Category", "Unit")]
 public sealed class JobSchedulerTimerTests
 {
     /// <summary>The scheduler releases an epoch job this long after its second starts (see JobScheduler.ArmEpochTimer).</summary>

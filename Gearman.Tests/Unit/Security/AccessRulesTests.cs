@@ -6,6 +6,7 @@ using Xunit;
 namespace Gearman.Tests.Unit.Security;
 
 /// <summary>The access rules file: parsing, errors, and the pure checks the scheduler calls.</summary>
+[Trait("Category", "Unit")]
 public sealed class AccessRulesTests
 {
     private static readonly AccessRules Rules = AccessRules.Parse(

@@ -6,6 +6,7 @@ using Xunit;
 namespace Gearman.Tests.Unit.Security;
 
 /// <summary>How replies are cut into TLS records: every record ends at a packet boundary or inside a packet.</summary>
+[Trait("Category", "Unit")]
 public sealed class PacketRecordStreamTests
 {
     [Fact]

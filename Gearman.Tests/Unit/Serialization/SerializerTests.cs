@@ -6,6 +6,7 @@ using Xunit;
 
 namespace Gearman.Tests.Unit.Serialization;
 
+[Trait("Category", "Unit")]
 public sealed class SerializerTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using Xunit;
 namespace Gearman.Tests.Unit.Worker;
 
 /// <summary>A lane's capacity credits: free credits, waiting grab loops, inline hand-over and cancellation.</summary>
+[Trait("Category", "Unit")]
 public sealed class CreditGateTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

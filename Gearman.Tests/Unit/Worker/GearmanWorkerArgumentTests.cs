@@ -5,6 +5,7 @@ using Xunit;
 namespace Gearman.Tests.Unit.Worker;
 
 /// <summary>Eager validation of options and registrations (no sockets: nothing connects before StartAsync).</summary>
+[Trait("Category", "Unit")]
 public sealed class GearmanWorkerArgumentTests
 {
     private static readonly Func<GearmanJob, CancellationToken, ValueTask<ReadOnlyMemory<byte>>> Echo = (job, _) => ValueTask.FromResult(job.Workload);
