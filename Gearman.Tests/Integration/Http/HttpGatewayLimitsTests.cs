@@ -8,6 +8,7 @@ using Xunit;
 namespace Gearman.Tests.Integration.Http;
 
 /// <summary>The HTTP job gateway under the server's limits: access rules and the answer buffer's bound.</summary>
+[Trait("Category", "Integration")]
 public sealed class HttpGatewayLimitsTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);

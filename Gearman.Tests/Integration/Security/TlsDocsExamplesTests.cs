@@ -10,6 +10,7 @@ using Xunit;
 namespace Gearman.Tests.Integration.Security;
 
 /// <summary>The SDK TLS example of docs/security.md, run against our server with TLS and a plaintext listener.</summary>
+[Trait("Category", "Integration")]
 public sealed class TlsDocsExamplesTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
