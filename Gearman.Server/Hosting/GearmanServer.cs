@@ -32,7 +32,7 @@ internal sealed class GearmanServer : IAsyncDisposable
 
     private readonly IHost _app;
     private readonly JobScheduler _scheduler;
-    private int _stopped;
+    private Task? _stop;
     private WebFrontEnds? _web;
     private GearmanServerOptions _options = GearmanServerOptions.Default;
     private DrainGate _drainGate = new();
@@ -258,19 +258,36 @@ internal sealed class GearmanServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Stops accepting, lets connections finish their writes, then stops the scheduler.</summary>
+    /// <summary>
+    /// Stops accepting, lets connections finish their writes, then stops the scheduler. The stop runs once, whoever asks
+    /// first (the owner, a signal, <see cref="DisposeAsync"/>); later calls wait for that one, so a second signal during
+    /// a drain cannot stop the scheduler while the transports still deliver results.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
-        if (Interlocked.Exchange(ref _stopped, 1) == 0)
+        var mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref _stop, mine.Task, null) is { } first)
+        {
+            await first.ConfigureAwait(false);
+            return;
+        }
+
+        try
         {
             if (_options.ShutdownDrain > TimeSpan.Zero) await DrainAsync(_options.ShutdownDrain).ConfigureAwait(false);
             // After the drain (or without one) HTTP requests still waiting for a job are cut: their jobs are abandoned.
             if (_web is not null) await _web.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
             await _app.StopAsync(cancellationToken).ConfigureAwait(false);
-        }
 
-        // The host has stopped them (or is stopping them, if a signal came first): wait until they are done.
-        await StopSchedulerAndStoreAsync(_app.Services).ConfigureAwait(false);
+            // The host has stopped them (or is stopping them, if a signal stopped the host directly): wait until they are done.
+            await StopSchedulerAndStoreAsync(_app.Services).ConfigureAwait(false);
+            mine.SetResult();
+        }
+        catch (Exception ex)
+        {
+            mine.SetException(ex);
+            throw;
+        }
     }
 
     /// <inheritdoc />

@@ -51,6 +51,29 @@ public sealed class CommandLineOptionTests
         Assert.Equal(0, await exited);
     }
 
+    [Fact]
+    public async Task A_second_sigterm_during_the_drain_still_waits_for_the_running_job()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = await ServerProcess.StartAsync(["--queue-type", "memory", "--shutdown-timeout", "30"], ct: ct);
+        var (client, worker, handle) = await ShutdownAndSocketOptionTests.StartRunningJobAsync(server.Port);
+        await using var clientConnection = client;
+        await using var workerConnection = worker;
+
+        var exited = server.StopAsync();
+        await ShutdownAndSocketOptionTests.AssertTurnedAwayAsync(server.Port); // the first signal started the drain
+        await using (var kill = await ExternalProgram.RunAsync("kill", ["-TERM", server.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(10)))
+        {
+            Assert.Equal(0, await kill.WaitForExitAsync());
+        }
+
+        // The scheduler still runs: the worker's result reaches the client, and only then does the server exit.
+        Assert.False(exited.IsCompleted, "the server must wait for the running job");
+        await worker.SendAsync(PacketType.WorkComplete, handle, "result");
+        await client.ExpectAsync(PacketType.WorkComplete, $"{handle}\0result");
+        Assert.Equal(0, await exited);
+    }
+
     [Theory]
     [InlineData("--daemon", "--daemon is not supported")]
     [InlineData("--syslog", "--syslog is not supported")]
