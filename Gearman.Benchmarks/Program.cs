@@ -1,8 +1,10 @@
 using BenchmarkDotNet.Running;
 using Gearman.Benchmarks;
+using Gearman.Benchmarks.Fuzz;
 using Gearman.Benchmarks.Throughput;
 
 // dotnet run -c Release --project Gearman.Benchmarks -- micro [BenchmarkDotNet arguments]
+// dotnet run -c Release --project Gearman.Benchmarks -- fuzz [--seconds 600] [--seed N] [--parallel 4] [--transport epoll|kestrel] [--port P]
 // dotnet run -c Release --project Gearman.Benchmarks -- throughput [--smoke] [--servers ours,gearmand] [--scenarios ...] [--out docs/benchmarks/server-and-sdk.md]
 switch (args.Length > 0 ? args[0] : null)
 {
@@ -11,6 +13,8 @@ switch (args.Length > 0 ? args[0] : null)
         return 0;
     case "throughput":
         return ThroughputCommand.Run(args[1..]);
+    case "fuzz":
+        return await FuzzCommand.RunAsync(args[1..]);
     default:
         Console.Error.WriteLine("""
             usage: Gearman.Benchmarks micro [BenchmarkDotNet arguments, e.g. --filter '*Codec*' --job short]
@@ -18,6 +22,7 @@ switch (args.Length > 0 ? args[0] : null)
                                                  [--scenarios id,...] [--runs N] [--scale F] [--out docs/benchmarks/server-and-sdk.md]
                                                  [--gearmand PATH] [--our-server Gearman.Server.dll or executable] [--our-queue memory|sqlite] [--timeout SECONDS]
                    Gearman.Benchmarks throughput --list
+                   Gearman.Benchmarks fuzz [--seconds 600] [--seed N] [--parallel 4] [--transport epoll|kestrel] [--port P]
             """);
         return 2;
 }

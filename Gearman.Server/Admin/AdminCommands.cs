@@ -37,7 +37,7 @@ internal sealed class AdminCommands
 
         _reply.Clear();
         Dispatch(line, tokens);
-        connection.Outbox.SendRaw(_reply.WrittenSpan);
+        connection.SendRaw(_reply.WrittenSpan);
         _ = crLf; // gearmand's create-function truncation without CRLF is a bug we do not copy (spec §3).
     }
 
@@ -114,34 +114,59 @@ internal sealed class AdminCommands
             return;
         }
 
-        // Unknown functions still get OK and nothing changes (spec §3); atoi values, negatives become 0.
-        if (_scheduler.TryGetFunction(tokens.Slice(line, 1), out var function))
+        // Departures from gearmand (docs/server.md): limits must be whole numbers from 0 to int.MaxValue (gearmand's
+        // atoi answers OK to `abc`, `-5`, `1e20` or `1.5`), and an unknown function is created, as `create function`
+        // would (gearmand answers OK and ignores the limit). Values after the third are ignored, as gearmand does.
+        Span<int> values = stackalloc int[3];
+        int count = Math.Min(tokens.Count - 2, values.Length);
+        for (int i = 0; i < count; i++)
         {
-            Span<int> values = stackalloc int[3];
-            for (int i = 2; i < tokens.Count; i++) values[i - 2] = Math.Max(0, CNumbers.Atoi(tokens.Slice(line, i)));
-            var max = function.MaxQueue;
-            switch (tokens.Count)
+            if (!TryParseLimit(tokens.Slice(line, i + 2), out values[i]))
             {
-                case 2:
-                    max[0] = max[1] = max[2] = 0;
-                    break;
-                case 3:
-                    max[0] = max[1] = max[2] = values[0];
-                    break;
-                case 4:
-                    max[0] = values[0];
-                    max[1] = values[1];
-                    max[2] = 0;
-                    break;
-                default:
-                    max[0] = values[0];
-                    max[1] = values[1];
-                    max[2] = values[2];
-                    break;
+                Write("ERR INVALID_ARGUMENTS maxqueue+limits+must+be+whole+numbers+from+0+to+2147483647\r\n"u8);
+                return;
             }
         }
 
+        var max = _scheduler.CreateFunction(tokens.Slice(line, 1)).MaxQueue;
+        switch (count)
+        {
+            case 0:
+                max[0] = max[1] = max[2] = 0;
+                break;
+            case 1:
+                max[0] = max[1] = max[2] = values[0];
+                break;
+            case 2:
+                max[0] = values[0];
+                max[1] = values[1];
+                max[2] = 0;
+                break;
+            default:
+                max[0] = values[0];
+                max[1] = values[1];
+                max[2] = values[2];
+                break;
+        }
+
         Write("OK\r\n"u8);
+    }
+
+    /// <summary>Decimal digits only, at most <see cref="int.MaxValue"/>.</summary>
+    private static bool TryParseLimit(ReadOnlySpan<byte> text, out int value)
+    {
+        value = 0;
+        if (text.IsEmpty) return false;
+        long result = 0;
+        foreach (byte b in text)
+        {
+            if (b is < (byte)'0' or > (byte)'9') return false;
+            result = (result * 10) + (b - '0');
+            if (result > int.MaxValue) return false;
+        }
+
+        value = (int)result;
+        return true;
     }
 
     private void Show(ReadOnlySpan<byte> line, in AdminTokens tokens)

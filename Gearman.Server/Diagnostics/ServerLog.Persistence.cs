@@ -22,4 +22,10 @@ internal static partial class ServerLog
 
     [LoggerMessage(406, LogLevel.Error, "The job store {Store} is unavailable at start-up: {Message}. Serving foreground jobs; background submits get ERROR QUEUE_ERROR until it is back (retrying), then the stored jobs are replayed", EventName = "StoreUnavailableAtStart")]
     public static partial void StoreUnavailableAtStart(ILogger logger, string store, string message);
+
+    [LoggerMessage(407, LogLevel.Error, "A stored job (row {Id}) cannot be loaded from {Store}: {Reason}. It was moved to the table {Quarantine}; the other jobs replay", EventName = "StoredJobQuarantined")]
+    public static partial void StoredJobQuarantined(ILogger logger, long id, string store, string reason, string quarantine);
+
+    [LoggerMessage(408, LogLevel.Error, "A stored job (row {Id}) could not be replayed and was skipped", EventName = "StoredJobSkipped")]
+    public static partial void StoredJobSkipped(ILogger logger, Exception exception, long id);
 }

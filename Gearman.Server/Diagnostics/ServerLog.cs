@@ -32,8 +32,8 @@ internal static partial class ServerLog
     [LoggerMessage(110, LogLevel.Information, "Listening on {EndPoint}", EventName = "Listening")]
     public static partial void Listening(ILogger logger, string endPoint);
 
-    [LoggerMessage(200, LogLevel.Error, "The scheduler failed to process a {Kind} command", EventName = "CommandFailed")]
-    public static partial void CommandFailed(ILogger logger, Exception exception, string kind);
+    [LoggerMessage(200, LogLevel.Error, "The scheduler failed to process a {Kind} command from connection {Connection}", EventName = "CommandFailed")]
+    public static partial void CommandFailed(ILogger logger, Exception exception, string kind, string connection);
 
     [LoggerMessage(201, LogLevel.Warning, "Dropped job {Handle} due to max retry count ({Retries})", EventName = "JobDroppedMaxRetries")]
     public static partial void JobDroppedMaxRetries(ILogger logger, string handle, int retries);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using Gearman.Server.Diagnostics;
@@ -36,12 +37,16 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
         string remote = (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "unknown";
-        var peer = new PeerConnection(PeerConnection.NextId(), remote, _options.Exceptions, _scheduler.FlushLater)
+        var output = new OutputState();
+        var peer = new PeerConnection(PeerConnection.NextId(), remote, _options.Exceptions, _scheduler.FlushLater, () => output.Signal.Set(runWaiterInline: true))
         {
             Abort = connection.Abort,
+            MaxUnsentBytes = _options.EffectiveMaxUnsentBytes,
+            TransportUnsent = () => output.InFlight,
+            Logger = _logger,
         };
         ServerLog.ConnectionOpened(_logger, peer.ToString());
-        var writeLoop = WriteLoopAsync(peer, connection.Transport.Output);
+        var writeLoop = WriteLoopAsync(peer, connection.Transport.Output, output);
         bool posted = false;
 
         // Queued replies are still flushed below when reading ends.
@@ -79,16 +84,43 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
         }
     }
 
-    private static async Task WriteLoopAsync(PeerConnection peer, PipeWriter output)
+    /// <summary>
+    /// Writes the outbox's batches to Kestrel's pipe. Not <see cref="Reactive.Connections.PacketOutbox.RunAsync"/>: the
+    /// batch being flushed must count toward <c>--max-unsent-bytes</c> until Kestrel has taken it (<see cref="OutputState.InFlight"/>),
+    /// or a peer that does not read could have any amount buffered here.
+    /// </summary>
+    private static async Task WriteLoopAsync(PeerConnection peer, PipeWriter output, OutputState state)
     {
+        var spare = new Reactive.Connections.PooledBufferWriter();
         try
         {
-            await peer.Outbox.RunAsync(output, CancellationToken.None).ConfigureAwait(false);
+            while (true)
+            {
+                await state.Signal.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+                var batch = peer.Outbox.SwapPending(spare, out bool completed);
+                spare = batch;
+                if (batch.WrittenCount > 0)
+                {
+                    state.InFlight = batch.WrittenCount;
+                    output.Write(batch.WrittenSpan);
+                    batch.Clear();
+                    var flush = await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                    state.InFlight = 0;
+                    if (flush.IsCompleted || flush.IsCanceled) return;
+                }
+
+                // Complete is seen together with the last batch (both under the outbox's lock).
+                if (completed) return;
+            }
         }
         catch (Exception)
         {
             // The peer went away; the reader sees it too and reports the disconnect.
             peer.Abort?.Invoke();
+        }
+        finally
+        {
+            spare.Dispose();
         }
     }
 
@@ -121,6 +153,20 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
             {
                 input.AdvanceTo(buffer.Start, buffer.End);
             }
+        }
+    }
+
+    /// <summary>The write loop's wake-up and the bytes it has handed to Kestrel that Kestrel has not yet taken.</summary>
+    private sealed class OutputState
+    {
+        private long _inFlight;
+
+        public Reactive.Connections.AsyncSignal Signal { get; } = new();
+
+        public long InFlight
+        {
+            get => Volatile.Read(ref _inFlight);
+            set => Volatile.Write(ref _inFlight, value);
         }
     }
 }

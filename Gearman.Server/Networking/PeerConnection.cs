@@ -1,6 +1,9 @@
+using System.Buffers;
 using Gearman.Reactive.Connections;
 using Gearman.Reactive.Protocol;
+using Gearman.Server.Diagnostics;
 using Gearman.Server.Scheduling;
+using Microsoft.Extensions.Logging;
 
 namespace Gearman.Server.Networking;
 
@@ -13,6 +16,7 @@ internal sealed class PeerConnection
     private static readonly byte[] DefaultClientId = "-"u8.ToArray();
     private static int _lastId;
     private readonly Action? _directFlush;
+    private volatile bool _overLimit;
 
     /// <param name="id">See <see cref="Id"/>.</param>
     /// <param name="remoteAddress">See <see cref="RemoteAddress"/>.</param>
@@ -36,8 +40,23 @@ internal sealed class PeerConnection
 
     public string RemoteAddress { get; }
 
-    /// <summary>Replies to this connection; thread-safe.</summary>
+    /// <summary>Replies to this connection; thread-safe. The scheduler sends through <see cref="Send(PacketType)"/> and its overloads, which enforce the outbound cap.</summary>
     public PacketOutbox Outbox { get; }
+
+    /// <summary>
+    /// <c>--max-unsent-bytes</c>: once the replies queued for this peer (in <see cref="Outbox"/> and in the transport,
+    /// see <see cref="TransportUnsent"/>) exceed it, the connection is closed: its bound is the cap plus one packet.
+    /// </summary>
+    public long MaxUnsentBytes { get; init; } = long.MaxValue;
+
+    /// <summary>Reply bytes the transport holds that the peer has not taken yet (null: none held outside the outbox).</summary>
+    public Func<long>? TransportUnsent { get; init; }
+
+    /// <summary>Where <see cref="MaxUnsentBytes"/> closures are logged.</summary>
+    public ILogger? Logger { get; init; }
+
+    /// <summary>Whether the connection went over <see cref="MaxUnsentBytes"/>: it is being closed, and its requests are no longer served.</summary>
+    public bool IsOverUnsentLimit => _overLimit;
 
     public byte[] ClientId { get; set; } = DefaultClientId;
 
@@ -96,7 +115,41 @@ internal sealed class PeerConnection
         _directFlush?.Invoke();
     }
 
+    public bool Send(PacketType type) => !_overLimit && Outbox.Send(type) && WithinLimit();
+
+    public bool Send(PacketType type, ReadOnlySpan<byte> last) => !_overLimit && Outbox.Send(type, last) && WithinLimit();
+
+    public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> last) => !_overLimit && Outbox.Send(type, f0, last) && WithinLimit();
+
+    public bool Send(PacketType type, ReadOnlySpan<byte> f0, in ReadOnlySequence<byte> data) => !_overLimit && Outbox.Send(type, f0, data) && WithinLimit();
+
+    public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> f1, ReadOnlySpan<byte> last)
+        => !_overLimit && Outbox.Send(type, f0, f1, last) && WithinLimit();
+
+    public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> f1, ReadOnlySpan<byte> f2, ReadOnlySpan<byte> last)
+        => !_overLimit && Outbox.Send(type, f0, f1, f2, last) && WithinLimit();
+
+    public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> f1, ReadOnlySpan<byte> f2, ReadOnlySpan<byte> f3, ReadOnlySpan<byte> last)
+        => !_overLimit && Outbox.Send(type, f0, f1, f2, f3, last) && WithinLimit();
+
+    public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> f1, ReadOnlySpan<byte> f2, ReadOnlySpan<byte> f3, ReadOnlySpan<byte> f4, ReadOnlySpan<byte> last)
+        => !_overLimit && Outbox.Send(type, f0, f1, f2, f3, f4, last) && WithinLimit();
+
+    /// <summary>Queues raw bytes (an admin reply), under the same cap.</summary>
+    public bool SendRaw(ReadOnlySpan<byte> bytes) => !_overLimit && Outbox.SendRaw(bytes) && WithinLimit();
+
     public override string ToString() => $"#{Id} {RemoteAddress}";
+
+    /// <summary>After each queued reply: over the cap, the connection is closed at once (its queued replies are dropped).</summary>
+    private bool WithinLimit()
+    {
+        long unsent = Outbox.PendingBytes + (TransportUnsent?.Invoke() ?? 0);
+        if (unsent <= MaxUnsentBytes) return true;
+        _overLimit = true;
+        if (Logger is { } logger) ServerLog.UnsentLimitExceeded(logger, ToString(), unsent, MaxUnsentBytes);
+        Abort?.Invoke();
+        return false;
+    }
 }
 
 /// <summary>One CAN_DO or CAN_DO_TIMEOUT of a connection.</summary>

@@ -71,7 +71,7 @@ internal sealed class RequestFramer
         }
 
         int length = (int)line.Length;
-        var copy = length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length);
+        var copy = RequestBuffers.Rent(length);
         line.CopyTo(copy);
         posted = _scheduler.PostAsync(ServerCommand.ForAdminLine(peer, copy, length, crLf), cancellationToken);
         return FrameStatus.Posted;
@@ -114,11 +114,11 @@ internal sealed class RequestFramer
         }
 
         int length = (int)packet.Body.Length;
-        var copy = length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length);
+        var copy = RequestBuffers.Rent(length);
         packet.Body.CopyTo(copy);
         if (!PacketFields.TrySplit(PacketLayout.Of(type).Fields, copy.AsSpan(0, length), out var fields))
         {
-            if (copy.Length > 0) ArrayPool<byte>.Shared.Return(copy);
+            RequestBuffers.Return(copy);
 
             // Split within the declared size only; too few separators ends the connection (spec §1.1).
             ServerLog.ProtocolViolation(_logger, peer.ToString(), $"{type} has too few NUL-separated fields");

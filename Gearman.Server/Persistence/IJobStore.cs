@@ -16,8 +16,17 @@ internal interface IJobStore : IAsyncDisposable
     /// </summary>
     Task OpenAsync(CancellationToken cancellationToken);
 
-    /// <summary>Every stored job, in ascending <see cref="JobRecord.Id"/> order. The records own their memory.</summary>
+    /// <summary>
+    /// Every stored job, in ascending <see cref="JobRecord.Id"/> order. The records own their memory. A row that cannot be
+    /// loaded is moved to the quarantine table instead and listed in <see cref="Quarantined"/>; the rest still load.
+    /// </summary>
     Task<IReadOnlyList<JobRecord>> LoadAsync(CancellationToken cancellationToken);
+
+    /// <summary>The rows the last <see cref="LoadAsync"/> moved to quarantine (each is logged once, by the caller).</summary>
+    IReadOnlyList<QuarantinedRow> Quarantined => [];
+
+    /// <summary>Where quarantined rows go, for the log.</summary>
+    string QuarantineDescription => string.Empty;
 
     /// <summary>
     /// Inserts <paramref name="adds"/>, sets the retry counts in <paramref name="retries"/> (at most one per id) and deletes

@@ -22,13 +22,16 @@ internal static class JobStores
         _ => throw new ArgumentOutOfRangeException(nameof(options), options.QueueType, "Unknown queue type."),
     };
 
-    /// <summary>Table names go into SQL text, so only plain identifiers are accepted.</summary>
+    /// <summary>
+    /// Table names go into SQL text, so only plain identifiers are accepted; at most 52 characters, so that the
+    /// quarantine table (<see cref="StoredJobCheck.QuarantineTable"/>) stays within PostgreSQL's 63.
+    /// </summary>
     public static string ValidateTableName(string table)
     {
         ArgumentException.ThrowIfNullOrEmpty(table);
-        bool valid = table.Length <= 63 && (char.IsAsciiLetter(table[0]) || table[0] == '_');
+        bool valid = table.Length <= 52 && (char.IsAsciiLetter(table[0]) || table[0] == '_');
         foreach (char c in table) valid &= char.IsAsciiLetterOrDigit(c) || c == '_';
-        if (!valid) throw new ArgumentException($"Invalid queue table name '{table}': use letters, digits and '_' (at most 63, not starting with a digit).", nameof(table));
+        if (!valid) throw new ArgumentException($"Invalid queue table name '{table}': use letters, digits and '_' (at most 52, not starting with a digit).", nameof(table));
         return table;
     }
 }

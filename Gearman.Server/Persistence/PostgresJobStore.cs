@@ -12,17 +12,24 @@ internal sealed class PostgresJobStore : IJobStore
 {
     private readonly string _connectionString;
     private readonly string _table;
+    private readonly string _quarantine;
     private NpgsqlConnection? _connection;
+    private List<QuarantinedRow> _quarantined = [];
 
     public PostgresJobStore(string connectionString, string table)
     {
         _table = JobStores.ValidateTableName(table);
+        _quarantine = StoredJobCheck.QuarantineTable(_table);
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         Description = $"postgres {builder.Host}:{builder.Port}/{builder.Database} (table {_table})";
         _connectionString = builder.ConnectionString;
     }
 
     public string Description { get; }
+
+    public IReadOnlyList<QuarantinedRow> Quarantined => _quarantined;
+
+    public string QuarantineDescription => _quarantine;
 
     public async Task OpenAsync(CancellationToken cancellationToken)
     {
@@ -50,6 +57,16 @@ internal sealed class PostgresJobStore : IJobStore
             {
                 throw new JobStoreConfigurationException($"Table {_table} exists with another layout (is it gearmand's queue?): {ex.MessageText}", ex);
             }
+
+            // Rows that cannot be loaded are moved here, as they were (every column nullable).
+            await ExecuteAsync(connection, $"""
+                CREATE TABLE IF NOT EXISTS {_quarantine} (
+                    quarantine_id bigserial PRIMARY KEY,
+                    id bigint, function_name bytea, unique_key bytea, reducer bytea, priority smallint, when_epoch bigint,
+                    data bytea, retries integer,
+                    reason text NOT NULL,
+                    quarantined_at timestamptz NOT NULL DEFAULT now())
+                """, cancellationToken).ConfigureAwait(false);
 
             // Tables made before retry counts were stored lack the column.
             await ExecuteAsync(connection, $"ALTER TABLE {_table} ADD COLUMN IF NOT EXISTS retries integer NOT NULL DEFAULT 0", cancellationToken).ConfigureAwait(false);
@@ -79,21 +96,55 @@ internal sealed class PostgresJobStore : IJobStore
     {
         var connection = _connection ?? throw new InvalidOperationException("The store is not open.");
         var records = new List<JobRecord>();
-        await using var command = new NpgsqlCommand($"SELECT id, function_name, unique_key, reducer, priority, when_epoch, data, retries FROM {_table} ORDER BY id", connection);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        var quarantined = new List<QuarantinedRow>();
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        await using (var command = new NpgsqlCommand($"SELECT id, function_name, unique_key, reducer, priority, when_epoch, data, retries FROM {_table} ORDER BY id", connection))
         {
-            records.Add(new JobRecord(
-                reader.GetInt64(0),
-                reader.GetFieldValue<byte[]>(1),
-                reader.GetFieldValue<byte[]>(2),
-                reader.GetFieldValue<byte[]>(3),
-                reader.GetFieldValue<byte[]>(6),
-                SqliteJobStore.ToPriority(reader.GetInt16(4)),
-                reader.GetInt64(5),
-                Math.Max(0, reader.GetInt32(7))));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                // The column types are fixed, but a table created by hand may allow nulls (the id is the key).
+                long id = reader.GetInt64(0);
+                int nullColumn = Enumerable.Range(1, 7).FirstOrDefault(reader.IsDBNull);
+                if (nullColumn != 0)
+                {
+                    quarantined.Add(new QuarantinedRow(id, $"its {reader.GetName(nullColumn)} is null"));
+                    continue;
+                }
+
+                short priority = reader.GetInt16(4);
+                var record = new JobRecord(
+                    id,
+                    reader.GetFieldValue<byte[]>(1),
+                    reader.GetFieldValue<byte[]>(2),
+                    reader.GetFieldValue<byte[]>(3),
+                    reader.GetFieldValue<byte[]>(6),
+                    SqliteJobStore.ToPriority(priority),
+                    reader.GetInt64(5),
+                    Math.Max(0, reader.GetInt32(7)));
+                if (StoredJobCheck.Problem(record, priority, now) is { } problem) quarantined.Add(new QuarantinedRow(id, problem));
+                else records.Add(record);
+            }
         }
 
+        if (quarantined.Count > 0)
+        {
+            // One statement, so the move is atomic: delete from the queue, insert what was deleted with its reason.
+            await using var move = new NpgsqlCommand(
+                $"""
+                WITH reasons AS (SELECT * FROM unnest($1::bigint[], $2::text[]) AS r(id, reason)),
+                moved AS (DELETE FROM {_table} t USING reasons r WHERE t.id = r.id
+                          RETURNING t.id, t.function_name, t.unique_key, t.reducer, t.priority, t.when_epoch, t.data, t.retries, r.reason)
+                INSERT INTO {_quarantine} (id, function_name, unique_key, reducer, priority, when_epoch, data, retries, reason)
+                SELECT * FROM moved
+                """,
+                connection);
+            move.Parameters.Add(new NpgsqlParameter { Value = quarantined.Select(q => q.Id).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+            move.Parameters.Add(new NpgsqlParameter { Value = quarantined.Select(q => q.Reason).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            await move.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        _quarantined = quarantined;
         return records;
     }
 

@@ -18,7 +18,9 @@ internal sealed class SqliteJobStore : IJobStore
 {
     private readonly string _path;
     private readonly string _table;
+    private readonly string _quarantine;
     private readonly bool _fullSync;
+    private List<QuarantinedRow> _quarantined = [];
     private SqliteConnection? _connection;
     private sqlite3_stmt? _begin;
     private sqlite3_stmt? _commit;
@@ -31,8 +33,13 @@ internal sealed class SqliteJobStore : IJobStore
     {
         _path = path;
         _table = JobStores.ValidateTableName(table);
+        _quarantine = StoredJobCheck.QuarantineTable(_table);
         _fullSync = fullSync;
     }
+
+    public IReadOnlyList<QuarantinedRow> Quarantined => _quarantined;
+
+    public string QuarantineDescription => $"{_quarantine} in {_path}";
 
     public string Description => $"sqlite {Path.GetFullPath(_path)} (table {_table}, synchronous={(_fullSync ? "FULL" : "NORMAL")})";
 
@@ -84,6 +91,15 @@ internal sealed class SqliteJobStore : IJobStore
                 throw new JobStoreConfigurationException($"Table {_table} in {_path} exists with another layout (is it gearmand's queue?): {ex.Message}", ex);
             }
 
+            // Rows that cannot be loaded are moved here. No column types: a bad row keeps whatever it held.
+            Execute(connection, $"""
+                CREATE TABLE IF NOT EXISTS {_quarantine} (
+                    quarantine_id INTEGER PRIMARY KEY,
+                    id, function_name, unique_key, reducer, priority, when_epoch, data, retries,
+                    reason TEXT NOT NULL,
+                    quarantined_at TEXT NOT NULL DEFAULT (datetime('now')))
+                """);
+
             // Tables made before retry counts were stored lack the column.
             if (Scalar(connection, $"SELECT count(*) FROM pragma_table_info('{_table}') WHERE name = 'retries'") == "0")
             {
@@ -119,24 +135,110 @@ internal sealed class SqliteJobStore : IJobStore
     {
         var connection = _connection ?? throw new InvalidOperationException("The store is not open.");
         var records = new List<JobRecord>();
-        using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT id, function_name, unique_key, reducer, priority, when_epoch, data, retries FROM {_table} ORDER BY id";
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        var quarantined = new List<QuarantinedRow>();
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        using (var command = connection.CreateCommand())
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            records.Add(new JobRecord(
-                reader.GetInt64(0),
-                Blob(reader, 1),
-                Blob(reader, 2),
-                Blob(reader, 3),
-                Blob(reader, 6),
-                ToPriority(reader.GetInt64(4)),
-                reader.GetInt64(5),
-                (int)Math.Clamp(reader.GetInt64(7), 0, int.MaxValue)));
+            command.CommandText = $"SELECT id, function_name, unique_key, reducer, priority, when_epoch, data, retries FROM {_table} ORDER BY id";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (TryRead(reader, now, out var record, out string? problem)) records.Add(record);
+                else quarantined.Add(new QuarantinedRow(record.Id, problem));
+            }
         }
 
+        if (quarantined.Count > 0) MoveToQuarantine(connection, quarantined);
+        _quarantined = quarantined;
         return Task.FromResult<IReadOnlyList<JobRecord>>(records);
+    }
+
+    /// <summary>
+    /// One row, checked column by column: SQLite lets any column hold any type, so a row written by something else may
+    /// hold text where a blob belongs, a real where an integer belongs, or null.
+    /// </summary>
+    private static bool TryRead(SqliteDataReader reader, long now, out JobRecord record, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? problem)
+    {
+        record = default;
+        if (reader.GetValue(0) is not long id)
+        {
+            problem = $"its id is {Describe(reader.GetValue(0))}, not an integer";
+            return false;
+        }
+
+        record = new JobRecord(id, default, default, default, default, JobPriority.Normal, 0);
+        // Every column is read (no short-circuit), so each out value is assigned; the first problem is reported.
+        string?[] problems =
+        [
+            BlobColumn(reader, 1, "function_name", out var function),
+            BlobColumn(reader, 2, "unique_key", out var unique),
+            BlobColumn(reader, 3, "reducer", out var reducer),
+            BlobColumn(reader, 6, "data", out var data),
+            IntegerColumn(reader, 4, "priority", out long priority),
+            IntegerColumn(reader, 5, "when_epoch", out long epoch),
+            IntegerColumn(reader, 7, "retries", out long retries),
+        ];
+        problem = Array.Find(problems, p => p is not null);
+        if (problem is not null) return false;
+        record = new JobRecord(id, function, unique, reducer, data, ToPriority(priority), epoch, (int)Math.Clamp(retries, 0, int.MaxValue));
+        problem = StoredJobCheck.Problem(record, priority, now);
+        return problem is null;
+    }
+
+    private static string? BlobColumn(SqliteDataReader reader, int ordinal, string name, out byte[] value)
+    {
+        switch (reader.GetValue(ordinal))
+        {
+            case byte[] bytes:
+                value = bytes;
+                return null;
+            case DBNull:
+                value = [];
+                return null;
+            case var other:
+                value = [];
+                return $"its {name} is {Describe(other)}, not a blob";
+        }
+    }
+
+    private static string? IntegerColumn(SqliteDataReader reader, int ordinal, string name, out long value)
+    {
+        var raw = reader.GetValue(ordinal);
+        value = raw is long number ? number : 0;
+        return raw is long ? null : $"its {name} is {Describe(raw)}, not an integer";
+    }
+
+    private static string Describe(object value) => value switch
+    {
+        DBNull => "null",
+        string text => $"the text '{(text.Length > 40 ? text[..40] + "…" : text)}'",
+        double real => $"the real number {real.ToString(CultureInfo.InvariantCulture)}",
+        byte[] bytes => $"a blob of {bytes.Length} bytes",
+        _ => value.GetType().Name,
+    };
+
+    /// <summary>Moves the rows to the quarantine table, in one transaction.</summary>
+    private void MoveToQuarantine(SqliteConnection connection, List<QuarantinedRow> rows)
+    {
+        using var transaction = connection.BeginTransaction();
+        using var copy = connection.CreateCommand();
+        copy.Transaction = transaction;
+        copy.CommandText = $"""
+            INSERT INTO {_quarantine} (id, function_name, unique_key, reducer, priority, when_epoch, data, retries, reason)
+            SELECT id, function_name, unique_key, reducer, priority, when_epoch, data, retries, $reason FROM {_table} WHERE id = $id;
+            DELETE FROM {_table} WHERE id = $id
+            """;
+        var id = copy.Parameters.Add("$id", SqliteType.Integer);
+        var reason = copy.Parameters.Add("$reason", SqliteType.Text);
+        foreach (var row in rows)
+        {
+            id.Value = row.Id;
+            reason.Value = row.Reason;
+            copy.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
     }
 
     public Task ApplyAsync(IReadOnlyList<JobRecord> adds, IReadOnlyList<RetryCount> retries, IReadOnlyList<long> deletes, CancellationToken cancellationToken)

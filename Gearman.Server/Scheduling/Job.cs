@@ -1,4 +1,3 @@
-using System.Buffers;
 using Gearman.Server.Networking;
 
 namespace Gearman.Server.Scheduling;
@@ -115,7 +114,7 @@ internal sealed class Job
         _body = [];
         IsReleased = true;
         _unique = _reducer = _data = default;
-        if (body.Length > 0) ArrayPool<byte>.Shared.Return(body);
+        RequestBuffers.Return(body);
     }
 }
 

@@ -59,7 +59,7 @@ internal sealed partial class JobScheduler
         var job = FindJobFor(connection, take: true);
         if (job is null)
         {
-            connection.Outbox.Send(PacketType.NoJob);
+            connection.Send(PacketType.NoJob);
             return;
         }
 
@@ -69,13 +69,13 @@ internal sealed partial class JobScheduler
         switch (grab)
         {
             case PacketType.GrabJob:
-                connection.Outbox.Send(PacketType.JobAssign, job.Handle, function, job.Data);
+                connection.Send(PacketType.JobAssign, job.Handle, function, job.Data);
                 break;
             case PacketType.GrabJobAll when !job.Reducer.IsEmpty:
-                connection.Outbox.Send(PacketType.JobAssignAll, job.Handle, function, unique, job.Reducer, job.Data);
+                connection.Send(PacketType.JobAssignAll, job.Handle, function, unique, job.Reducer, job.Data);
                 break;
             default:
-                connection.Outbox.Send(PacketType.JobAssignUniq, job.Handle, function, unique, job.Data);
+                connection.Send(PacketType.JobAssignUniq, job.Handle, function, unique, job.Data);
                 break;
         }
     }
@@ -84,7 +84,7 @@ internal sealed partial class JobScheduler
     {
         if (FindJobFor(connection, take: false) is not null)
         {
-            connection.Outbox.Send(PacketType.Noop);
+            connection.Send(PacketType.Noop);
             return;
         }
 
@@ -194,7 +194,7 @@ internal sealed partial class JobScheduler
         if (limit >= 0 && job.Retries >= Math.Max(limit, 1))
         {
             ServerLog.JobDroppedMaxRetries(_logger, Encoding.UTF8.GetString(job.Handle), job.Retries);
-            foreach (var client in job.Clients) client.Outbox.Send(PacketType.WorkFail, job.Handle);
+            foreach (var client in job.Clients) client.Send(PacketType.WorkFail, job.Handle);
             _metrics.JobFinished(ServerMetrics.Outcome.RetriesExhausted);
             Free(job);
             return;
@@ -235,7 +235,7 @@ internal sealed partial class JobScheduler
             var worker = workers[index];
             if (!worker.IsSleeping || worker.NoopSent) continue;
             worker.NoopSent = true;
-            worker.Outbox.Send(PacketType.Noop);
+            worker.Send(PacketType.Noop);
             woken++;
             if (limit > 0 && woken >= limit)
             {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using Gearman.Reactive.Protocol;
 using Gearman.Server.Diagnostics;
@@ -44,56 +43,75 @@ internal sealed partial class JobScheduler
     internal (int Replayed, int Coalesced) Replay(IReadOnlyList<JobRecord> records)
     {
         _storeLoaded = true;
+        if (_store is { Store: var store })
+        {
+            foreach (var row in store.Quarantined) ServerLog.StoredJobQuarantined(_logger, row.Id, store.Description, row.Reason, store.QuarantineDescription);
+        }
+
         int replayed = 0;
         int coalesced = 0;
         foreach (var record in records)
         {
             _nextStoreId = Math.Max(_nextStoreId, record.Id + 1);
-            var function = GetOrAddFunction(record.Function.Span);
-            var unique = record.Unique.Span;
-            var data = record.Data.Span;
-            Job? existing = null;
-            if (unique.SequenceEqual("-"u8))
+            try
             {
-                if (!data.IsEmpty) function.DataKeyedJobs.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(data, out existing);
+                if (ReplayOne(record)) replayed++;
+                else coalesced++;
             }
-            else if (!unique.IsEmpty)
+            catch (Exception ex)
             {
-                function.UniqueJobs.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(unique, out existing);
+                // The stores check every row before it gets here; this only keeps one surprise from stopping the rest.
+                ServerLog.StoredJobSkipped(_logger, ex, record.Id);
             }
-
-            // Only into a stored job: a late replay may meet a foreground job with the same unique ID, which a crash
-            // would lose; the record then becomes a job of its own (not findable by that unique ID).
-            if (existing is { IsPersisted: true })
-            {
-                _store?.Delete(record.Id);
-                coalesced++;
-                continue;
-            }
-
-            // The job owns one pooled buffer holding unique, reducer and data, as a submitted job holds its packet body.
-            int length = unique.Length + record.Reducer.Length + data.Length;
-            var buffer = length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length);
-            unique.CopyTo(buffer);
-            record.Reducer.Span.CopyTo(buffer.AsSpan(unique.Length));
-            data.CopyTo(buffer.AsSpan(unique.Length + record.Reducer.Length));
-            var job = CreateJob(
-                function,
-                buffer,
-                new FieldRange(0, unique.Length),
-                new FieldRange(unique.Length, record.Reducer.Length),
-                new FieldRange(unique.Length + record.Reducer.Length, data.Length),
-                record.Priority,
-                background: true,
-                record.Epoch);
-            job.StoreId = record.Id;
-            job.IsPersisted = true;
-            job.Retries = record.Retries;
-            Enqueue(job);
-            replayed++;
         }
 
         return (replayed, coalesced);
+    }
+
+    /// <returns>True when the record became a job, false when it coalesced into an earlier one (and was deleted).</returns>
+    private bool ReplayOne(in JobRecord record)
+    {
+        var function = GetOrAddFunction(record.Function.Span);
+        var unique = record.Unique.Span;
+        var data = record.Data.Span;
+        Job? existing = null;
+        if (unique.SequenceEqual("-"u8))
+        {
+            if (!data.IsEmpty) function.DataKeyedJobs.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(data, out existing);
+        }
+        else if (!unique.IsEmpty)
+        {
+            function.UniqueJobs.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(unique, out existing);
+        }
+
+        // Only into a stored job: a late replay may meet a foreground job with the same unique ID, which a crash
+        // would lose; the record then becomes a job of its own (not findable by that unique ID).
+        if (existing is { IsPersisted: true })
+        {
+            _store?.Delete(record.Id);
+            return false;
+        }
+
+        // The job owns one pooled buffer holding unique, reducer and data, as a submitted job holds its packet body.
+        int length = unique.Length + record.Reducer.Length + data.Length;
+        var buffer = RequestBuffers.Rent(length);
+        unique.CopyTo(buffer);
+        record.Reducer.Span.CopyTo(buffer.AsSpan(unique.Length));
+        data.CopyTo(buffer.AsSpan(unique.Length + record.Reducer.Length));
+        var job = CreateJob(
+            function,
+            buffer,
+            new FieldRange(0, unique.Length),
+            new FieldRange(unique.Length, record.Reducer.Length),
+            new FieldRange(unique.Length + record.Reducer.Length, data.Length),
+            record.Priority,
+            background: true,
+            record.Epoch);
+        job.StoreId = record.Id;
+        job.IsPersisted = true;
+        job.Retries = record.Retries;
+        Enqueue(job);
+        return true;
     }
 
     private static bool IsBackgroundSubmit(PacketType type) => type is PacketType.SubmitJobBg or PacketType.SubmitJobHighBg
@@ -144,7 +162,7 @@ internal sealed partial class JobScheduler
     private static void ReplyCreated(PeerConnection connection, Job job)
     {
         if (connection.HasPendingReplies) connection.PendingReplies!.Enqueue(PendingReply.Created(connection, job));
-        else connection.Outbox.Send(PacketType.JobCreated, job.Handle);
+        else connection.Send(PacketType.JobCreated, job.Handle);
     }
 
     /// <summary>Sends an ERROR in reply to a submit now, or queues it behind replies that wait for the store.</summary>
@@ -183,34 +201,48 @@ internal sealed partial class JobScheduler
         List<PeerConnection>? touched = null;
         foreach (var job in acknowledgement.Jobs)
         {
-            _saving.Remove(job.Number);
-            job.IsSaving = false;
-            var waiters = job.Waiters ?? [];
-            job.Waiters = null;
-            foreach (var waiter in waiters)
+            try
             {
-                if (errorText is null) waiter.Succeed();
-                else waiter.Fail("QUEUE_ERROR"u8, errorText);
-                if (!waiter.Connection.IsClosed) (touched ??= []).Add(waiter.Connection);
+                AcknowledgeSave(job, errorText, ref touched);
             }
-
-            if (errorText is null)
+            catch (Exception ex)
             {
-                // Durable: now the job exists. Queue it before replying, so that a GRAB the connection sent after its
-                // submit (held back until this reply) finds it.
-                job.IsPersisted = true;
-                _jobs.Add(job.Number, job);
-                _metrics.JobSubmitted(job.Priority, background: true);
-                Enqueue(job);
-            }
-            else
-            {
-                Free(job);
+                // One job must not strand the rest of its group commit: they are still answered and queued.
+                ServerLog.CommandFailed(_logger, ex, nameof(ServerCommandKind.StoreAck), "-");
             }
         }
 
         if (touched is null) return;
         foreach (var connection in touched) FlushReplies(connection);
+    }
+
+    /// <summary>Settles one saved (or failed) job: its waiters are answered, and a durable job is queued.</summary>
+    private void AcknowledgeSave(Job job, byte[]? errorText, ref List<PeerConnection>? touched)
+    {
+        _saving.Remove(job.Number);
+        job.IsSaving = false;
+        var waiters = job.Waiters ?? [];
+        job.Waiters = null;
+        foreach (var waiter in waiters)
+        {
+            if (errorText is null) waiter.Succeed();
+            else waiter.Fail("QUEUE_ERROR"u8, errorText);
+            if (!waiter.Connection.IsClosed) (touched ??= []).Add(waiter.Connection);
+        }
+
+        if (errorText is null)
+        {
+            // Durable: now the job exists. Queue it before replying, so that a GRAB the connection sent after its
+            // submit (held back until this reply) finds it.
+            job.IsPersisted = true;
+            _jobs.Add(job.Number, job);
+            _metrics.JobSubmitted(job.Priority, background: true);
+            Enqueue(job);
+        }
+        else
+        {
+            Free(job);
+        }
     }
 
     /// <summary>Sends the connection's ready replies in order; once none waits, runs the requests held back meanwhile.</summary>
@@ -228,10 +260,10 @@ internal sealed partial class JobScheduler
 
             var job = reply.Job!;
             if (reply.Foreground && !job.IsReleased) Attach(job, connection);
-            connection.Outbox.Send(PacketType.JobCreated, job.Handle);
+            connection.Send(PacketType.JobCreated, job.Handle);
 
             // Only possible if a foreground reply waited behind another that took longer; the client must not hang.
-            if (reply.Foreground && job.IsReleased) connection.Outbox.Send(PacketType.WorkFail, job.Handle);
+            if (reply.Foreground && job.IsReleased) connection.Send(PacketType.WorkFail, job.Handle);
         }
 
         var deferred = connection.DeferredCommands;

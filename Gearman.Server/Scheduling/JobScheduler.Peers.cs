@@ -14,7 +14,7 @@ internal sealed partial class JobScheduler
     {
         if (!announced)
         {
-            peer.Outbox.Complete();
+            peer.Complete();
             return;
         }
 
@@ -25,7 +25,7 @@ internal sealed partial class JobScheduler
         }
         catch (System.Threading.Channels.ChannelClosedException)
         {
-            peer.Outbox.Complete();
+            peer.Complete();
         }
     }
 }

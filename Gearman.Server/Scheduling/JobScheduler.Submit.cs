@@ -6,8 +6,8 @@ namespace Gearman.Server.Scheduling;
 /// <summary>Submitting jobs: priorities, background, unique-ID coalescing, epoch jobs, queue limits (spec §2.3, §2.4, §2.12, §2.13).</summary>
 internal sealed partial class JobScheduler
 {
-    private const int MaxUniqueLength = 64;
-    private const int MaxReducerLength = 512;
+    internal const int MaxUniqueLength = 64;
+    internal const int MaxReducerLength = 512;
 
     /// <summary>
     /// The epoch timer fires this long after the second begins: clients and workers read the time with C's
@@ -16,14 +16,29 @@ internal sealed partial class JobScheduler
     /// </summary>
     private const int EpochTimerSlackMilliseconds = 20;
 
+    /// <summary>
+    /// How far ahead a SUBMIT_JOB_EPOCH time may be: 3650 days (about ten years). Later times, and times that overflow
+    /// a 64-bit integer, are refused with ERROR ARGUMENT_TOO_LARGE; stored jobs beyond it are quarantined at replay.
+    /// Bounding the horizon bounds every later computation on the time (milliseconds, timer steps).
+    /// </summary>
+    internal const long MaxEpochHorizonSeconds = 3650L * 24 * 60 * 60;
+
+    /// <summary>
+    /// The epoch timer is never armed further ahead than this: a far job is reached in steps (a system timer cannot be
+    /// armed beyond about 49.7 days, and stepping also notices a wall clock that jumps).
+    /// </summary>
+    internal static readonly TimeSpan MaxEpochTimerStep = TimeSpan.FromHours(1);
+
+    private static readonly byte[] EpochTooFarText = System.Text.Encoding.ASCII.GetBytes(
+        $"SUBMIT_JOB_EPOCH time must be a 64-bit number of Unix seconds at most {MaxEpochHorizonSeconds} s (3650 days) ahead");
+
     private readonly PriorityQueue<Job, (long Epoch, long Sequence)> _delayed = new();
     private readonly ITimer _epochTimer;
     private long _epochTimerDue = long.MaxValue;
 
-    /// <returns>True when the new job took ownership of <paramref name="buffer"/>.</returns>
-    private bool Submit(PeerConnection connection, PacketType type, byte[] buffer, int length, in PacketFields fields)
+    /// <summary>A submit; a new job takes the command's buffer (<see cref="TakeCommandBuffer"/>), of which <paramref name="body"/> is the start.</summary>
+    private void Submit(PeerConnection connection, PacketType type, ReadOnlySpan<byte> body, in PacketFields fields)
     {
-        var body = buffer.AsSpan(0, length);
         var (priority, background) = type switch
         {
             PacketType.SubmitJobHigh => (JobPriority.High, false),
@@ -42,11 +57,12 @@ internal sealed partial class JobScheduler
         switch (type)
         {
             case PacketType.SubmitJobEpoch:
-                if (!CNumbers.TryParseLong(fields.Slice(body, 2), out epoch))
+                // gearmand drops the connection on a time that overflows (an internal error); here it and any time
+                // beyond the horizon get an ERROR naming the limit (docs/server.md).
+                if (!CNumbers.TryParseLong(fields.Slice(body, 2), out epoch) || IsBeyondEpochHorizon(epoch))
                 {
-                    // gearmand treats an overflowing time as an internal error and drops the connection (spec §1.3).
-                    CloseForViolation(connection, "SUBMIT_JOB_EPOCH time overflows a 64-bit integer");
-                    return false;
+                    RejectSubmit(connection, "ARGUMENT_TOO_LARGE"u8, EpochTooFarText);
+                    return;
                 }
 
                 data = fields[3];
@@ -64,13 +80,13 @@ internal sealed partial class JobScheduler
         if (unique.Length > MaxUniqueLength)
         {
             RejectSubmit(connection, "ARGUMENT_TOO_LARGE"u8, "Unique value too large"u8);
-            return false;
+            return;
         }
 
         if (reducer.Length > MaxReducerLength)
         {
             RejectSubmit(connection, "ARGUMENT_TOO_LARGE"u8, "Reducer name too large"u8);
-            return false;
+            return;
         }
 
         var function = GetOrAddFunction(functionName);
@@ -95,28 +111,28 @@ internal sealed partial class JobScheduler
                 // Not durable yet: the reply (and a foreground client's attachment) waits for the same acknowledgement.
                 _metrics.SubmitCoalesced();
                 WaitForSave(existing, connection, foreground: !background);
-                return false;
+                return;
             }
 
             if (!background) Attach(existing, connection);
             _metrics.SubmitCoalesced();
             ReplyCreated(connection, existing);
-            return false;
+            return;
         }
 
         int limit = function.MaxQueue[(int)priority];
         if (limit > 0 && function.JobTotal >= limit)
         {
             RejectSubmit(connection, "QUEUE_ERROR"u8, "Job queue is full"u8);
-            return false;
+            return;
         }
 
-        var job = CreateJob(function, buffer, unique, reducer, data, priority, background, epoch);
+        var job = CreateJob(function, TakeCommandBuffer(), unique, reducer, data, priority, background, epoch);
         if (background && _store is not null)
         {
             // Spec §6.2: stored before JOB_CREATED; queued and answered when the store acknowledges.
             BeginSave(job, connection);
-            return true;
+            return;
         }
 
         // Without a store, background jobs still show as persisted in `show jobs`, as in gearmand's builtin queue.
@@ -126,7 +142,13 @@ internal sealed partial class JobScheduler
         _metrics.JobSubmitted(priority, background);
         Enqueue(job);
         ReplyCreated(connection, job);
-        return true;
+    }
+
+    /// <summary>Whether an epoch lies more than <see cref="MaxEpochHorizonSeconds"/> ahead (overflow-free for any value).</summary>
+    internal bool IsBeyondEpochHorizon(long epoch)
+    {
+        long now = _time.GetUtcNow().ToUnixTimeSeconds();
+        return epoch > now && epoch - now > MaxEpochHorizonSeconds;
     }
 
     private Job CreateJob(FunctionRecord function, byte[] buffer, FieldRange unique, FieldRange reducer, FieldRange data, JobPriority priority, bool background, long epoch)
@@ -222,7 +244,12 @@ internal sealed partial class JobScheduler
         while (_delayed.TryPeek(out var head, out _) && !head.IsDelayed) _delayed.Dequeue();
         if (!_delayed.TryPeek(out _, out var next) || next.Epoch >= _epochTimerDue) return;
         _epochTimerDue = next.Epoch;
-        long dueMs = (next.Epoch * 1000) + EpochTimerSlackMilliseconds - _time.GetUtcNow().ToUnixTimeMilliseconds();
-        _epochTimer.Change(TimeSpan.FromMilliseconds(Math.Max(0, dueMs)), Timeout.InfiniteTimeSpan);
+
+        // Delayed epochs lie in the future and within the horizon, so the product cannot overflow; the clamp keeps
+        // each arming within one step (a step that ends early finds nothing due and arms the next).
+        long stepMs = (long)MaxEpochTimerStep.TotalMilliseconds;
+        long nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        long dueMs = next.Epoch > (nowMs / 1000) + MaxEpochHorizonSeconds ? stepMs : (next.Epoch * 1000) + EpochTimerSlackMilliseconds - nowMs;
+        _epochTimer.Change(TimeSpan.FromMilliseconds(Math.Clamp(dueMs, 0, stepMs)), Timeout.InfiniteTimeSpan);
     }
 }

@@ -28,31 +28,31 @@ internal sealed partial class JobScheduler
             case PacketType.WorkData:
             case PacketType.WorkWarning:
                 // Forwarded byte for byte (spec §2.9).
-                foreach (var client in job.Clients) client.Outbox.Send(type, body);
+                foreach (var client in job.Clients) client.Send(type, body);
                 break;
 
             case PacketType.WorkStatus:
                 job.Numerator = CNumbers.Atoi(fields.Slice(body, 1));
                 job.Denominator = CNumbers.Atoi(fields.Slice(body, 2));
-                foreach (var client in job.Clients) client.Outbox.Send(type, body);
+                foreach (var client in job.Clients) client.Send(type, body);
                 break;
 
             case PacketType.WorkComplete:
-                foreach (var client in job.Clients) client.Outbox.Send(type, body);
+                foreach (var client in job.Clients) client.Send(type, body);
                 Finish(job, ServerMetrics.Outcome.Completed);
                 break;
 
             case PacketType.WorkFail:
                 // Always the bare handle: 1.1.20 clients cannot match one with a trailing NUL (spec §2.9).
-                foreach (var client in job.Clients) client.Outbox.Send(PacketType.WorkFail, job.Handle);
+                foreach (var client in job.Clients) client.Send(PacketType.WorkFail, job.Handle);
                 Finish(job, ServerMetrics.Outcome.Failed);
                 break;
 
             case PacketType.WorkException:
                 foreach (var client in job.Clients)
                 {
-                    if (client.ExceptionsEnabled) client.Outbox.Send(PacketType.WorkException, body);
-                    else client.Outbox.Send(PacketType.WorkFail, job.Handle);
+                    if (client.ExceptionsEnabled) client.Send(PacketType.WorkException, body);
+                    else client.Send(PacketType.WorkFail, job.Handle);
                 }
 
                 Finish(job, ServerMetrics.Outcome.Exception);
@@ -75,11 +75,11 @@ internal sealed partial class JobScheduler
         {
             job.Numerator.TryFormat(numerator, out int n);
             job.Denominator.TryFormat(denominator, out int d);
-            connection.Outbox.Send(PacketType.StatusRes, handle, "1"u8, job.Worker is null ? "0"u8 : "1"u8, numerator[..n], denominator[..d]);
+            connection.Send(PacketType.StatusRes, handle, "1"u8, job.Worker is null ? "0"u8 : "1"u8, numerator[..n], denominator[..d]);
         }
         else
         {
-            connection.Outbox.Send(PacketType.StatusRes, handle, "0"u8, "0"u8, "0"u8, "0"u8);
+            connection.Send(PacketType.StatusRes, handle, "0"u8, "0"u8, "0"u8, "0"u8);
         }
     }
 
@@ -101,7 +101,7 @@ internal sealed partial class JobScheduler
 
         if (found is null)
         {
-            connection.Outbox.Send(PacketType.StatusResUnique, unique, "0"u8, "0"u8, "0"u8, "0"u8, "0"u8);
+            connection.Send(PacketType.StatusResUnique, unique, "0"u8, "0"u8, "0"u8, "0"u8, "0"u8);
             return;
         }
 
@@ -111,7 +111,7 @@ internal sealed partial class JobScheduler
         found.Numerator.TryFormat(numerator, out int n);
         found.Denominator.TryFormat(denominator, out int d);
         found.Clients.Count.TryFormat(clients, out int c);
-        connection.Outbox.Send(PacketType.StatusResUnique, unique, "1"u8, found.Worker is null ? "0"u8 : "1"u8, numerator[..n], denominator[..d], clients[..c]);
+        connection.Send(PacketType.StatusResUnique, unique, "1"u8, found.Worker is null ? "0"u8 : "1"u8, numerator[..n], denominator[..d], clients[..c]);
     }
 
     /// <summary>
@@ -121,7 +121,7 @@ internal sealed partial class JobScheduler
     internal bool Cancel(ReadOnlySpan<byte> handle)
     {
         if (!TryGetJob(handle, out var job)) return false;
-        foreach (var client in job.Clients) client.Outbox.Send(PacketType.WorkFail, job.Handle);
+        foreach (var client in job.Clients) client.Send(PacketType.WorkFail, job.Handle);
         Unpersist(job);
         _metrics.JobFinished(ServerMetrics.Outcome.Cancelled);
         if (job.Worker is null)

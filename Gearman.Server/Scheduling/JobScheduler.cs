@@ -38,6 +38,9 @@ internal sealed partial class JobScheduler
     private uint _nextHandle;
     private long _nextSequence;
 
+    /// <summary>The ownership slot: the pooled body of the command being processed, until a job takes it (see <see cref="ProcessNow"/>).</summary>
+    private byte[]? _commandBuffer;
+
     /// <summary>1 while a thread drains the queue (or for good once the scheduler has stopped).</summary>
     private int _draining;
 
@@ -232,7 +235,7 @@ internal sealed partial class JobScheduler
             catch (Exception ex)
             {
                 // The write loop itself reports transport errors; this only guards the drain.
-                ServerLog.CommandFailed(_logger, ex, "flush");
+                ServerLog.CommandFailed(_logger, ex, "flush", connection.ToString());
             }
         }
     }
@@ -250,16 +253,20 @@ internal sealed partial class JobScheduler
 
     private void ProcessNow(in ServerCommand command)
     {
-        bool keepBuffer = false;
+        // The command's buffer sits in the ownership slot while it is processed: a new job takes it from there
+        // (TakeCommandBuffer) and nothing else can; whatever is left is returned below, even after an exception, and
+        // a buffer a job took is out of reach of that return. (Deferred commands run nested, hence the save.)
+        var outer = _commandBuffer;
+        _commandBuffer = command.Buffer;
         try
         {
             switch (command.Kind)
             {
                 case ServerCommandKind.Packet:
-                    if (!command.Connection!.IsClosed) keepBuffer = ProcessPacket(command.Connection, command);
+                    if (IsServed(command.Connection!)) ProcessPacket(command.Connection!, command);
                     break;
                 case ServerCommandKind.AdminLine:
-                    if (!command.Connection!.IsClosed) _admin.Execute(command.Connection, command.Body, command.CrLf);
+                    if (IsServed(command.Connection!)) _admin.Execute(command.Connection!, command.Body, command.CrLf);
                     break;
                 case ServerCommandKind.Connected:
                     _connections[command.Connection!.Id] = command.Connection;
@@ -287,18 +294,45 @@ internal sealed partial class JobScheduler
         }
         catch (Exception ex)
         {
-            // One bad command must never take the server down; the state it touched stays consistent because
-            // every handler validates before it mutates.
-            ServerLog.CommandFailed(_logger, ex, command.Kind == ServerCommandKind.Packet ? command.Type.ToString() : command.Kind.ToString());
+            OnCommandFailed(command, ex);
         }
         finally
         {
-            if (!keepBuffer) command.ReturnBuffer();
+            if (_commandBuffer is { } left) RequestBuffers.Return(left);
+            _commandBuffer = outer;
         }
     }
 
-    /// <returns>True when a new job took ownership of the command's buffer.</returns>
-    private bool ProcessPacket(PeerConnection connection, in ServerCommand command)
+    /// <summary>Whether the connection's requests are still served: not closed, and not being closed for exceeding --max-unsent-bytes.</summary>
+    private static bool IsServed(PeerConnection connection) => !connection.IsClosed && !connection.IsOverUnsentLimit;
+
+    /// <summary>
+    /// Hands the buffer of the command being processed to a new job, which owns it from then on; at most once per command.
+    /// </summary>
+    private byte[] TakeCommandBuffer()
+    {
+        var buffer = _commandBuffer ?? throw new InvalidOperationException("The command's buffer was taken already.");
+        _commandBuffer = null;
+        return buffer;
+    }
+
+    /// <summary>
+    /// One bad command must never take the server down or leave anyone waiting: it is logged with its connection, and
+    /// a connection whose request failed halfway is closed (as gearmand closes on an internal error), since what it was
+    /// answered is unknown. Everything else goes on.
+    /// </summary>
+    private void OnCommandFailed(in ServerCommand command, Exception exception)
+    {
+        string kind = command.Kind == ServerCommandKind.Packet ? command.Type.ToString() : command.Kind.ToString();
+        ServerLog.CommandFailed(_logger, exception, kind, command.Connection?.ToString() ?? "-");
+        if (command.Kind is ServerCommandKind.Packet or ServerCommandKind.AdminLine or ServerCommandKind.ProtocolError
+            && command.Connection is { IsClosed: false } connection)
+        {
+            connection.Abort?.Invoke();
+        }
+    }
+
+    private void ProcessPacket(PeerConnection connection, in ServerCommand command)
     {
         var body = command.Body;
         var fields = command.Fields;
@@ -313,33 +347,34 @@ internal sealed partial class JobScheduler
             case PacketType.SubmitJobEpoch:
             case PacketType.SubmitReduceJob:
             case PacketType.SubmitReduceJobBackground:
-                return Submit(connection, command.Type, command.Buffer!, command.Length, fields);
+                Submit(connection, command.Type, body, fields);
+                break;
 
             case PacketType.GrabJob:
             case PacketType.GrabJobUniq:
             case PacketType.GrabJobAll:
                 Grab(connection, command.Type);
-                return false;
+                break;
 
             case PacketType.PreSleep:
                 PreSleep(connection);
-                return false;
+                break;
 
             case PacketType.CanDo:
                 CanDo(connection, fields.Slice(body, 0), 0);
-                return false;
+                break;
 
             case PacketType.CanDoTimeout:
                 CanDoTimeout(connection, fields.Slice(body, 0), fields.Slice(body, 1));
-                return false;
+                break;
 
             case PacketType.CantDo:
                 CantDo(connection, fields.Slice(body, 0));
-                return false;
+                break;
 
             case PacketType.ResetAbilities:
                 ResetAbilities(connection);
-                return false;
+                break;
 
             case PacketType.WorkData:
             case PacketType.WorkWarning:
@@ -348,32 +383,32 @@ internal sealed partial class JobScheduler
             case PacketType.WorkFail:
             case PacketType.WorkException:
                 WorkResult(connection, command.Type, body, fields);
-                return false;
+                break;
 
             case PacketType.GetStatus:
                 GetStatus(connection, UpToNul(fields.Slice(body, 0)));
-                return false;
+                break;
 
             case PacketType.GetStatusUnique:
                 GetStatusUnique(connection, UpToNul(fields.Slice(body, 0)));
-                return false;
+                break;
 
             case PacketType.EchoReq:
-                connection.Outbox.Send(PacketType.EchoRes, body);
-                return false;
+                connection.Send(PacketType.EchoRes, body);
+                break;
 
             case PacketType.OptionReq:
                 SetOption(connection, fields.Slice(body, 0));
-                return false;
+                break;
 
             case PacketType.SetClientId:
                 var id = fields.Slice(body, 0);
                 connection.ClientId = id[..Math.Min(id.Length, 127)].ToArray();
-                return false;
+                break;
 
             default:
                 SendError(connection, "INVALID_COMMAND"u8, "Command not expected"u8);
-                return false;
+                break;
         }
     }
 
@@ -382,7 +417,7 @@ internal sealed partial class JobScheduler
         if (Ascii.EqualsIgnoreCase(name, "exceptions"u8))
         {
             connection.ExceptionsEnabled = true;
-            connection.Outbox.Send(PacketType.OptionRes, name);
+            connection.Send(PacketType.OptionRes, name);
         }
         else
         {
@@ -407,7 +442,7 @@ internal sealed partial class JobScheduler
     }
 
     private static void SendError(PeerConnection connection, ReadOnlySpan<byte> code, ReadOnlySpan<byte> text)
-        => connection.Outbox.Send(PacketType.Error, code, text);
+        => connection.Send(PacketType.Error, code, text);
 
     private void Disconnect(PeerConnection connection)
     {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Gearman.Reactive.Protocol;
 using Gearman.Server.Networking;
 
@@ -44,7 +43,8 @@ internal enum ProtocolErrorKind
 
 /// <summary>
 /// One unit of work for the scheduler loop. A value type, so posting it allocates nothing; <see cref="Buffer"/> is a pooled
-/// copy of the packet body that the scheduler either keeps (a new job owns it) or returns with <see cref="ReturnBuffer"/>.
+/// copy of the packet body; while the command is processed the scheduler holds it in its ownership slot, from which
+/// only a new job can take it (see <c>JobScheduler.TakeCommandBuffer</c>); otherwise it is returned after the command.
 /// </summary>
 internal readonly struct ServerCommand
 {
@@ -100,9 +100,9 @@ internal readonly struct ServerCommand
 
     public static ServerCommand ForMonitor(MonitorRequest request) => new(ServerCommandKind.Monitor, null) { State = request };
 
-    /// <summary>Returns <see cref="Buffer"/> to the pool (when the command did not hand it to a job).</summary>
+    /// <summary>Returns <see cref="Buffer"/> to the pool: only for a command that is dropped unprocessed (the scheduler's ownership slot handles the rest).</summary>
     public void ReturnBuffer()
     {
-        if (Buffer is { Length: > 0 } buffer) ArrayPool<byte>.Shared.Return(buffer);
+        if (Buffer is { } buffer) RequestBuffers.Return(buffer);
     }
 }

@@ -166,14 +166,47 @@ public sealed class FramingConformanceTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Gearmand)]
-    [InlineData(ServerKind.Ours)]
-    public async Task Epoch_that_overflows_closes_the_connection(ServerKind kind)
+    [InlineData(ServerKind.Gearmand, "99999999999999999999999")]
+    [InlineData(ServerKind.Ours, "99999999999999999999999")]
+    [InlineData(ServerKind.Gearmand, "10000000000000000")]
+    [InlineData(ServerKind.Ours, "10000000000000000")]
+    public async Task Epoch_that_overflows_or_lies_beyond_the_horizon_gets_an_ERROR_here(ServerKind kind, string epoch)
     {
-        // §1.3: an internal error without ERROR. (Deterministic with gearmand's -t 1, which the harness uses.)
+        // A deliberate departure (docs/server.md). gearmand closes without a reply on an overflowing time (§1.3; an
+        // internal error, deterministic with -t 1, which the harness uses) and accepts 10^16 (a timer that then spins);
+        // we answer both with ERROR ARGUMENT_TOO_LARGE naming the 3650-day horizon, and the connection stays usable.
         await using var s = await ConformanceSession.StartAsync(kind);
         var c = await s.ConnectAsync();
-        await c.AssertClosesWithoutReplyAsync(PacketType.SubmitJobEpoch, TestNames.Unique("ov"), "u", "99999999999999999999999", "d");
+        string fn = TestNames.Unique("ov");
+        if (s.IsGearmand)
+        {
+            if (epoch.Length > 19) await c.AssertClosesWithoutReplyAsync(PacketType.SubmitJobEpoch, fn, "u", epoch, "d");
+            else await c.SubmitEpochAsync(fn, "u", long.Parse(epoch, System.Globalization.CultureInfo.InvariantCulture), "d");
+            return;
+        }
+
+        await c.SendAsync(PacketType.SubmitJobEpoch, fn, "u", epoch, "d");
+        await c.ExpectErrorAsync("ARGUMENT_TOO_LARGE", "SUBMIT_JOB_EPOCH time must be a 64-bit number of Unix seconds at most 315360000 s (3650 days) ahead");
+        await c.SyncAsync();
+    }
+
+    [Theory]
+    [InlineData(ServerKind.Gearmand)]
+    [InlineData(ServerKind.Ours)]
+    public async Task Epoch_60_days_ahead_is_accepted_coalesces_and_waits(ServerKind kind)
+    {
+        // Past what one system timer can be armed for (about 49.7 days): the submit is answered, a resubmit coalesces,
+        // and the job waits (and the server keeps answering).
+        await using var s = await ConformanceSession.StartAsync(kind);
+        var c = await s.ConnectAsync();
+        string fn = TestNames.Unique("far");
+        string unique = TestNames.Unique("F");
+        long later = DateTimeOffset.UtcNow.ToUnixTimeSeconds() + (long)TimeSpan.FromDays(60).TotalSeconds;
+        string handle = await c.SubmitEpochAsync(fn, unique, later, "x");
+        Assert.Equal(handle, await c.SubmitEpochAsync(fn, unique, later, "y"));
+        var worker = await s.WorkerAsync(fn);
+        await worker.ExpectNoJobAsync();
+        await c.SyncAsync();
     }
 
     [Theory]

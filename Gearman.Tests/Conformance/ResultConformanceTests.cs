@@ -128,13 +128,13 @@ public sealed class ResultConformanceTests
     [Theory]
     [InlineData(ServerKind.Gearmand)]
     [InlineData(ServerKind.Ours)]
-    public async Task Maxqueue_with_three_values_sets_each_priority_and_negatives_mean_unlimited(ServerKind kind)
+    public async Task Maxqueue_with_three_values_sets_each_priority(ServerKind kind)
     {
         await using var s = await ConformanceSession.StartAsync(kind);
         string fn = TestNames.Unique("mq3");
         var c = await s.ConnectAsync();
         await c.SubmitBackgroundAsync(fn, string.Empty, "1");
-        Assert.Equal("OK", await s.AdminLineAsync($"maxqueue {fn} -3 1 2"));
+        Assert.Equal("OK", await s.AdminLineAsync($"maxqueue {fn} 0 1 2"));
         await c.SendAsync(PacketType.SubmitJobBg, fn, string.Empty, "n");
         await c.ExpectErrorAsync("QUEUE_ERROR", "Job queue is full");
         await c.SubmitAsync(PacketType.SubmitJobLowBg, fn, string.Empty, "l");
@@ -145,21 +145,77 @@ public sealed class ResultConformanceTests
     }
 
     [Theory]
+    [InlineData(ServerKind.Gearmand, "-3 1 2")]
+    [InlineData(ServerKind.Ours, "-3 1 2")]
+    [InlineData(ServerKind.Gearmand, "abc")]
+    [InlineData(ServerKind.Ours, "abc")]
+    [InlineData(ServerKind.Gearmand, "-5")]
+    [InlineData(ServerKind.Ours, "-5")]
+    [InlineData(ServerKind.Gearmand, "1e20")]
+    [InlineData(ServerKind.Ours, "1e20")]
+    [InlineData(ServerKind.Gearmand, "1.5")]
+    [InlineData(ServerKind.Ours, "1.5")]
+    [InlineData(ServerKind.Gearmand, "99999999999")]
+    [InlineData(ServerKind.Ours, "99999999999")]
+    [InlineData(ServerKind.Ours, "1 2 x")]
+    public async Task Maxqueue_with_garbage_values_is_OK_in_gearmand_and_ERR_here(ServerKind kind, string values)
+    {
+        // A deliberate departure (docs/server.md): gearmand reads the values with atoi and answers OK to anything; we
+        // refuse what is not a whole number from 0 to 2147483647, and change nothing.
+        await using var s = await ConformanceSession.StartAsync(kind);
+        string fn = TestNames.Unique("mqg");
+        var c = await s.ConnectAsync();
+        await c.SubmitBackgroundAsync(fn, string.Empty, "1");
+        Assert.Equal("OK", await s.AdminLineAsync($"maxqueue {fn} 1"));
+        string reply = await s.AdminLineAsync($"maxqueue {fn} {values}");
+        if (s.IsGearmand)
+        {
+            Assert.Equal("OK", reply);
+            return;
+        }
+
+        Assert.Equal("ERR INVALID_ARGUMENTS maxqueue+limits+must+be+whole+numbers+from+0+to+2147483647", reply);
+        await c.SendAsync(PacketType.SubmitJobBg, fn, string.Empty, "2");
+        await c.ExpectErrorAsync("QUEUE_ERROR", "Job queue is full");
+    }
+
+    [Theory]
     [InlineData(ServerKind.Gearmand)]
     [InlineData(ServerKind.Ours)]
-    public async Task Maxqueue_for_an_unknown_function_is_OK_and_changes_nothing(ServerKind kind)
+    public async Task Maxqueue_for_an_unknown_function_is_ignored_by_gearmand_and_takes_effect_here(ServerKind kind)
     {
+        // A deliberate departure (docs/server.md): gearmand answers OK and changes nothing; we create the function, as
+        // `create function` would, so the limit holds for its first submits.
         await using var s = await ConformanceSession.StartAsync(kind);
         string fn = TestNames.Unique("mqx");
         Assert.Equal("OK", await s.AdminLineAsync($"maxqueue {fn} 1"));
-        Assert.Null(await (await s.AdminAsync()).StatusOfAsync(fn));
+        var status = await (await s.AdminAsync()).StatusOfAsync(fn);
         var c = await s.ConnectAsync();
         await c.SubmitBackgroundAsync(fn, string.Empty, "1");
-        await c.SubmitBackgroundAsync(fn, string.Empty, "2");
+        if (s.IsGearmand)
+        {
+            Assert.Null(status);
+            await c.SubmitBackgroundAsync(fn, string.Empty, "2");
+        }
+        else
+        {
+            Assert.NotNull(status);
+            await c.SendAsync(PacketType.SubmitJobBg, fn, string.Empty, "2");
+            await c.ExpectErrorAsync("QUEUE_ERROR", "Job queue is full");
+        }
 
         // The name is case-sensitive.
-        Assert.Equal("OK", await s.AdminLineAsync($"maxqueue {fn.ToUpperInvariant()} 1"));
-        await c.SubmitBackgroundAsync(fn, string.Empty, "3");
+        Assert.Equal("OK", await s.AdminLineAsync($"maxqueue {fn.ToUpperInvariant()} 5"));
+        if (s.IsGearmand)
+        {
+            await c.SubmitBackgroundAsync(fn, string.Empty, "3");
+        }
+        else
+        {
+            await c.SendAsync(PacketType.SubmitJobBg, fn, string.Empty, "3");
+            await c.ExpectErrorAsync("QUEUE_ERROR", "Job queue is full");
+        }
+
         Assert.Equal("ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+maxqueue", await s.AdminLineAsync("maxqueue"));
     }
 }

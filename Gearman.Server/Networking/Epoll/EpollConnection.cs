@@ -47,6 +47,9 @@ internal sealed unsafe class EpollConnection
     private byte[]? _unsent;
     private int _unsentStart;
     private int _unsentEnd;
+
+    /// <summary><c>_unsentEnd - _unsentStart</c>, readable without the lock (by the outbound cap, see <see cref="PeerConnection.MaxUnsentBytes"/>).</summary>
+    private long _unsentTotal;
     private uint _interest;
     private bool _readOpen = true;
     private bool _aborted;
@@ -60,6 +63,9 @@ internal sealed unsafe class EpollConnection
         Peer = new PeerConnection(PeerConnection.NextId(), remoteAddress, loop.Options.Exceptions, loop.Scheduler.FlushLater, Flush)
         {
             Abort = Abort,
+            MaxUnsentBytes = loop.MaxUnsentBytes,
+            TransportUnsent = () => Volatile.Read(ref _unsentTotal),
+            Logger = loop.Logger,
         };
     }
 
@@ -336,6 +342,8 @@ internal sealed unsafe class EpollConnection
             _unsent = null;
             _unsentStart = _unsentEnd = 0;
         }
+
+        Volatile.Write(ref _unsentTotal, _unsentEnd - _unsentStart);
     }
 
     private void SendOrKeep(ReadOnlySpan<byte> bytes)
@@ -401,6 +409,7 @@ internal sealed unsafe class EpollConnection
 
         bytes.CopyTo(_unsent.AsSpan(_unsentEnd));
         _unsentEnd += bytes.Length;
+        Volatile.Write(ref _unsentTotal, _unsentEnd - _unsentStart);
     }
 
     private void AbortLocked()
@@ -415,6 +424,7 @@ internal sealed unsafe class EpollConnection
         if (_unsent is { } unsent) ArrayPool<byte>.Shared.Return(unsent);
         _unsent = null;
         _unsentStart = _unsentEnd = 0;
+        Volatile.Write(ref _unsentTotal, 0);
     }
 
     /// <summary>Keeps epoll's interest in line: readable while reading, writable while bytes wait; unregistered when neither.</summary>

@@ -246,22 +246,8 @@ public sealed class TransportTests
         Assert.Equal(Posters * PostsEach, Volatile.Read(ref ran));
     }
 
-    private static async Task<GearmanServer> StartAsync(string transport, long? maxUnsent = null, int ioThreads = 1)
-    {
-        var server = await GearmanServer.StartAsync(
-            new GearmanServerOptions
-            {
-                Port = 0,
-                ListenAddress = "127.0.0.1",
-                QueueType = Gearman.Server.Persistence.QueueType.Memory,
-                Transport = transport == "epoll" ? ServerTransport.Epoll : ServerTransport.Kestrel,
-                MaxUnsentBytes = maxUnsent,
-                IoThreads = ioThreads,
-            },
-            TestContext.Current.CancellationToken);
-        Assert.Equal(transport == "epoll" ? ServerTransport.Epoll : ServerTransport.Kestrel, server.Transport);
-        return server;
-    }
+    private static Task<GearmanServer> StartAsync(string transport, long? maxUnsent = null, int ioThreads = 1)
+        => TransportServers.StartAsync(transport, o => o with { MaxUnsentBytes = maxUnsent, IoThreads = ioThreads });
 
     private static async Task<Socket> ConnectAsync(GearmanServer server, int? receiveBuffer = null)
     {

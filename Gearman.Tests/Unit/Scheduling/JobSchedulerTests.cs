@@ -350,7 +350,6 @@ public sealed class JobSchedulerTests
     }
 
     [Theory]
-    [InlineData((uint)PacketType.SubmitJobEpoch, new[] { "f", "u", "99999999999999999999", "d" })]
     [InlineData((uint)PacketType.CanDoTimeout, new[] { "f", "123456789012345678901" })]
     [InlineData((uint)PacketType.CanDoTimeout, new[] { "f", "99999999999999999999" })]
     public async Task Overflowing_numbers_close_the_connection(uint typeNumber, string[] fields)

@@ -21,10 +21,12 @@ internal sealed class SchedulerHarness : IAsyncDisposable
     private readonly Task _loop;
     private int _nextPeerId;
 
-    public SchedulerHarness(GearmanServerOptions? options = null)
+    /// <param name="options">Server options (the handle prefix defaults to <c>T</c>).</param>
+    /// <param name="time">The fake clock, starting at <see cref="Start"/>; null for a plain <see cref="FakeTimeProvider"/>.</param>
+    public SchedulerHarness(GearmanServerOptions? options = null, FakeTimeProvider? time = null)
     {
         Options = (options ?? new GearmanServerOptions()) with { HandlePrefix = options?.HandlePrefix ?? "T" };
-        Time = new FakeTimeProvider(Start);
+        Time = time ?? new FakeTimeProvider(Start);
         Scheduler = new JobScheduler(Options, NullLogger.Instance, Time);
         _loop = Task.Run(() => Scheduler.RunAsync(CancellationToken.None));
     }
