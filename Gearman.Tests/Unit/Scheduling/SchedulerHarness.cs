@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using Gearman.Reactive.Protocol;
 using Gearman.Server.Hosting;
@@ -81,7 +80,7 @@ internal sealed class SchedulerHarness : IAsyncDisposable
     public ValueTask PostAdminLineAsync(TestPeer peer, string line, bool crLf)
     {
         byte[] bytes = Encoding.UTF8.GetBytes(line);
-        var buffer = bytes.Length == 0 ? [] : ArrayPool<byte>.Shared.Rent(bytes.Length);
+        var buffer = RequestBuffers.Rent(bytes.Length);
         bytes.CopyTo(buffer, 0);
         return Scheduler.PostAsync(ServerCommand.ForAdminLine(peer.Connection, buffer, bytes.Length, crLf));
     }
