@@ -81,7 +81,7 @@ internal sealed class HttpJobGateway
         var type = SubmitType(priority, background);
         if (!PacketFields.TrySplit(PacketLayout.Of(type).Fields, buffer.AsSpan(0, length), out var fields))
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            RequestBuffers.Return(buffer);
             await RejectAsync(context, StatusCodes.Status400BadRequest, "BAD_REQUEST", "The function name or unique ID contains a NUL byte.").ConfigureAwait(false);
             return;
         }
@@ -162,7 +162,7 @@ internal sealed class HttpJobGateway
             }
 
             int length = prefix + (int)body.Length;
-            var buffer = ArrayPool<byte>.Shared.Rent(length);
+            var buffer = RequestBuffers.Rent(length);
             int at = Encoding.UTF8.GetBytes(function, buffer);
             buffer[at++] = 0;
             at += Encoding.UTF8.GetBytes(unique, buffer.AsSpan(at));

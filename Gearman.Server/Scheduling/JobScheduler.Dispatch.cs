@@ -293,7 +293,25 @@ internal sealed partial class JobScheduler
         _metrics.JobReleased();
         _jobs.Remove(job.Number);
         Unpersist(job);
+        TrimDrainedTables(function);
         job.Release();
+    }
+
+    /// <summary>Capacity above which an emptied job table is trimmed (its arrays are then a few MiB; smaller ones stay).</summary>
+    private const int DrainedTableCapacity = 65536;
+
+    /// <summary>Tables never shrink by themselves: once a burst is gone, their arrays sized for it would stay.</summary>
+    private void TrimDrainedTables(FunctionRecord function)
+    {
+        if (TrimIfDrained(_jobs) | TrimIfDrained(function.UniqueJobs) | TrimIfDrained(function.DataKeyedJobs)) HeldMemory.TableTrimmed();
+    }
+
+    private static bool TrimIfDrained<TKey>(Dictionary<TKey, Job> table)
+        where TKey : notnull
+    {
+        if (table.Count != 0 || table.Capacity <= DrainedTableCapacity) return false;
+        table.TrimExcess();
+        return true;
     }
 
     private void CloseForViolation(PeerConnection connection, string reason)

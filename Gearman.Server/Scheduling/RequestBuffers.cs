@@ -3,15 +3,21 @@ using System.Buffers;
 namespace Gearman.Server.Scheduling;
 
 /// <summary>
-/// The pool behind every request body the server copies (the framer rents, the scheduler or a job returns). The one
-/// place buffers go back, so that a use after return can be made visible: with <see cref="PoisonReturned"/> on,
-/// a returned buffer is overwritten, and whatever still reads it sees <see cref="Poison"/> bytes instead of the
-/// plausible leftovers of another packet.
+/// The buffers behind every request body the server copies (the framer rents, the scheduler or a job returns). Bodies
+/// up to <see cref="MaxPooledLength"/> come from <see cref="ArrayPool{T}.Shared"/>; larger ones are exactly sized arrays
+/// that go back to the GC, because the pool rounds a length up to a power of two (a 64 KiB + 12 B job cost 128 KiB)
+/// and keeps only a few arrays per size, so a burst of large jobs bought fresh arrays anyway and left them for a GC
+/// that never came once the burst had drained (docs/benchmarks/memory-causes.md). The bytes of large bodies still
+/// held are counted in <see cref="HeldMemory"/>, which returns a drained burst's memory to the OS.
+/// Returned buffers can be poisoned (<see cref="PoisonReturned"/>) so that a use after return becomes visible.
 /// </summary>
 internal static class RequestBuffers
 {
     /// <summary>The byte a returned buffer is filled with while <see cref="PoisonReturned"/> is on.</summary>
     public const byte Poison = 0xDE;
+
+    /// <summary>The largest body taken from the pool (a power of two, so a pooled array is never longer).</summary>
+    public const int MaxPooledLength = 2048;
 
     private static volatile bool _poisonReturned;
 
@@ -22,14 +28,27 @@ internal static class RequestBuffers
         set => _poisonReturned = value;
     }
 
-    /// <summary>A buffer of at least <paramref name="length"/> bytes (the empty array for 0).</summary>
-    public static byte[] Rent(int length) => length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length);
+    /// <summary>A buffer of at least <paramref name="length"/> bytes, exactly <paramref name="length"/> above <see cref="MaxPooledLength"/> (the empty array for 0).</summary>
+    public static byte[] Rent(int length)
+    {
+        if (length == 0) return [];
+        if (length <= MaxPooledLength) return ArrayPool<byte>.Shared.Rent(length);
+
+        HeldMemory.Add(length);
+        return GC.AllocateUninitializedArray<byte>(length);
+    }
 
     /// <summary>Gives <paramref name="buffer"/> back; nothing may read or write it afterwards.</summary>
     public static void Return(byte[] buffer)
     {
         if (buffer.Length == 0) return;
         if (PoisonReturned) buffer.AsSpan().Fill(Poison);
-        ArrayPool<byte>.Shared.Return(buffer);
+        if (buffer.Length <= MaxPooledLength)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return;
+        }
+
+        HeldMemory.Remove(buffer.Length);
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using Gearman.Reactive.Protocol;
 using Gearman.Server.Hosting;
@@ -61,10 +60,14 @@ internal sealed class SchedulerHarness : IAsyncDisposable
     /// <summary>Reports the peer's disconnect to the scheduler.</summary>
     public ValueTask DisconnectAsync(TestPeer peer) => Scheduler.PostAsync(ServerCommand.ForDisconnected(peer.Connection));
 
-    /// <summary>Copies <paramref name="body"/> into a pooled buffer (the scheduler returns or keeps it) and posts the packet.</summary>
-    public ValueTask PostPacketAsync(TestPeer peer, PacketType type, byte[] body)
+    /// <summary>Copies <paramref name="body"/> into a request buffer (the scheduler returns or keeps it) and posts the packet.</summary>
+    public ValueTask PostPacketAsync(TestPeer peer, PacketType type, byte[] body) => PostPacketAsync(peer, type, body, out _);
+
+    /// <summary>As <see cref="PostPacketAsync(TestPeer, PacketType, byte[])"/>, giving out the buffer the scheduler was handed.</summary>
+    public ValueTask PostPacketAsync(TestPeer peer, PacketType type, byte[] body, out byte[] buffer)
     {
-        var buffer = body.Length == 0 ? [] : ArrayPool<byte>.Shared.Rent(body.Length);
+        // As the framer does, so a body is pooled or exactly sized by its length.
+        buffer = RequestBuffers.Rent(body.Length);
         body.CopyTo(buffer, 0);
         if (!PacketFields.TrySplit(PacketLayout.Of(type).Fields, buffer.AsSpan(0, body.Length), out var fields))
         {
@@ -77,7 +80,7 @@ internal sealed class SchedulerHarness : IAsyncDisposable
     public ValueTask PostAdminLineAsync(TestPeer peer, string line, bool crLf)
     {
         byte[] bytes = Encoding.UTF8.GetBytes(line);
-        var buffer = bytes.Length == 0 ? [] : ArrayPool<byte>.Shared.Rent(bytes.Length);
+        var buffer = RequestBuffers.Rent(bytes.Length);
         bytes.CopyTo(buffer, 0);
         return Scheduler.PostAsync(ServerCommand.ForAdminLine(peer.Connection, buffer, bytes.Length, crLf));
     }
