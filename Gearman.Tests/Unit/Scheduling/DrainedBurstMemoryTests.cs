@@ -10,6 +10,7 @@ namespace Gearman.Tests.Unit.Scheduling;
 /// What a queued job costs and what a drained burst leaves behind: a large body is exactly its length (no power-of-two
 /// rounding), and once the jobs are done nothing in the server still reaches their bodies, so a collection frees them.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class DrainedBurstMemoryTests
 {
     private const int BurstJobs = 40;
