@@ -42,7 +42,7 @@ internal sealed class MonitoringEndpoints
         routes.MapGet("/readyz", () => Results.Json(Readiness(), statusCode: IsReady ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable));
         routes.MapGet("/api/status", async (CancellationToken ct) => Results.Json((await _snapshots.TakeAsync(ct).ConfigureAwait(false)).Functions));
         routes.MapGet("/api/workers", async (CancellationToken ct) => Results.Json((await _snapshots.TakeAsync(ct).ConfigureAwait(false)).Connections));
-        routes.MapGet("/api/jobs", async (CancellationToken ct) => Results.Json((await _snapshots.TakeAsync(ct).ConfigureAwait(false)).Jobs));
+        routes.MapGet("/api/jobs", JobsAsync);
         routes.MapGet("/api/overview", OverviewAsync);
         routes.MapPost("/api/jobs/{handle}/cancel", CancelAsync);
         StatusPage.Map(routes);
@@ -64,15 +64,24 @@ internal sealed class MonitoringEndpoints
         };
     }
 
+    /// <summary>The oldest <see cref="SnapshotPublisher.MaxJobsListed"/> jobs; <c>X-Total-Count</c> says how many there are.</summary>
+    private async Task<IResult> JobsAsync(HttpResponse response, CancellationToken cancellationToken)
+    {
+        var snapshot = await _snapshots.TakeAsync(cancellationToken, SnapshotPublisher.MaxJobsListed).ConfigureAwait(false);
+        response.Headers["X-Total-Count"] = snapshot.JobCount.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Results.Json(snapshot.Jobs);
+    }
+
     private async Task<IResult> OverviewAsync(CancellationToken cancellationToken)
     {
-        var snapshot = await _snapshots.TakeAsync(cancellationToken).ConfigureAwait(false);
+        var snapshot = await _snapshots.TakeAsync(cancellationToken, SnapshotPublisher.MaxJobsListed).ConfigureAwait(false);
         return Results.Json(new
         {
             takenAt = snapshot.TakenAt,
             functions = snapshot.Functions,
             workers = snapshot.Connections.Where(c => c.Functions.Count > 0),
             jobs = snapshot.Jobs,
+            jobCount = snapshot.JobCount,
             jobsSubmitted = snapshot.JobsSubmitted,
             jobsFinished = snapshot.JobsFinished,
             rates = _snapshots.History(),

@@ -32,10 +32,16 @@ internal sealed class SnapshotPublisher : IAsyncDisposable
     /// <summary>The most recent snapshot, or null before the first one.</summary>
     public SchedulerSnapshot? Latest => _latest;
 
-    /// <summary>A fresh snapshot (taken now, on the scheduler's thread), which also becomes <see cref="Latest"/>.</summary>
-    public async Task<SchedulerSnapshot> TakeAsync(CancellationToken cancellationToken)
+    /// <summary>Jobs listed by <c>/api/jobs</c> and the status page at most: the oldest ones.</summary>
+    public const int MaxJobsListed = 1000;
+
+    /// <summary>
+    /// A fresh snapshot (taken now, on the scheduler's thread) with up to <paramref name="maxJobs"/> jobs, which also
+    /// becomes <see cref="Latest"/>.
+    /// </summary>
+    public async Task<SchedulerSnapshot> TakeAsync(CancellationToken cancellationToken, int maxJobs = 0)
     {
-        var snapshot = await _scheduler.AskAsync(static s => s.TakeSnapshot(), cancellationToken).ConfigureAwait(false);
+        var snapshot = await _scheduler.AskAsync(s => s.TakeSnapshot(maxJobs), cancellationToken).ConfigureAwait(false);
         _latest = snapshot;
         return snapshot;
     }

@@ -14,8 +14,12 @@ internal sealed partial class JobScheduler
         return await request.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>An immutable copy of the functions, connections and jobs (scheduler thread only: pass it to <see cref="AskAsync"/>).</summary>
-    internal SchedulerSnapshot TakeSnapshot()
+    /// <summary>
+    /// An immutable copy of the functions, connections and at most <paramref name="maxJobs"/> jobs, the oldest (scheduler
+    /// thread only: pass it to <see cref="AskAsync"/>). The periodic snapshot behind the gauges and the rate chart asks
+    /// for no jobs, so a large backlog costs the scheduler nothing each second; a job list is built only on request.
+    /// </summary>
+    internal SchedulerSnapshot TakeSnapshot(int maxJobs)
     {
         var functions = new List<FunctionSnapshot>(_functions.Count);
         foreach (var f in _functions.Values)
@@ -32,15 +36,32 @@ internal sealed partial class JobScheduler
             connections.Add(new ConnectionSnapshot(c.Id, c.RemoteAddress, Text(c.ClientId), names, c.RunningJobs.Count));
         }
 
-        var jobs = new List<JobSnapshot>(_jobs.Count);
-        foreach (var j in _jobs.Values.OrderBy(j => j.Sequence))
+        var jobs = new List<JobSnapshot>(Math.Min(maxJobs, _jobs.Count));
+        foreach (var j in Oldest(maxJobs))
         {
             jobs.Add(new JobSnapshot(
                 Text(j.Handle), Text(j.Function.Name), Text(j.Unique.Span), ServerMetrics.PriorityName(j.Priority), j.IsBackground,
                 j.Worker is not null, j.Worker?.Id, j.Retries, j.IsPersisted, j.Clients.Count));
         }
 
-        return new SchedulerSnapshot(_time.GetUtcNow(), functions, connections, jobs, _metrics.JobsSubmittedTotal, _metrics.JobsFinishedTotal);
+        return new SchedulerSnapshot(_time.GetUtcNow(), functions, connections, jobs, _jobs.Count, _metrics.JobsSubmittedTotal, _metrics.JobsFinishedTotal);
+    }
+
+    /// <summary>The <paramref name="count"/> jobs with the lowest sequence numbers, oldest first, without sorting them all.</summary>
+    private List<Job> Oldest(int count)
+    {
+        if (count <= 0) return [];
+        var newestFirst = new PriorityQueue<Job, long>(count + 1, Comparer<long>.Create(static (a, b) => b.CompareTo(a)));
+        foreach (var job in _jobs.Values)
+        {
+            newestFirst.Enqueue(job, job.Sequence);
+            if (newestFirst.Count > count) newestFirst.Dequeue();
+        }
+
+        var oldest = new List<Job>(newestFirst.Count);
+        while (newestFirst.TryDequeue(out var job, out _)) oldest.Add(job);
+        oldest.Reverse();
+        return oldest;
     }
 
     private static string Text(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);

@@ -3,13 +3,15 @@ namespace Gearman.Server.Scheduling;
 /// <summary>
 /// An immutable copy of what the admin commands <c>status</c>, <c>prioritystatus</c>, <c>workers</c> and <c>show jobs</c>
 /// show, taken on the scheduler's thread (<see cref="JobScheduler.TakeSnapshot"/> through <see cref="JobScheduler.AskAsync"/>), so monitoring reads it from
-/// any thread without touching the scheduler's state.
+/// any thread without touching the scheduler's state. <see cref="Jobs"/> holds at most the number of jobs asked for (the
+/// oldest); <see cref="JobCount"/> is how many there are.
 /// </summary>
 internal sealed record SchedulerSnapshot(
     DateTimeOffset TakenAt,
     IReadOnlyList<FunctionSnapshot> Functions,
     IReadOnlyList<ConnectionSnapshot> Connections,
     IReadOnlyList<JobSnapshot> Jobs,
+    int JobCount,
     long JobsSubmitted,
     long JobsFinished);
 
