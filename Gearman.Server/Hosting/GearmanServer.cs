@@ -34,11 +34,14 @@ internal sealed class GearmanServer : IAsyncDisposable
     private readonly JobScheduler _scheduler;
     private Task? _stop;
     private WebFrontEnds? _web;
-    private GearmanServerOptions _options = GearmanServerOptions.Default;
-    private DrainGate _drainGate = new();
+    private readonly GearmanServerOptions _options;
+    private readonly DrainGate _drainGate;
 
-    private GearmanServer(IHost app, JobScheduler scheduler, IPEndPoint endPoint, ServerTransport transport, IPEndPoint? plaintextEndPoint = null)
+    private GearmanServer(
+        IHost app, JobScheduler scheduler, GearmanServerOptions options, DrainGate drainGate, IPEndPoint endPoint, ServerTransport transport, IPEndPoint? plaintextEndPoint)
     {
+        _options = options;
+        _drainGate = drainGate;
         PlaintextEndPoint = plaintextEndPoint;
         Transport = transport;
         _app = app;
@@ -232,11 +235,7 @@ internal sealed class GearmanServer : IAsyncDisposable
         }
 
         var (endPoints, plaintext) = BoundEndPoints(app, kestrelListeners);
-        var server = new GearmanServer(app, scheduler, endPoints[0], transport, options.Tls is null ? null : plaintext.FirstOrDefault())
-        {
-            _options = options,
-            _drainGate = drainGate,
-        };
+        var server = new GearmanServer(app, scheduler, options, drainGate, endPoints[0], transport, options.Tls is null ? null : plaintext.FirstOrDefault());
         if (app.Services.GetService<IHostLifetime>() is DrainingLifetime draining) draining.Stop = () => server.StopAsync();
         foreach (var address in endPoints) ServerLog.Listening(logger, options.Tls is null ? address.ToString() : $"{address} (TLS)");
         if (options.Tls is not null)
@@ -314,7 +313,7 @@ internal sealed class GearmanServer : IAsyncDisposable
         try
         {
             int running;
-            while ((running = await _scheduler.AskAsync(static s => s.Jobs.Values.Count(j => j.Worker is not null)).ConfigureAwait(false)) > 0)
+            while ((running = await _scheduler.AskAsync(static s => s.RunningJobCount).ConfigureAwait(false)) > 0)
             {
                 if (time.GetUtcNow() >= deadline)
                 {

@@ -64,5 +64,16 @@ internal sealed partial class JobScheduler
         return oldest;
     }
 
+    /// <summary>Jobs assigned to a worker now, summed over the functions instead of scanning every job (scheduler thread only).</summary>
+    internal int RunningJobCount
+    {
+        get
+        {
+            int running = 0;
+            foreach (var function in _functions.Values) running += function.JobRunning;
+            return running;
+        }
+    }
+
     private static string Text(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
 }

@@ -27,4 +27,22 @@ public sealed class SchedulerSnapshotTests
         var all = await h.Scheduler.AskAsync(s => s.TakeSnapshot(100), TestContext.Current.CancellationToken);
         Assert.Equal(handles, all.Jobs.Select(j => j.Handle));
     }
+
+    [Fact]
+    public async Task The_running_job_count_follows_assignments()
+    {
+        await using var h = new SchedulerHarness();
+        var client = await h.ConnectAsync();
+        string handle = await client.SubmitAsync(PacketType.SubmitJob, "f", "u", "x");
+        await client.SubmitAsync(PacketType.SubmitJob, "f", "v", "y");
+        Assert.Equal(0, await h.Scheduler.AskAsync(s => s.RunningJobCount, TestContext.Current.CancellationToken));
+
+        var worker = await h.WorkerAsync("f");
+        await worker.GrabExpectAsync(handle, "f", "x");
+        Assert.Equal(1, await h.Scheduler.AskAsync(s => s.RunningJobCount, TestContext.Current.CancellationToken));
+
+        await worker.SendAsync(PacketType.WorkComplete, handle, "r");
+        await worker.SyncAsync();
+        Assert.Equal(0, await h.Scheduler.AskAsync(s => s.RunningJobCount, TestContext.Current.CancellationToken));
+    }
 }
