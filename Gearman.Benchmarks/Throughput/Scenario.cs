@@ -41,12 +41,14 @@ internal sealed record Scenario(
     int Chunks = 0,
     int MaxRounds = int.MaxValue)
 {
-    /// <summary>Every scenario of issue 6, in report order.</summary>
+    /// <summary>Every scenario (issue 6's, and issue 12's 64 KiB foreground ones), in report order.</summary>
     public static IReadOnlyList<Scenario> All { get; } =
     [
         new("fg-1x1", "1 client / 1 worker, 16 B foreground", ScenarioKind.Foreground, 1, 1, 1, 16, 20_000, 200),
         new("fg-4x2", "4 clients / 2 workers, 16 B foreground", ScenarioKind.Foreground, 4, 2, 1, 16, 40_000, 400),
         new("fg-batch100", "pipelined batches of 100 x 16 B (1 client / 2 workers)", ScenarioKind.Foreground, 1, 2, 100, 16, 100_000, 300),
+        new("fg-64k", "1 client / 1 worker, 64 KiB foreground", ScenarioKind.Foreground, 1, 1, 1, 64 * 1024, 20_000, 100),
+        new("fg-batch100-64k", "pipelined batches of 100 x 64 KiB (1 client / 2 workers)", ScenarioKind.Foreground, 1, 2, 100, 64 * 1024, 60_000, 200),
         new("bg-16b", "background 16 B jobs until drained (1 submitter / 2 workers)", ScenarioKind.Background, 1, 2, 100, 16, 100_000, 500),
         new("bg-64k", "background 64 KiB jobs until drained (1 submitter / 2 workers)", ScenarioKind.Background, 1, 2, 100, 64 * 1024, 100_000, 100),
         new("mapreduce", "map-reduce, 1,000 x 16 B chunks (1 mapper / 2 reducers)", ScenarioKind.MapReduce, 1, 2, 1, 16, 20, 1, Chunks: 1000),

@@ -23,7 +23,10 @@ internal static class ServerCatalog
     /// <summary>Our server with <c>--ssl</c> (the SDK driver only: libgearman's loadgen has no TLS).</summary>
     public const string OursTls = "ours-tls";
 
-    public static IReadOnlyList<string> Names { get; } = [Gearmand, Ours, OursTls];
+    /// <summary>Our server with <c>--transport kestrel</c>, compared with gearmand as <see cref="Ours"/> is (the transport choice).</summary>
+    public const string OursKestrel = "ours-kestrel";
+
+    public static IReadOnlyList<string> Names { get; } = [Gearmand, Ours, OursKestrel, OursTls];
 
     /// <summary>
     /// The servers of one invocation in round order: each of <c>--servers</c> once, or under <c>--stores</c> each of them
@@ -54,8 +57,17 @@ internal static class ServerCatalog
             return [new ServerPair(OursTls, Ours, options.OurQueueType, options.OurQueueType)];
         }
 
-        if (!options.Servers.Contains(Ours) || !options.Servers.Contains(Gearmand)) return [];
-        if (options.Stores is not { } stores) return [new ServerPair(Ours, Gearmand, options.OurQueueType, options.GearmandQueueType)];
+        if (!options.Servers.Contains(Gearmand)) return [];
+        if (options.Stores is not { } stores)
+        {
+            return
+            [
+                .. ((string[])[Ours, OursKestrel]).Where(options.Servers.Contains)
+                    .Select(ours => new ServerPair(ours, Gearmand, options.OurQueueType, options.GearmandQueueType)),
+            ];
+        }
+
+        if (!options.Servers.Contains(Ours)) return [];
         return [.. stores.Select(s => new ServerPair($"{Ours}-{s}", $"{Gearmand}-{QueueBackends.GearmandCounterpart(s)}", s, QueueBackends.GearmandCounterpart(s)))];
     }
 
@@ -63,6 +75,7 @@ internal static class ServerCatalog
     {
         Gearmand => GearmandServer(name, queue, options, backends),
         Ours => OurServer(name, queue, options, backends),
+        OursKestrel => OurServer(name, queue, options, backends, ["--transport", "kestrel"]),
         OursTls => WithTls(OurServer(name, queue, options, backends)),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown server"),
     };
@@ -98,8 +111,9 @@ internal static class ServerCatalog
     /// build) is executed directly. Either way it gets <c>--listen 127.0.0.1 --port PORT --queue-type …</c>, with a
     /// fresh SQLite file or PostgreSQL table per launch.
     /// </summary>
-    private static ServerSpec OurServer(string name, string queue, ThroughputOptions options, QueueBackends backends)
+    private static ServerSpec OurServer(string name, string queue, ThroughputOptions options, QueueBackends backends, string[]? extra = null)
     {
+        extra ??= [];
         string path = Path.GetFullPath(options.OurServerPath ?? FindOurServer());
         string[] launcher = path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? [FindDotnetHost(), path] : [path];
 
@@ -118,8 +132,8 @@ internal static class ServerCatalog
         };
         return new(
             name,
-            $"{string.Join(' ', launcher)} --listen 127.0.0.1 --port PORT --queue-type {queue}{described}",
-            port => [.. launcher, "--listen", "127.0.0.1", "--port", Port(port), .. Queue()],
+            $"{string.Join(' ', launcher)} --listen 127.0.0.1 --port PORT --queue-type {queue}{described}{string.Concat(extra.Select(a => " " + a))}",
+            port => [.. launcher, "--listen", "127.0.0.1", "--port", Port(port), .. Queue(), .. extra],
             TimeSpan.FromSeconds(30),
             queue);
     }
