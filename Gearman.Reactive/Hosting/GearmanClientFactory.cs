@@ -42,4 +42,10 @@ internal sealed class GearmanClientNames
     {
         lock (_names) return _names.Contains(name);
     }
+
+    /// <summary>Every registered name, in ordinal order.</summary>
+    public IReadOnlyList<string> All()
+    {
+        lock (_names) return [.. _names.Order(StringComparer.Ordinal)];
+    }
 }

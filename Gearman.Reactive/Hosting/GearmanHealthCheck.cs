@@ -8,15 +8,28 @@ using Microsoft.Extensions.Hosting;
 namespace Gearman.Reactive.Hosting;
 
 /// <summary>
-/// Pings (ECHO round trip) the servers of the container's client and of every hosted worker. Healthy when every server
-/// answered, degraded when some did, and the registration's failure status when none did.
+/// Pings (ECHO round trip) the servers of the container's clients (the unnamed one and every named one) and of every
+/// hosted worker. Healthy when every server answered, degraded when some did, and the registration's failure status
+/// when none did.
 /// </summary>
 internal sealed class GearmanHealthCheck(IServiceProvider services) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var probes = new List<(string Role, Task<IReadOnlyList<GearmanPingResult>> Ping)>();
-        if (services.GetService<GearmanClient>() is { } client) probes.Add(("client", client.PingAsync(cancellationToken).AsTask()));
+        if (services.GetService<GearmanClientNames>() is { } names && services.GetService<IGearmanClientFactory>() is { } factory)
+        {
+            foreach (string name in names.All())
+            {
+                var client = factory.GetClient(name);
+                probes.Add((name.Length == 0 ? "client" : $"client:{name}", client.PingAsync(cancellationToken).AsTask()));
+            }
+        }
+        else if (services.GetService<GearmanClient>() is { } client)
+        {
+            probes.Add(("client", client.PingAsync(cancellationToken).AsTask()));
+        }
+
         int workers = 0;
         foreach (var hosted in services.GetServices<IHostedService>().OfType<GearmanWorkerHostedService>())
         {

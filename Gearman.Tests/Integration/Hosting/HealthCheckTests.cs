@@ -38,6 +38,24 @@ public sealed class HealthCheckTests(ClientServerFixture servers) : IClassFixtur
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task Named_clients_are_pinged_too()
+    {
+        var sut = await servers.GetAsync(ServerKind.Ours);
+        string dead = $"127.0.0.1:{AsyncEnumerableTests.FreePort()}";
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddGearmanClient(o => o with { Servers = [sut.Address()] });
+        services.AddGearmanClient("billing", o => o with { Servers = [dead] });
+        services.AddHealthChecks().AddGearman();
+        await using var provider = services.BuildServiceProvider();
+
+        var entry = (await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync(Ct).WaitAsync(Wait, Ct)).Entries["gearman"];
+
+        Assert.Equal(HealthStatus.Degraded, entry.Status);
+        Assert.Equal([$"client {sut.Address()}", $"client:billing {dead}"], entry.Data.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task Some_servers_down_is_degraded_and_all_down_is_the_failure_status()
     {
         var sut = await servers.GetAsync(ServerKind.Ours);
