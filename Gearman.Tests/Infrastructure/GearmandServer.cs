@@ -61,10 +61,10 @@ internal sealed class GearmandServer : IServerUnderTest
         for (int attempt = 1; attempt <= PortAttempts; attempt++)
         {
             // The port is free now; gearmand may still lose a race for it, and then it exits and we try another.
-            int port = FreePort();
+            int port = LoopbackPorts.Unused();
             // The name carries the test host's pid: CI reaps a gearmand only when its test host is gone.
             string pidFile = System.IO.Path.Combine(PidFileDirectory, $"gearmand-{Environment.ProcessId}-{port}-{Guid.NewGuid():N}.pid");
-            int? httpPort = options.Http ? FreePort() : null;
+            int? httpPort = options.Http ? LoopbackPorts.Unused() : null;
             var process = ExternalProgram.Start(Path, Arguments(options, port, pidFile, httpPort));
             var server = new GearmandServer(process, port, pidFile, httpPort);
             try
@@ -118,15 +118,6 @@ internal sealed class GearmandServer : IServerUnderTest
         if (httpPort is { } http) args.AddRange(["-r", "http", "--http-port", http.ToString(CultureInfo.InvariantCulture)]);
         args.AddRange(options.ExtraGearmandArgs);
         return args;
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     /// <summary>

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Xunit;
 
 namespace Gearman.Tests.Infrastructure;
@@ -51,7 +49,7 @@ public sealed class PostgresCluster : IAsyncLifetime
         await RunAsync(Path.Combine(bin, "initdb"), PostgresCommands.InitDbArguments(DataDirectory), asService: true);
         for (int attempt = 1; ; attempt++)
         {
-            Port = FreePort();
+            Port = LoopbackPorts.Unused();
             try
             {
                 await StartServerAsync();
@@ -110,15 +108,6 @@ public sealed class PostgresCluster : IAsyncLifetime
         var (file, args) = PostgresCommands.Command(program, arguments, asService);
         await using var run = await ExternalProgram.RunAsync(file, args, TimeSpan.FromSeconds(120));
         if (await run.WaitForExitAsync() != 0) throw new InvalidOperationException($"{program} failed.\n{run.Transcript()}");
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     private async Task StartServerAsync()

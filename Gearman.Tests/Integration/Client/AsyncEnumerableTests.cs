@@ -113,7 +113,7 @@ public sealed class AsyncEnumerableTests(ClientServerFixture servers) : IClassFi
     public async Task Ping_echoes_a_token_through_every_server_and_reports_one_that_is_down(ServerKind kind)
     {
         var sut = await servers.GetAsync(kind);
-        int closedPort = FreePort();
+        int closedPort = LoopbackPorts.Unused();
         await using var client = new GearmanClient(GearmanClientOptions.Default with { Servers = [sut.Address(), $"127.0.0.1:{closedPort}"] });
         await using var worker = new GearmanWorker(Options(sut));
 
@@ -126,13 +126,5 @@ public sealed class AsyncEnumerableTests(ClientServerFixture servers) : IClassFi
         Assert.False(results[1].Succeeded);
         Assert.IsType<GearmanConnectionException>(results[1].Error);
         Assert.True(Assert.Single(workerResults).Succeeded);
-    }
-
-    /// <summary>A loopback port nothing listens on (bound, read, released).</summary>
-    internal static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

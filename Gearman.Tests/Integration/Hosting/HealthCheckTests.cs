@@ -41,7 +41,7 @@ public sealed class HealthCheckTests(ClientServerFixture servers) : IClassFixtur
     public async Task Named_clients_are_pinged_too()
     {
         var sut = await servers.GetAsync(ServerKind.Ours);
-        string dead = $"127.0.0.1:{AsyncEnumerableTests.FreePort()}";
+        string dead = $"127.0.0.1:{LoopbackPorts.Unused()}";
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddGearmanClient(o => o with { Servers = [sut.Address()] });
@@ -59,7 +59,7 @@ public sealed class HealthCheckTests(ClientServerFixture servers) : IClassFixtur
     public async Task Some_servers_down_is_degraded_and_all_down_is_the_failure_status()
     {
         var sut = await servers.GetAsync(ServerKind.Ours);
-        string dead = $"127.0.0.1:{AsyncEnumerableTests.FreePort()}";
+        string dead = $"127.0.0.1:{LoopbackPorts.Unused()}";
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddGearmanClient(o => o with { Servers = [sut.Address(), dead] });
