@@ -192,7 +192,7 @@ internal sealed class HttpJobGateway
             await _scheduler.PostAsync(submit, context.RequestAborted).ConfigureAwait(false);
             submitted = true;
             _scheduler.Drain();
-            await AnswerAsync(context, head, replies.Reader, IsBackground(submit.Type), _options.EffectiveMaxUnsentBytes).ConfigureAwait(false);
+            await AnswerAsync(context, head, replies.Reader, JobScheduler.IsBackgroundSubmit(submit.Type), _options.EffectiveMaxUnsentBytes).ConfigureAwait(false);
         }
         catch (System.Threading.Channels.ChannelClosedException)
         {
@@ -212,8 +212,6 @@ internal sealed class HttpJobGateway
             peer.Outbox.Dispose();
         }
     }
-
-    private static bool IsBackground(PacketType type) => type is PacketType.SubmitJobBg or PacketType.SubmitJobHighBg or PacketType.SubmitJobLowBg;
 
     private static async Task RelayRepliesAsync(PeerConnection peer, PipeWriter writer)
     {

@@ -114,7 +114,8 @@ internal sealed partial class JobScheduler
         return true;
     }
 
-    private static bool IsBackgroundSubmit(PacketType type) => type is PacketType.SubmitJobBg or PacketType.SubmitJobHighBg
+    /// <summary>Whether a submit packet makes a background job (the ones the durable store keeps).</summary>
+    internal static bool IsBackgroundSubmit(PacketType type) => type is PacketType.SubmitJobBg or PacketType.SubmitJobHighBg
         or PacketType.SubmitJobLowBg or PacketType.SubmitJobEpoch or PacketType.SubmitReduceJobBackground;
 
     /// <summary>
@@ -125,8 +126,12 @@ internal sealed partial class JobScheduler
     {
         if (command.Kind is not (ServerCommandKind.Packet or ServerCommandKind.AdminLine or ServerCommandKind.ProtocolError)) return false;
         if (connection.DeferredCommands is { Count: > 0 }) return true;
-        return connection.HasPendingReplies && !(command.Kind == ServerCommandKind.Packet && IsBackgroundSubmit(command.Type));
+        return WaitsBehindReplies(connection, command);
     }
+
+    /// <summary>Earlier replies to the connection wait for the store, and <paramref name="command"/> is no background submit that may go ahead.</summary>
+    private static bool WaitsBehindReplies(PeerConnection connection, in ServerCommand command)
+        => connection.HasPendingReplies && !(command.Kind == ServerCommandKind.Packet && IsBackgroundSubmit(command.Type));
 
     /// <summary>Starts saving a new background job; <paramref name="connection"/>'s JOB_CREATED waits for the acknowledgement.</summary>
     private void BeginSave(Job job, PeerConnection connection)
@@ -270,7 +275,7 @@ internal sealed partial class JobScheduler
         while (!connection.IsClosed && deferred is { Count: > 0 })
         {
             var next = deferred.Peek();
-            if (connection.HasPendingReplies && !(next.Kind == ServerCommandKind.Packet && IsBackgroundSubmit(next.Type))) return;
+            if (WaitsBehindReplies(connection, next)) return;
             deferred.Dequeue();
             ProcessNow(next);
         }
