@@ -113,7 +113,8 @@ public sealed partial class GearmanClient
             }
             catch (GearmanConnectionException ex)
             {
-                lastError = ex;
+                // A server that broke the protocol as soon as we connected: that is the cause, as when it does so later (below).
+                lastError = ex.InnerException is GearmanProtocolException protocol ? protocol : ex;
                 continue;
             }
 

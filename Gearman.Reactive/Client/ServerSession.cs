@@ -227,7 +227,13 @@ internal sealed partial class ServerSession : IPacketHandler
             {
                 _connecting = null;
                 if (_disposed) throw new ObjectDisposedException(nameof(GearmanClient));
-                if (!connection.IsOpen) throw new GearmanConnectionException($"Job server {Name} closed the connection at once.");
+                if (!connection.IsOpen)
+                {
+                    // The server may have sent garbage before we got here: its cause is the useful part.
+                    var cause = connection.CloseError;
+                    throw new GearmanConnectionException($"Job server {Name} closed the connection at once{(cause is null ? "." : $": {cause.Message}")}", cause);
+                }
+
                 _connection = connection;
                 _backoff = _options.ReconnectDelay;
                 _retryAt = 0;

@@ -1,13 +1,13 @@
-using System.IO.Pipelines;
 using System.Net.Sockets;
+using Gearman.Reactive.Connections.Transports;
 using Gearman.Reactive.Protocol;
 
 namespace Gearman.Reactive.Connections;
 
 /// <summary>
 /// One TCP connection to a job server: a read loop that frames packets and hands them to an <see cref="IPacketHandler"/>,
-/// and a write loop that drains a <see cref="PacketOutbox"/>. Reconnecting is the owner's business: a closed connection
-/// stays closed.
+/// and a write loop that drains a <see cref="PacketOutbox"/>, over a <see cref="ConnectionTransport"/> chosen per
+/// connection. Reconnecting is the owner's business: a closed connection stays closed.
 /// </summary>
 internal sealed class GearmanConnection : IAsyncDisposable
 {
@@ -17,28 +17,21 @@ internal sealed class GearmanConnection : IAsyncDisposable
     /// </summary>
     public const int SendHighWaterMark = 1 << 20;
 
-    private readonly Socket _socket;
-    private readonly Stream _stream;
-    private readonly PipeReader _input;
-    private readonly PipeWriter _output;
-    private readonly IPacketHandler _handler;
-    private readonly uint _maxPacketSize;
+    /// <summary>The <see cref="AppContext"/> switch that makes every connection use <see cref="TransportKind.Portable"/>.</summary>
+    public const string UsePortableTransportSwitch = "Gearman.Reactive.UsePortableTransport";
+
+    private readonly ConnectionTransport _transport;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Task _readLoop = Task.CompletedTask;
-    private Task _writeLoop = Task.CompletedTask;
+    private readonly IPacketHandler _handler;
     private int _disposed;
     private Exception? _closeError;
 
-    private GearmanConnection(ServerEndpoint endpoint, Socket socket, Stream stream, IPacketHandler handler, uint maxPacketSize)
+    private GearmanConnection(ServerEndpoint endpoint, ConnectionTransport transport, IPacketHandler handler)
     {
         Endpoint = endpoint;
-        _socket = socket;
-        _stream = stream;
-        _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 4096, leaveOpen: true));
-        _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
+        _transport = transport;
         _handler = handler;
-        _maxPacketSize = maxPacketSize;
         Outbox = new PacketOutbox(PacketMagic.Request, highWaterMark: SendHighWaterMark);
     }
 
@@ -57,39 +50,33 @@ internal sealed class GearmanConnection : IAsyncDisposable
     /// <summary>Whether the connection is still open.</summary>
     public bool IsOpen => !_closed.Task.IsCompleted;
 
-    /// <summary>Connects (with <paramref name="tls"/>, over TLS) and starts the read and write loops.</summary>
+    /// <summary>The transport in use (for tests).</summary>
+    internal ConnectionTransport Transport => _transport;
+
+    /// <summary>Cancelled when the connection is being disposed: the transport's loops stop.</summary>
+    internal CancellationToken Stopping => _shutdown.Token;
+
+    /// <summary>
+    /// Connects (with <paramref name="tls"/>, over TLS) and starts the read and write loops. Plaintext connections on
+    /// Linux use <see cref="SocketThreadTransport"/> unless <paramref name="transport"/> or the
+    /// <see cref="UsePortableTransportSwitch"/> switch asks for <see cref="TransportKind.Portable"/>.
+    /// </summary>
     /// <exception cref="GearmanConnectionException">The server could not be reached in time, or the TLS handshake failed.</exception>
     public static async Task<GearmanConnection> ConnectAsync(
-        ServerEndpoint endpoint, IPacketHandler handler, TimeSpan connectTimeout, uint maxPacketSize, CancellationToken cancellationToken, GearmanTlsOptions? tls = null)
+        ServerEndpoint endpoint,
+        IPacketHandler handler,
+        TimeSpan connectTimeout,
+        uint maxPacketSize,
+        CancellationToken cancellationToken,
+        GearmanTlsOptions? tls = null,
+        TransportKind transport = TransportKind.Automatic)
     {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            if (connectTimeout != Timeout.InfiniteTimeSpan) timeout.CancelAfter(connectTimeout);
-            await socket.ConnectAsync(endpoint.Host, endpoint.Port, timeout.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            socket.Dispose();
-            var timedOut = new TimeoutException($"Timed out after {connectTimeout.TotalMilliseconds:0} ms.");
-            throw new GearmanConnectionException($"Could not connect to job server {endpoint}: {timedOut.Message}", timedOut);
-        }
-        catch (SocketException ex)
-        {
-            socket.Dispose();
-            throw new GearmanConnectionException($"Could not connect to job server {endpoint}: {ex.Message}", ex);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
-        Stream stream = new NetworkStream(socket, ownsSocket: true);
-        if (tls is not null) stream = await TlsConnector.AuthenticateAsync(stream, endpoint, tls, cancellationToken).ConfigureAwait(false);
-        var connection = new GearmanConnection(endpoint, socket, stream, handler, maxPacketSize);
-        connection.Start();
+        var chosen = tls is null && transport == TransportKind.Automatic && SocketThreadTransport.IsSupported
+            && !(AppContext.TryGetSwitch(UsePortableTransportSwitch, out bool portable) && portable)
+            ? await ConnectSocketThreadAsync(endpoint, connectTimeout, cancellationToken).ConfigureAwait(false)
+            : await ConnectStreamAsync(endpoint, connectTimeout, tls, cancellationToken).ConfigureAwait(false);
+        var connection = new GearmanConnection(endpoint, chosen, handler);
+        chosen.Start(connection, new PacketFramer(connection, handler, maxPacketSize));
         return connection;
     }
 
@@ -105,7 +92,7 @@ internal sealed class GearmanConnection : IAsyncDisposable
         Outbox.Complete();
         try
         {
-            await _writeLoop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await _transport.WriteLoop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
         catch (Exception)
         {
@@ -113,138 +100,94 @@ internal sealed class GearmanConnection : IAsyncDisposable
         }
 
         await _shutdown.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (SocketException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-
-        await Task.WhenAll(_readLoop, _writeLoop).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
-        await _stream.DisposeAsync().ConfigureAwait(false);
+        _transport.Shutdown();
+        await Task.WhenAll(_transport.ReadLoop, _transport.WriteLoop).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        await _transport.DisposeAsync().ConfigureAwait(false);
         Outbox.Dispose();
         _shutdown.Dispose();
         Close(null);
     }
 
-    private void Start()
+    /// <summary>The transport's read loop has ended; <paramref name="error"/> is why (null: an orderly end or a local dispose).</summary>
+    internal void ReadEnded(Exception? error)
     {
-        _readLoop = Task.Run(ReadLoopAsync);
-        _writeLoop = Task.Run(WriteLoopAsync);
-    }
-
-    private async Task WriteLoopAsync()
-    {
-        try
-        {
-            await Outbox.RunAsync(_output, _shutdown.Token).ConfigureAwait(false);
-            await _output.CompleteAsync().ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
-        {
-        }
-        catch (Exception ex)
-        {
-            Close(new GearmanConnectionException($"Lost the connection to job server {Endpoint} while writing: {ex.Message}", ex));
-            AbortSocket();
-        }
-    }
-
-    private async Task ReadLoopAsync()
-    {
-        Exception? error = null;
-        long discarding = 0; // bytes of an oversized packet still to be read past
-        try
-        {
-            while (true)
-            {
-                var result = await _input.ReadAsync(_shutdown.Token).ConfigureAwait(false);
-                var buffer = result.Buffer;
-                try
-                {
-                    while (true)
-                    {
-                        if (discarding > 0)
-                        {
-                            // Consumed as it arrives, so an oversized body never occupies more than one read's worth of memory.
-                            long skipped = Math.Min(discarding, buffer.Length);
-                            buffer = buffer.Slice(skipped);
-                            discarding -= skipped;
-                            if (discarding > 0) break;
-                        }
-
-                        var status = PacketReader.TryRead(ref buffer, _maxPacketSize, out var packet, out uint size);
-                        if (status == PacketReadStatus.Incomplete) break;
-                        if (status == PacketReadStatus.InvalidMagic)
-                        {
-                            throw new GearmanProtocolException($"Job server {Endpoint} sent bytes that are not a Gearman packet (bad magic).");
-                        }
-
-                        if (status == PacketReadStatus.TooLarge)
-                        {
-                            var type = PacketReader.PeekType(buffer);
-                            int headLength = _handler.OversizedHeadLength(type);
-                            if (headLength <= 0)
-                            {
-                                throw new GearmanProtocolException($"Job server {Endpoint} announced a packet of {size} bytes, over the limit of {_maxPacketSize} bytes.");
-                            }
-
-                            long head = Math.Min(size, headLength);
-                            if (buffer.Length < PacketReader.HeaderLength + head) break;
-                            _handler.OnOversizedPacket(this, type, size, buffer.Slice(PacketReader.HeaderLength, head));
-                            discarding = PacketReader.HeaderLength + (long)size;
-                            continue;
-                        }
-
-                        _handler.OnPacket(this, packet);
-                    }
-
-                    if (result.IsCompleted)
-                    {
-                        if (!buffer.IsEmpty)
-                        {
-                            error = new GearmanConnectionException($"Job server {Endpoint} closed the connection in the middle of a packet.");
-                        }
-                        else if (Volatile.Read(ref _disposed) == 0)
-                        {
-                            error = new GearmanConnectionException($"Job server {Endpoint} closed the connection.");
-                        }
-
-                        break;
-                    }
-                }
-                finally
-                {
-                    _input.AdvanceTo(buffer.Start, buffer.End);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
-        {
-        }
-        catch (GearmanException ex)
-        {
-            error = ex;
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
-        {
-            if (Volatile.Read(ref _disposed) == 0)
-            {
-                error = new GearmanConnectionException($"Lost the connection to job server {Endpoint}: {ex.Message}", ex);
-            }
-        }
-        catch (Exception ex)
-        {
-            error = ex;
-        }
-
-        await _input.CompleteAsync().ConfigureAwait(false);
         Close(error);
-        if (error is not null) AbortSocket();
+        if (error is not null) _transport.Abort();
+    }
+
+    /// <summary>The transport's write loop failed.</summary>
+    internal void WriteFailed(Exception ex)
+    {
+        Close(new GearmanConnectionException($"Lost the connection to job server {Endpoint} while writing: {ex.Message}", ex));
+        _transport.Abort();
+    }
+
+    /// <summary>What closes the connection when the read loop ends with <paramref name="ex"/> (null: nothing to report).</summary>
+    internal Exception? ReadError(Exception ex) => ex switch
+    {
+        OperationCanceledException when _shutdown.IsCancellationRequested => null,
+        GearmanException => ex,
+        IOException or SocketException or ObjectDisposedException => Volatile.Read(ref _disposed) != 0
+            ? null
+            : new GearmanConnectionException($"Lost the connection to job server {Endpoint}: {ex.Message}", ex),
+        _ => ex,
+    };
+
+    /// <summary>What closes the connection when the server ends the stream (null: we are closing it ourselves).</summary>
+    internal Exception? EndOfStream(bool midPacket)
+    {
+        if (midPacket) return new GearmanConnectionException($"Job server {Endpoint} closed the connection in the middle of a packet.");
+        return Volatile.Read(ref _disposed) == 0 ? new GearmanConnectionException($"Job server {Endpoint} closed the connection.") : null;
+    }
+
+    private static async Task<ConnectionTransport> ConnectSocketThreadAsync(ServerEndpoint endpoint, TimeSpan connectTimeout, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (connectTimeout != Timeout.InfiniteTimeSpan) timeout.CancelAfter(connectTimeout);
+        try
+        {
+            return await SocketThreadTransport.ConnectAsync(endpoint.Host, endpoint.Port, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ConnectFailure(endpoint, connectTimeout, ex, cancellationToken) is { } failure)
+        {
+            throw failure;
+        }
+    }
+
+    private static async Task<ConnectionTransport> ConnectStreamAsync(ServerEndpoint endpoint, TimeSpan connectTimeout, GearmanTlsOptions? tls, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (connectTimeout != Timeout.InfiniteTimeSpan) timeout.CancelAfter(connectTimeout);
+            await socket.ConnectAsync(endpoint.Host, endpoint.Port, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            socket.Dispose();
+            if (ConnectFailure(endpoint, connectTimeout, ex, cancellationToken) is { } failure) throw failure;
+            throw;
+        }
+
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        if (tls is not null) stream = await TlsConnector.AuthenticateAsync(stream, endpoint, tls, cancellationToken).ConfigureAwait(false);
+        return new StreamTransport(socket, stream);
+    }
+
+    /// <summary>The <see cref="GearmanConnectionException"/> a failed connect becomes; null for the caller's own cancellation (rethrown as is).</summary>
+    private static GearmanConnectionException? ConnectFailure(ServerEndpoint endpoint, TimeSpan connectTimeout, Exception ex, CancellationToken cancellationToken)
+    {
+        switch (ex)
+        {
+            case OperationCanceledException when !cancellationToken.IsCancellationRequested:
+                var timedOut = new TimeoutException($"Timed out after {connectTimeout.TotalMilliseconds:0} ms.");
+                return new GearmanConnectionException($"Could not connect to job server {endpoint}: {timedOut.Message}", timedOut);
+            case SocketException:
+                return new GearmanConnectionException($"Could not connect to job server {endpoint}: {ex.Message}", ex);
+            default:
+                return null;
+        }
     }
 
     private void Close(Exception? error)
@@ -255,17 +198,6 @@ internal sealed class GearmanConnection : IAsyncDisposable
         {
             Outbox.Complete();
             _handler.OnClosed(this, error);
-        }
-    }
-
-    private void AbortSocket()
-    {
-        try
-        {
-            _socket.Close(0);
-        }
-        catch (ObjectDisposedException)
-        {
         }
     }
 }

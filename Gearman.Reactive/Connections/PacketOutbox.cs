@@ -6,7 +6,7 @@ namespace Gearman.Reactive.Connections;
 
 /// <summary>
 /// The outbound side of one connection. Any thread may send packets: they are serialised under a short lock into a
-/// pending batch. One write loop (<see cref="RunAsync"/>) swaps batches, copies a whole batch into the
+/// pending batch. One write loop (<see cref="RunAsync(IBatchWriter, CancellationToken)"/>) swaps batches, copies a whole batch into the
 /// <see cref="PipeWriter"/> and flushes once per batch, so bursts of small packets cost one syscall.
 /// </summary>
 /// <remarks>
@@ -258,7 +258,10 @@ internal sealed class PacketOutbox : IDisposable
     }
 
     /// <summary>Drains queued batches into <paramref name="output"/> until <see cref="Complete"/> or cancellation.</summary>
-    public async Task RunAsync(PipeWriter output, CancellationToken cancellationToken)
+    public Task RunAsync(PipeWriter output, CancellationToken cancellationToken) => RunAsync(new PipeBatchWriter(output), cancellationToken);
+
+    /// <summary>Drains queued batches into <paramref name="output"/> until <see cref="Complete"/>, cancellation, or the output refusing more.</summary>
+    public async Task RunAsync(IBatchWriter output, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -280,10 +283,9 @@ internal sealed class PacketOutbox : IDisposable
 
             if (batch.WrittenCount > 0)
             {
-                output.Write(batch.WrittenSpan);
+                bool open = await output.WriteAsync(batch.WrittenMemory, cancellationToken).ConfigureAwait(false);
                 batch.Clear();
-                var flush = await output.FlushAsync(cancellationToken).ConfigureAwait(false);
-                if (flush.IsCompleted || flush.IsCanceled) return;
+                if (!open) return;
             }
 
             if (last)
@@ -300,7 +302,7 @@ internal sealed class PacketOutbox : IDisposable
     }
 
     /// <summary>
-    /// For an owner that writes the queued bytes itself instead of running <see cref="RunAsync"/> (the server's epoll
+    /// For an owner that writes the queued bytes itself instead of running <see cref="RunAsync(IBatchWriter, CancellationToken)"/> (the server's epoll
     /// transport): hands over the pending batch in exchange for <paramref name="empty"/>, which must have nothing written,
     /// and lets the next send report through <c>flushNeeded</c> again. The caller owns the returned batch and passes it
     /// back as <paramref name="empty"/> (cleared) next time, so the two buffers take turns.
@@ -327,7 +329,7 @@ internal sealed class PacketOutbox : IDisposable
         return batch;
     }
 
-    /// <summary>Returns the buffers to the pool; call only after <see cref="RunAsync"/> has ended.</summary>
+    /// <summary>Returns the buffers to the pool; call only after <see cref="RunAsync(IBatchWriter, CancellationToken)"/> has ended.</summary>
     public void Dispose()
     {
         TaskCompletionSource? room;

@@ -57,10 +57,14 @@ internal static class PacketReader
     /// </summary>
     public static PacketType PeekType(in ReadOnlySequence<byte> buffer)
     {
+        if (buffer.FirstSpan.Length >= HeaderLength) return PeekType(buffer.FirstSpan);
         Span<byte> header = stackalloc byte[HeaderLength];
         buffer.Slice(0, HeaderLength).CopyTo(header);
         return (PacketType)BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
     }
+
+    /// <summary>The type of the packet whose complete header starts <paramref name="start"/>.</summary>
+    public static PacketType PeekType(ReadOnlySpan<byte> start) => (PacketType)BinaryPrimitives.ReadUInt32BigEndian(start[4..]);
 
     /// <summary>
     /// True when the next unit in <paramref name="buffer"/> is a binary packet (it starts with NUL);

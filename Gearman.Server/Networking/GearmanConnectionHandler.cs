@@ -94,7 +94,7 @@ internal sealed class GearmanConnectionHandler : ConnectionHandler
     }
 
     /// <summary>
-    /// Writes the outbox's batches to Kestrel's pipe. Not <see cref="Reactive.Connections.PacketOutbox.RunAsync"/>: the
+    /// Writes the outbox's batches to Kestrel's pipe. Not <see cref="Reactive.Connections.PacketOutbox.RunAsync(System.IO.Pipelines.PipeWriter, CancellationToken)"/>: the
     /// batch being flushed must count toward <c>--max-unsent-bytes</c> until Kestrel has taken it (<see cref="OutputState.InFlight"/>),
     /// or a peer that does not read could have any amount buffered here.
     /// </summary>

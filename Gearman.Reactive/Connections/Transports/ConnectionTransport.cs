@@ -1,0 +1,28 @@
+namespace Gearman.Reactive.Connections.Transports;
+
+/// <summary>
+/// How a <see cref="GearmanConnection"/> moves bytes: a read loop that feeds a <see cref="PacketFramer"/> and a write
+/// loop that drains the connection's <see cref="PacketOutbox"/>. <see cref="StreamTransport"/> runs both on the thread
+/// pool over a <see cref="Stream"/> (any OS, and TLS); <see cref="SocketThreadTransport"/> (Linux, plaintext) reads on
+/// a thread of its own with blocking calls and writes on the sending thread.
+/// </summary>
+internal abstract class ConnectionTransport
+{
+    /// <summary>Completes when the read loop has ended (it reports how through <see cref="GearmanConnection.ReadEnded"/>).</summary>
+    public abstract Task ReadLoop { get; }
+
+    /// <summary>Completes when the write loop has ended.</summary>
+    public abstract Task WriteLoop { get; }
+
+    /// <summary>Starts both loops.</summary>
+    public abstract void Start(GearmanConnection connection, PacketFramer framer);
+
+    /// <summary>Ends both directions of the socket, which wakes a read that waits for data.</summary>
+    public abstract void Shutdown();
+
+    /// <summary>Closes the socket at once (after an error).</summary>
+    public abstract void Abort();
+
+    /// <summary>Releases the socket and buffers, once both loops have ended.</summary>
+    public abstract ValueTask DisposeAsync();
+}

@@ -1,0 +1,347 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using static Gearman.Reactive.Connections.Transports.LinuxSockets;
+
+namespace Gearman.Reactive.Connections.Transports;
+
+/// <summary>
+/// The Linux transport for plaintext connections, built so that a packet costs no thread-pool hand-over. A thread of the
+/// connection's own waits in a blocking <c>recv</c>, frames what arrives in place and hands packets to the handler on
+/// that thread; a send is written by the thread that sends, with a non-blocking <c>send</c>, so a request or a result
+/// leaves without waking anyone. Only when the kernel's send buffer is full does the rest of a batch go to a dedicated
+/// thread that waits in a blocking <c>send</c> (a server that reads slowly, or large payloads), while later packets
+/// queue in the outbox behind it, bounded by its high-water mark.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The socket is connected without .NET's asynchronous socket engine (a non-blocking connect and a poll), so the engine
+/// never registers it and its epoll thread is not woken by this connection's traffic; the descriptor is then made
+/// blocking and used only through <see cref="LinuxSockets"/>. The socket's handle is referenced for the transport's
+/// whole life, so the descriptor cannot be closed and reused while a thread is still in a call on it.
+/// </para>
+/// <para>
+/// One reader thread per connection is what libgearman does too (its calls block the caller's thread). It suits the
+/// SDK's shape, a few long-lived connections per client or worker; <see cref="TransportKind.Portable"/> (or the
+/// <c>Gearman.Reactive.UsePortableTransport</c> switch) selects the thread-pool transport instead.
+/// </para>
+/// </remarks>
+internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
+{
+    /// <summary>The receive buffer; a packet longer than this is read into one sized for it, then this one is used again.</summary>
+    private const int ReceiveBufferSize = 64 * 1024;
+
+    private readonly Socket _socket;
+    private readonly int _fd;
+    private readonly TaskCompletionSource _readLoop = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task _writeLoop = Task.CompletedTask;
+    private bool _handleReferenced;
+    private int _released;
+
+    private SocketThreadTransport(Socket socket)
+    {
+        _socket = socket;
+        socket.SafeHandle.DangerousAddRef(ref _handleReferenced);
+        _fd = (int)socket.SafeHandle.DangerousGetHandle();
+    }
+
+    /// <summary>Whether this transport can run here (see <see cref="LinuxSockets.IsSupported"/>).</summary>
+    public static bool IsSupported => LinuxSockets.IsSupported;
+
+    public override Task ReadLoop => _readLoop.Task;
+
+    public override Task WriteLoop => _writeLoop;
+
+    /// <summary>The socket's descriptor (for tests).</summary>
+    internal int Descriptor => _fd;
+
+    /// <summary>Connects to <paramref name="host"/>:<paramref name="port"/>, trying each address it resolves to in turn.</summary>
+    /// <exception cref="SocketException">No address accepted the connection.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired (the caller's timeout too).</exception>
+    public static async Task<SocketThreadTransport> ConnectAsync(string host, int port, CancellationToken cancellationToken)
+    {
+        var addresses = IPAddress.TryParse(host, out var literal)
+            ? [literal]
+            : await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
+        if (addresses.Length == 0) throw new SocketException((int)SocketError.HostNotFound);
+
+        SocketException? last = null;
+        foreach (var address in addresses)
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, Blocking = false };
+            try
+            {
+                await ConnectNonBlockingAsync(socket, new IPEndPoint(address, port), cancellationToken).ConfigureAwait(false);
+                int error = MakeBlocking((int)socket.SafeHandle.DangerousGetHandle());
+                if (error != 0) throw new SocketException(error, Marshal.GetPInvokeErrorMessage(error));
+                return new SocketThreadTransport(socket);
+            }
+            catch (SocketException ex)
+            {
+                socket.Dispose();
+                last = ex;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+
+        throw last!;
+    }
+
+    public override void Start(GearmanConnection connection, PacketFramer framer)
+    {
+        var reader = new Thread(() => Receive(connection, framer))
+        {
+            IsBackground = true,
+            Name = $"Gearman reader {connection.Endpoint}",
+        };
+
+        // UnsafeStart: the reader must not keep the AsyncLocals (an Activity, say) of whoever happened to connect.
+        reader.UnsafeStart();
+        _writeLoop = Task.Run(() => WriteLoopAsync(connection));
+    }
+
+    public override void Shutdown()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Ends the socket now; it is closed once no thread is in a call on its descriptor any more.</summary>
+    public override void Abort()
+    {
+        Shutdown();
+        _ = Task.WhenAll(ReadLoop, WriteLoop).ContinueWith(
+            static (_, state) => ((SocketThreadTransport)state!).Release(), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    public override ValueTask DisposeAsync()
+    {
+        Release();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Writes a batch on the calling thread with a non-blocking <c>send</c>; what the kernel does not take at once is
+    /// written by a dedicated thread in a blocking <c>send</c>, and the returned task completes when it has.
+    /// </summary>
+    public ValueTask<bool> WriteAsync(ReadOnlyMemory<byte> batch, CancellationToken cancellationToken)
+    {
+        int sent = SendNonBlocking(batch.Span);
+        return sent == batch.Length ? new(true) : new(SendBlockingAsync(batch[sent..]));
+    }
+
+    private static async Task ConnectNonBlockingAsync(Socket socket, IPEndPoint endpoint, CancellationToken cancellationToken)
+    {
+        try
+        {
+            socket.Connect(endpoint);
+            return;
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+        {
+        }
+
+        // Polled in slices, so that cancellation (the connect timeout) is seen without the engine's help.
+        await Task.Run(
+            () =>
+            {
+                while (!socket.Poll(TimeSpan.FromMilliseconds(50), SelectMode.SelectWrite))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
+
+        var error = (SocketError)(int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
+        if (error != SocketError.Success) throw new SocketException((int)error);
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0) return;
+        if (_handleReferenced) _socket.SafeHandle.DangerousRelease();
+        _socket.Dispose();
+    }
+
+    private static IOException Failed(string what, int errno) => new($"{what} failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+
+    private async Task WriteLoopAsync(GearmanConnection connection)
+    {
+        try
+        {
+            await connection.Outbox.RunAsync(this, connection.Stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (connection.Stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            connection.WriteFailed(ex);
+        }
+    }
+
+    /// <summary>Sends what the kernel takes without waiting; returns how much that was.</summary>
+    private unsafe int SendNonBlocking(ReadOnlySpan<byte> bytes)
+    {
+        int sent = 0;
+        fixed (byte* start = bytes)
+        {
+            while (sent < bytes.Length)
+            {
+                nint n = Send(_fd, start + sent, (nuint)(bytes.Length - sent), MsgDontWait | MsgNoSignal);
+                if (n >= 0)
+                {
+                    sent += (int)n;
+                    continue;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == EIntr) continue;
+                if (errno == EAgain) break;
+                throw Failed("send", errno);
+            }
+        }
+
+        return sent;
+    }
+
+    private Task<bool> SendBlockingAsync(ReadOnlyMemory<byte> rest) => Task.Factory.StartNew(
+        static state =>
+        {
+            var (self, bytes) = ((SocketThreadTransport, ReadOnlyMemory<byte>))state!;
+            self.SendBlocking(bytes.Span);
+            return true;
+        },
+        (this, rest),
+        CancellationToken.None,
+        TaskCreationOptions.LongRunning,
+        TaskScheduler.Default);
+
+    private unsafe void SendBlocking(ReadOnlySpan<byte> bytes)
+    {
+        int sent = 0;
+        fixed (byte* start = bytes)
+        {
+            while (sent < bytes.Length)
+            {
+                nint n = Send(_fd, start + sent, (nuint)(bytes.Length - sent), MsgNoSignal);
+                if (n >= 0)
+                {
+                    sent += (int)n;
+                    continue;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != EIntr) throw Failed("send", errno);
+            }
+        }
+    }
+
+    private unsafe void Receive(GearmanConnection connection, PacketFramer framer)
+    {
+        Exception? error = null;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
+        int start = 0; // unconsumed bytes are buffer[start..end]
+        int end = 0;
+        try
+        {
+            while (true)
+            {
+                if (end == buffer.Length)
+                {
+                    // Full: BytesWanted below made room for a whole packet, so what starts the buffer was consumed.
+                    if (start == 0) throw new InvalidOperationException("The receive buffer is full and holds no whole packet.");
+                    Compact(buffer, ref start, ref end);
+                }
+
+                nint n;
+                fixed (byte* free = &buffer[end])
+                {
+                    n = Recv(_fd, free, (nuint)(buffer.Length - end), 0);
+                }
+
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == EIntr) continue;
+                    throw Failed("recv", errno);
+                }
+
+                if (n == 0)
+                {
+                    error = connection.EndOfStream(midPacket: end > start);
+                    break;
+                }
+
+                end += (int)n;
+                var unconsumed = new ReadOnlySequence<byte>(buffer, start, end - start);
+                framer.Consume(ref unconsumed);
+                start = end - (int)unconsumed.Length;
+                if (start == end)
+                {
+                    start = end = 0;
+                    if (buffer.Length != ReceiveBufferSize) buffer = Resize(buffer, 0, 0, ReceiveBufferSize);
+                    continue;
+                }
+
+                long wanted = framer.BytesWanted(buffer.AsSpan(start, end - start));
+                if (wanted > buffer.Length - start)
+                {
+                    if (wanted <= buffer.Length) Compact(buffer, ref start, ref end);
+                    else
+                    {
+                        buffer = Resize(buffer, start, end, (int)wanted);
+                        end -= start;
+                        start = 0;
+                    }
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            error = connection.ReadError(ex);
+        }
+        finally
+        {
+            ReturnBuffer(buffer);
+        }
+
+        connection.ReadEnded(error);
+        _readLoop.TrySetResult();
+    }
+
+    private static void Compact(byte[] buffer, ref int start, ref int end)
+    {
+        buffer.AsSpan(start, end - start).CopyTo(buffer);
+        end -= start;
+        start = 0;
+    }
+
+    /// <summary>A buffer of <paramref name="size"/> bytes holding <paramref name="buffer"/>[start..end] at its start; the old one is given back.</summary>
+    private static byte[] Resize(byte[] buffer, int start, int end, int size)
+    {
+        // The usual size comes from the pool; a larger one is sized to its packet and left to the GC, as the pool would round it up.
+        byte[] resized = size == ReceiveBufferSize ? ArrayPool<byte>.Shared.Rent(size) : GC.AllocateUninitializedArray<byte>(size);
+        buffer.AsSpan(start, end - start).CopyTo(resized);
+        ReturnBuffer(buffer);
+        return resized;
+    }
+
+    private static void ReturnBuffer(byte[] buffer)
+    {
+        if (buffer.Length == ReceiveBufferSize) ArrayPool<byte>.Shared.Return(buffer);
+    }
+}
