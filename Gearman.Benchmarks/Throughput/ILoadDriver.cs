@@ -35,7 +35,11 @@ internal sealed record ScenarioRun(Scenario Scenario, long Jobs, long Warmup, Ti
 /// <param name="P50Us">Median job latency in microseconds, when measured.</param>
 /// <param name="P99Us">99th percentile job latency in microseconds, when measured.</param>
 /// <param name="Notes">Anything else worth keeping in the raw results.</param>
-internal sealed record RunMeasurement(long Jobs, double Seconds, double? P50Us, double? P99Us, string Notes = "");
+/// <param name="Load">
+/// What the load's own processes used over the measured part, for a driver whose load runs outside this process; an
+/// in-process load is measured by <see cref="MeasurementWindow.Self"/> instead.
+/// </param>
+internal sealed record RunMeasurement(long Jobs, double Seconds, double? P50Us, double? P99Us, string Notes = "", LoadUsage? Load = null);
 
 /// <summary>Reads the server's CPU time and memory at the start and end of the measured part of a run.</summary>
 internal sealed class MeasurementWindow(RunningServer server)
@@ -58,6 +62,9 @@ internal sealed class MeasurementWindow(RunningServer server)
 
     /// <summary>Thread-pool work items this process completed in the window (each is a hand-over between threads).</summary>
     public long SelfWorkItems { get; private set; }
+
+    /// <summary>This process's CPU, context switches and work items in the window: an in-process load's usage.</summary>
+    public LoadUsage Self => new(SelfCpuSeconds, SelfContextSwitches, SelfWorkItems);
 
     public void Begin()
     {

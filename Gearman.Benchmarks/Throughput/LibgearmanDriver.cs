@@ -3,6 +3,14 @@ using System.Globalization;
 namespace Gearman.Benchmarks.Throughput;
 
 /// <summary>Load (a): libgearman C clients and workers, as threads of the <c>loadgen</c> processes.</summary>
+/// <remarks>
+/// The load's CPU and context switches come from the loadgen processes themselves (getrusage), not from /proc: the
+/// client processes are started and end inside the measured window, so /proc has nothing to read at its edges, and
+/// their RESULT line counts their timed loop only (as the SDK's clients are connected before its window). Workers run
+/// across the window (and background ones end inside it), so each is asked for its total at <c>Begin</c>
+/// (<see cref="LoadGenProcess.Usage"/>) and read again at the end, from the same source, and the two are subtracted.
+/// getrusage is also finer than /proc's 10 ms clock tick and keeps the context switches of ended threads.
+/// </remarks>
 internal sealed class LibgearmanDriver : ILoadDriver
 {
     public const string DriverName = "libgearman";
@@ -48,10 +56,12 @@ internal sealed class LibgearmanDriver : ILoadDriver
         if (run.Warmup > 0) lg.Run(run.PhaseTimeout, "client", [.. client, "--jobs", N(run.Warmup)]);
 
         window.Begin();
+        var workersBefore = workers.Usage(run.PhaseTimeout);
         var r = lg.Run(run.PhaseTimeout, "client", [.. client, "--jobs", N(run.Jobs)]);
+        var load = LoadUsage.Of(r) + (workers.Usage(run.PhaseTimeout) - workersBefore);
         window.End();
         workers.Stop(StopGrace);
-        return new RunMeasurement(r.Jobs, r.Double("seconds"), r.Double("p50_us"), r.Double("p99_us"));
+        return new RunMeasurement(r.Jobs, r.Double("seconds"), r.Double("p50_us"), r.Double("p99_us"), Load: load);
     }
 
     /// <summary>
@@ -74,6 +84,7 @@ internal sealed class LibgearmanDriver : ILoadDriver
         using var workers = lg.Start("worker", [.. worker, "--jobs", N(run.Jobs)]);
         workers.WaitReady(run.PhaseTimeout);
         window.Begin();
+        var workersBefore = workers.Usage(run.PhaseTimeout);
         var submitted = lg.Run(run.PhaseTimeout, "submit", [.. submit, "--jobs", N(run.Jobs)]);
         var drained = workers.WaitForResult(run.PhaseTimeout);
         window.End();
@@ -82,7 +93,8 @@ internal sealed class LibgearmanDriver : ILoadDriver
             drained.Double("span_s"),
             drained.Double("p50_us"),
             drained.Double("p99_us"),
-            $"submitted in {submitted.Double("seconds"):0.000} s ({submitted.Double("rate"):0} jobs/s)");
+            $"submitted in {submitted.Double("seconds"):0.000} s ({submitted.Double("rate"):0} jobs/s)",
+            LoadUsage.Of(submitted) + (LoadUsage.Of(drained) - workersBefore));
     }
 
     /// <summary>One mapper and the reducers run in one worker process; each client call is one execute_by_partition.</summary>
@@ -95,10 +107,12 @@ internal sealed class LibgearmanDriver : ILoadDriver
         if (run.Warmup > 0) lg.Run(run.PhaseTimeout, "mapreduce", [.. client, "--jobs", N(run.Warmup)]);
 
         window.Begin();
+        var workersBefore = workers.Usage(run.PhaseTimeout);
         var r = lg.Run(run.PhaseTimeout, "mapreduce", [.. client, "--jobs", N(run.Jobs)]);
+        var load = LoadUsage.Of(r) + (workers.Usage(run.PhaseTimeout) - workersBefore);
         window.End();
         workers.Stop(StopGrace);
-        return new RunMeasurement(r.Jobs, r.Double("seconds"), r.Double("p50_us"), r.Double("p99_us"), $"{s.Chunks} reducer jobs per map job");
+        return new RunMeasurement(r.Jobs, r.Double("seconds"), r.Double("p50_us"), r.Double("p99_us"), $"{s.Chunks} reducer jobs per map job", load);
     }
 
     /// <summary>Queues N background jobs with no worker registered; the window reads the server's RSS before and after.</summary>
@@ -108,7 +122,7 @@ internal sealed class LibgearmanDriver : ILoadDriver
         window.Begin();
         var r = lg.Run(run.PhaseTimeout, "submit", [.. Common(server, s.PayloadSize), "--threads", N(s.Clients), "--batch", N(s.Batch), "--jobs", N(run.Jobs)]);
         window.End();
-        return new RunMeasurement(r.Jobs, r.Double("seconds"), null, null, "jobs/s is the submission rate");
+        return new RunMeasurement(r.Jobs, r.Double("seconds"), null, null, "jobs/s is the submission rate", LoadUsage.Of(r));
     }
 
     private static string[] Common(RunningServer server, int size)

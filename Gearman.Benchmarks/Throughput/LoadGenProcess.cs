@@ -13,7 +13,9 @@ internal sealed class LoadGenProcess : IDisposable
     private readonly Queue<string> _stderr = new();
     private readonly ManualResetEventSlim _ready = new();
     private readonly ManualResetEventSlim _exited = new();
+    private readonly ManualResetEventSlim _usageArrived = new();
     private string? _result;
+    private string? _usage;
     private string? _readyOnStderr;
 
     private LoadGenProcess(Process process) => _process = process;
@@ -94,6 +96,34 @@ internal sealed class LoadGenProcess : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Asks a running loadgen worker for its CPU and context switches so far (a USAGE line on its stdin, answered on
+    /// its stdout), so that a worker that runs before and after a measured window can be read at its start and end.
+    /// </summary>
+    /// <exception cref="LoadException">It exited, or did not answer within <paramref name="timeout"/>.</exception>
+    public LoadUsage Usage(TimeSpan timeout)
+    {
+        lock (_gate) _usage = null;
+        _usageArrived.Reset();
+        try
+        {
+            _process.StandardInput.WriteLine("USAGE");
+            _process.StandardInput.Flush();
+        }
+        catch (IOException e)
+        {
+            throw new LoadException($"{Describe()} could not be asked for its usage: {e.Message}{Tail()}");
+        }
+
+        int which = WaitHandle.WaitAny([_usageArrived.WaitHandle, _exited.WaitHandle], timeout);
+        if (which == WaitHandle.WaitTimeout) throw new LoadException($"{Describe()} did not report its usage within {timeout.TotalSeconds:0} s");
+        string? line;
+        lock (_gate) line = _usage;
+        return line is null
+            ? throw new LoadException($"{Describe()} exited before it reported its usage{Tail()}")
+            : LoadUsage.Of(LoadGenResult.Parse(line));
+    }
+
     /// <summary>Closes stdin (loadgen workers stop at EOF) and waits for the exit; kills after <paramref name="grace"/>.</summary>
     public void Stop(TimeSpan grace)
     {
@@ -117,6 +147,7 @@ internal sealed class LoadGenProcess : IDisposable
         _process.Dispose();
         _ready.Dispose();
         _exited.Dispose();
+        _usageArrived.Dispose();
     }
 
     private string Describe() => $"'{string.Join(' ', _process.StartInfo.ArgumentList.Take(1).Prepend(Path.GetFileName(_process.StartInfo.FileName)))}'";
@@ -132,6 +163,11 @@ internal sealed class LoadGenProcess : IDisposable
         if (line is null) return;
         if (line == "READY") _ready.Set();
         else if (line.StartsWith("RESULT ", StringComparison.Ordinal)) lock (_gate) _result = line;
+        else if (line.StartsWith("USAGE ", StringComparison.Ordinal))
+        {
+            lock (_gate) _usage = line;
+            _usageArrived.Set();
+        }
     }
 
     private void OnStderr(string? line)
@@ -146,7 +182,7 @@ internal sealed class LoadGenProcess : IDisposable
     }
 }
 
-/// <summary>The key=value pairs of a loadgen RESULT line.</summary>
+/// <summary>The key=value pairs of a loadgen RESULT (or USAGE) line.</summary>
 internal sealed class LoadGenResult
 {
     private readonly Dictionary<string, string> _values;

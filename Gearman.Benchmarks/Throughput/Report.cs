@@ -21,6 +21,7 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<string> se
         var md = new StringBuilder();
         AppendStoreTable(md);
         AppendThroughputTable(md);
+        AppendDriverTable(md);
         AppendMemoryTable(md);
         return md.ToString();
     }
@@ -57,6 +58,13 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<string> se
             }
         }
 
+        if (DriverScenarios.Any())
+        {
+            md.AppendLine("## SDK against libgearman");
+            md.AppendLine();
+            AppendDriverTable(md);
+        }
+
         if (Rows.Any(r => r.Scenario.Kind == ScenarioKind.Memory))
         {
             md.AppendLine("## Memory");
@@ -71,16 +79,17 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<string> se
         md.AppendLine("- Map-reduce: `gearman_execute_by_partition` to a libgearman partition function that splits its workload into 1,000 chunks, each a reducer job on the echo workers; jobs/s and latency count map-reduce jobs, each of which is 1,001 jobs on the server.");
         md.AppendLine("- Memory: N background jobs are queued with no worker registered; RSS is the server's VmRSS (from /proc) before and after.");
         md.AppendLine("- Server CPU: utime + stime of the server process from /proc/PID/stat around the measured part only (warm-up excluded); per 1,000 measured jobs.");
-        md.AppendLine("- Ratios are ours / gearmand: above 1 means ours is faster (jobs/s) or uses more (CPU, latency, memory).");
+        md.AppendLine("- Load CPU: user + system CPU of the load (its clients and workers, not the server) in the measured part, per measured job. sdk: the harness process, which runs the SDK load, around the measured part (`Environment.CpuUsage`), with the context switches of its threads (/proc/self/task/*/status) and its completed thread-pool work items. libgearman: getrusage of the loadgen processes, each reporting its own: the clients over their timed loop, the workers as the difference of their totals at the start and the end of the measured part; work items do not apply (-).");
+        md.AppendLine("- Ratios are ours / gearmand: above 1 means ours is faster (jobs/s) or uses more (CPU, latency, memory). In the SDK against libgearman table they are sdk / libgearman on the same server: above 1 means the SDK is faster (jobs/s) or uses more CPU per job.");
         md.AppendLine();
         md.AppendLine("## Raw runs");
         md.AppendLine();
-        md.AppendLine("| Scenario | Load | Server | Round | Jobs | Seconds | Jobs/s | p50 ms | p99 ms | Server CPU s | RSS before -> after MiB | Status |");
-        md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        md.AppendLine("| Scenario | Load | Server | Round | Jobs | Seconds | Jobs/s | p50 ms | p99 ms | Server CPU s | RSS before -> after MiB | Load CPU µs/job | Load context switches/job | Load work items/job | Status |");
+        md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (var r in records)
         {
             var m = r.Measurement;
-            md.AppendLine(Ic, $"| {r.Scenario.Id} | {r.Driver} | {r.Server} | {r.Round} | {Num(m?.Jobs)} | {Fixed(m?.Seconds, 3)} | {Num(r.JobsPerSecond)} | {Ms(m?.P50Us)} | {Ms(m?.P99Us)} | {Fixed(r.CpuSeconds, 2)} | {Rss(r)} | {Cell(StatusText(r))} |");
+            md.AppendLine(Ic, $"| {r.Scenario.Id} | {r.Driver} | {r.Server} | {r.Round} | {Num(m?.Jobs)} | {Fixed(m?.Seconds, 3)} | {Num(r.JobsPerSecond)} | {Ms(m?.P50Us)} | {Ms(m?.P99Us)} | {Fixed(r.CpuSeconds, 2)} | {Rss(r)} | {PerJob(r.LoadCpuUsPerJob)} | {PerJob(r.LoadContextSwitchesPerJob)} | {PerJob(r.LoadWorkItemsPerJob)} | {Cell(StatusText(r))} |");
         }
 
         return md.ToString();
@@ -148,6 +157,35 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<string> se
                 rule.Append("---:|");
             }
         }
+    }
+
+    /// <summary>Scenarios (not memory) that ran with both the libgearman and the SDK load, in run order.</summary>
+    private IEnumerable<Scenario> DriverScenarios
+        => Rows.Where(r => r.Scenario.Kind != ScenarioKind.Memory).GroupBy(r => r.Scenario)
+            .Where(g => g.Any(r => r.Driver == LibgearmanDriver.DriverName) && g.Any(r => r.Driver == SdkDriver.DriverName))
+            .Select(g => g.Key);
+
+    /// <summary>
+    /// One line per scenario and server: the SDK load against the libgearman load on the same server, in jobs/s and in
+    /// the load's own CPU per job (issue 17's criteria), with the context switches and work items behind them.
+    /// </summary>
+    private void AppendDriverTable(StringBuilder md)
+    {
+        const string C = LibgearmanDriver.DriverName, S = SdkDriver.DriverName;
+        var scenarios = DriverScenarios.ToList();
+        if (scenarios.Count == 0) return;
+        md.AppendLine(Ic, $"| Scenario | Server | {C} jobs/s | {S} jobs/s | {S}/{C} jobs/s | {C} load CPU µs/job | {S} load CPU µs/job | {S}/{C} load CPU | {C} context switches/job | {S} context switches/job | {S} work items/job |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var scenario in scenarios)
+        {
+            (Scenario, string) c = (scenario, C), s = (scenario, S);
+            foreach (var server in Servers)
+            {
+                md.AppendLine(Ic, $"| {Cell(scenario.Title)} | {server} | {Figure(c, server, r => r.JobsPerSecond, Num)} | {Figure(s, server, r => r.JobsPerSecond, Num)} | {DriverRatio(scenario, server, r => r.JobsPerSecond)} | {Figure(c, server, r => r.LoadCpuUsPerJob, PerJob)} | {Figure(s, server, r => r.LoadCpuUsPerJob, PerJob)} | {DriverRatio(scenario, server, r => r.LoadCpuUsPerJob)} | {Figure(c, server, r => r.LoadContextSwitchesPerJob, PerJob)} | {Figure(s, server, r => r.LoadContextSwitchesPerJob, PerJob)} | {Figure(s, server, r => r.LoadWorkItemsPerJob, PerJob)} |");
+            }
+        }
+
+        md.AppendLine();
     }
 
     /// <summary>
@@ -234,11 +272,14 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<string> se
     }
 
     private string Ratio((Scenario Scenario, string Driver) row, ServerPair pair, Func<RunRecord, double?> select)
-    {
-        var ours = Median(Ok(row, pair.Ours), select);
-        var theirs = Median(Ok(row, pair.Gearmand), select);
-        return ours is { } o && theirs is > 0 ? (o / theirs.Value).ToString("0.00", Ic) : "-";
-    }
+        => RatioText(Median(Ok(row, pair.Ours), select), Median(Ok(row, pair.Gearmand), select));
+
+    /// <summary>The SDK's median over the libgearman load's median on one server.</summary>
+    private string DriverRatio(Scenario scenario, string server, Func<RunRecord, double?> select)
+        => RatioText(Median(Ok((scenario, SdkDriver.DriverName), server), select), Median(Ok((scenario, LibgearmanDriver.DriverName), server), select));
+
+    private static string RatioText(double? numerator, double? denominator)
+        => numerator is { } n && denominator is > 0 ? (n / denominator.Value).ToString("0.00", Ic) : "-";
 
     private static double? Median(IEnumerable<RunRecord> runs, Func<RunRecord, double?> select)
     {
@@ -263,6 +304,9 @@ internal sealed class Report(ThroughputOptions options, IReadOnlyList<string> se
     private static string Num(double? v) => v is { } d ? d.ToString("N0", Ic) : "-";
 
     private static string Fixed(double? v, int digits) => v is { } d ? d.ToString("F" + digits.ToString(Ic), Ic) : "-";
+
+    /// <summary>A per-job figure: one decimal, or whole numbers once large (a map-reduce job is 1,001 jobs).</summary>
+    private static string PerJob(double? v) => v is >= 1000 ? Num(v) : Fixed(v, 1);
 
     private static string Ms(double? us) => us is { } u ? (u / 1000).ToString(u < 10_000 ? "0.000" : "0.0", Ic) : "-";
 

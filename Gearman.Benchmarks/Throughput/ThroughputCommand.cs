@@ -136,12 +136,16 @@ internal static class ThroughputCommand
                 var m = driver.Run(run, server, window);
                 if (window.CpuSeconds is not { } cpu) throw new LoadException($"driver {driver.Name} did not close its measurement window");
                 // An in-process load (the SDK) is this process: its CPU and context switches in the window are the load's.
-                bool inProcess = driver is SdkDriver;
+                // A load of other processes (libgearman's loadgen) reports its own figures in the measurement.
+                var load = driver is SdkDriver ? window.Self : m.Load;
+                // Any load that did jobs used CPU: none, or a negative difference, means the measurement is broken (the smoke run in CI catches it).
+                if (load is { CpuSeconds: <= 0 } or { ContextSwitches: < 0 } or { WorkItems: < 0 })
+                {
+                    throw new LoadException($"driver {driver.Name} measured an impossible load usage: {load}");
+                }
+
                 return new RunRecord(
-                    run.Scenario, driver.Name, spec.Name, round, RunStatus.Ok, string.Empty, m, cpu, window.RssBefore, window.RssAfter, window.PeakRss,
-                    inProcess ? window.SelfCpuSeconds : null,
-                    inProcess ? window.SelfContextSwitches : null,
-                    inProcess ? window.SelfWorkItems : null);
+                    run.Scenario, driver.Name, spec.Name, round, RunStatus.Ok, string.Empty, m, cpu, window.RssBefore, window.RssAfter, window.PeakRss, load);
             }
             catch (LoadException e)
             {
@@ -186,8 +190,9 @@ internal static class ThroughputCommand
         if (r.Status != RunStatus.Ok) return $"{what}: {(r.Status == RunStatus.FailedToStart ? "failed to start" : "failed")}: {r.Message}";
         var m = r.Measurement!;
         string latency = m.P50Us is { } p50 && m.P99Us is { } p99 ? string.Create(CultureInfo.InvariantCulture, $", p50 {p50 / 1000:0.000} ms, p99 {p99 / 1000:0.000} ms") : string.Empty;
-        string load = r.LoadCpuSeconds is { } lc && r.LoadContextSwitches is { } cs && m.Jobs > 0
-            ? string.Create(CultureInfo.InvariantCulture, $", load process CPU {lc:0.00} s ({lc / m.Jobs * 1e6:0} µs/job), {(double)cs / m.Jobs:0.0} context switches/job, {(double)(r.LoadWorkItems ?? 0) / m.Jobs:0.0} thread-pool work items/job")
+        string load = r.Load is { } lu && m.Jobs > 0
+            ? string.Create(CultureInfo.InvariantCulture, $", load CPU {lu.CpuSeconds:0.00} s ({r.LoadCpuUsPerJob:0} µs/job), {r.LoadContextSwitchesPerJob:0.0} context switches/job")
+                + (r.LoadWorkItemsPerJob is { } wi ? string.Create(CultureInfo.InvariantCulture, $", {wi:0.0} thread-pool work items/job") : string.Empty)
             : string.Empty;
         return string.Create(CultureInfo.InvariantCulture, $"{what}: {m.Jobs:N0} jobs in {m.Seconds:0.000} s = {r.JobsPerSecond:N0} jobs/s{latency}, server CPU {r.CpuSeconds:0.00} s, RSS {r.RssBefore / 1048576.0:0.0} -> {r.RssAfter / 1048576.0:0.0} MiB{load}");
     }

@@ -8,6 +8,14 @@
  *
  * Latencies are in microseconds, times in seconds. Diagnostics go to stderr.
  *
+ * The load's own CPU (utime + stime) and context switches (voluntary + involuntary), from getrusage, are on every
+ * RESULT line as cpu_us= and csw=. The client modes count their client threads over the timed loop only (from the
+ * start barrier to the last job, RUSAGE_THREAD), so process start, connecting and teardown are left out, as the
+ * SDK's connections are made before its measured window. A worker counts the whole process (RUSAGE_SELF, which keeps
+ * the figures of ended threads) since it started; as workers run before and after the measured window, the harness
+ * asks for the same figure at the window's start by writing USAGE on the worker's stdin, which the worker answers
+ * with one line "USAGE cpu_us=... csw=...", and subtracts.
+ *
  * Modes
  *   exec PROGRAM ARGS...     run PROGRAM with SIGKILL as parent-death signal (used to launch the servers, so a
  *                            killed harness never leaves a server behind)
@@ -41,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,6 +94,31 @@ static uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the load's own CPU and context switches ----------------------------------------------------------------- */
+
+struct usage {
+    uint64_t cpu_us;
+    uint64_t csw;
+};
+
+/* RUSAGE_SELF: the whole process (ended threads included); RUSAGE_THREAD: the calling thread. */
+static struct usage usage_now(int who)
+{
+    struct rusage ru;
+    if (getrusage(who, &ru) != 0) {
+        perror("getrusage");
+        exit(2);
+    }
+    uint64_t us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * UINT64_C(1000000)
+                  + (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    return (struct usage){.cpu_us = us, .csw = (uint64_t)(ru.ru_nvcsw + ru.ru_nivcsw)};
+}
+
+static void print_usage_fields(struct usage u)
+{
+    printf(" cpu_us=%" PRIu64 " csw=%" PRIu64, u.cpu_us, u.csw);
 }
 
 /* ---- latency samples ------------------------------------------------------------------------------------------ */
@@ -184,14 +218,30 @@ static void install_stop_signals(void)
     sigaction(SIGINT, &sa, NULL);
 }
 
-/* Stops the process when the harness closes our stdin (or dies). */
+/* Stops the process when the harness closes our stdin (or dies); answers each USAGE line with the process's usage. */
 static void *stdin_watch(void *arg)
 {
     (void)arg;
     char buf[256];
+    size_t matched = 0; /* characters of "USAGE" seen at the start of the current line; SIZE_MAX: another line */
     for (;;) {
         ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
         if (n == 0 || (n < 0 && errno != EINTR)) break;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n') {
+                if (matched == 5) {
+                    /* One printf per line: glibc locks stdout per call, so it never interleaves with RESULT. */
+                    struct usage u = usage_now(RUSAGE_SELF);
+                    printf("USAGE cpu_us=%" PRIu64 " csw=%" PRIu64 "\n", u.cpu_us, u.csw);
+                    fflush(stdout);
+                }
+                matched = 0;
+            } else if (matched < 5 && buf[i] == "USAGE"[matched]) {
+                matched++;
+            } else {
+                matched = SIZE_MAX;
+            }
+        }
     }
     atomic_store(&stop_flag, true);
     return NULL;
@@ -346,11 +396,13 @@ static int run_worker(void)
         if (threads[i].first_submit && (first == 0 || threads[i].first_submit < first)) first = threads[i].first_submit;
         if (threads[i].last_done > last) last = threads[i].last_done;
     }
+    struct usage used = usage_now(RUSAGE_SELF);
     uint64_t done = atomic_load(&jobs_done);
     double span = (first && last > first) ? (double)(last - first) / 1e9 : 0;
     printf("RESULT mode=worker threads=%d mappers=%d jobs=%" PRIu64 " errors=%" PRIu64 " seconds=%.6f span_s=%.6f",
            opt.threads, opt.mappers, done, (uint64_t)atomic_load(&errors),
            last > start ? (double)(last - start) / 1e9 : 0.0, span);
+    print_usage_fields(used);
     if (opt.latency) print_latency(&all);
     printf("\n");
     fflush(stdout);
@@ -368,6 +420,7 @@ struct client_thread {
     uint64_t done;
     uint64_t start;
     uint64_t end;
+    struct usage used; /* this thread's CPU and context switches over its timed loop */
     struct samples lat;
 };
 
@@ -536,6 +589,7 @@ static void *client_main(void *arg)
     fill_payload(payload, opt.size, 0);
     pthread_barrier_wait(&start_barrier);
     self->start = now_ns();
+    struct usage begin = usage_now(RUSAGE_THREAD);
     if (strcmp(client_mode, "client") == 0) {
         if (opt.batch <= 1) fg_do_loop(self, c, payload);
         else fg_batch_loop(self, c, payload);
@@ -545,6 +599,8 @@ static void *client_main(void *arg)
         mapreduce_loop(self, c);
     }
     self->end = now_ns();
+    struct usage end = usage_now(RUSAGE_THREAD);
+    self->used = (struct usage){.cpu_us = end.cpu_us - begin.cpu_us, .csw = end.csw - begin.csw};
     free(payload);
     gearman_client_free(c);
     return NULL;
@@ -566,9 +622,12 @@ static int run_clients(const char *mode)
     }
     struct samples all = {0};
     uint64_t start = 0, end = 0, done = 0;
+    struct usage used = {0};
     for (int i = 0; i < opt.threads; i++) {
         pthread_join(threads[i].tid, NULL);
         samples_merge(&all, &threads[i].lat);
+        used.cpu_us += threads[i].used.cpu_us;
+        used.csw += threads[i].used.csw;
         if (start == 0 || threads[i].start < start) start = threads[i].start;
         if (threads[i].end > end) end = threads[i].end;
         done += threads[i].done;
@@ -577,6 +636,7 @@ static int run_clients(const char *mode)
     printf("RESULT mode=%s threads=%d batch=%d size=%zu jobs=%" PRIu64 " errors=%" PRIu64 " seconds=%.6f rate=%.1f", mode,
            opt.threads, opt.batch, opt.size, done, (uint64_t)atomic_load(&errors), seconds,
            seconds > 0 ? (double)done / seconds : 0.0);
+    print_usage_fields(used);
     if (strcmp(mode, "submit") != 0) print_latency(&all);
     printf("\n");
     fflush(stdout);
