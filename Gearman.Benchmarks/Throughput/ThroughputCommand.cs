@@ -71,6 +71,7 @@ internal static class ThroughputCommand
         var drivers = options.Drivers.Select(name => name switch
         {
             LibgearmanDriver.DriverName => (ILoadDriver)new LibgearmanDriver(loadGen, loadGenError),
+            SdkDriver.PortableDriverName => new SdkDriver(portable: true),
             _ => new SdkDriver(),
         }).ToList();
         using var backends = new QueueBackends();

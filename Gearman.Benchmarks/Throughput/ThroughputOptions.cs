@@ -67,7 +67,7 @@ internal sealed record ThroughputOptions
                 case "--smoke": o = o with { Smoke = true }; break;
                 case "--list": o = o with { List = true }; break;
                 case "--servers": o = o with { Servers = SplitKnown(Value(), ServerCatalog.Names, "server") }; break;
-                case "--drivers": o = o with { Drivers = SplitKnown(Value(), [LibgearmanDriver.DriverName, SdkDriver.DriverName], "driver") }; break;
+                case "--drivers": o = o with { Drivers = SplitKnown(Value(), [LibgearmanDriver.DriverName, SdkDriver.DriverName, SdkDriver.PortableDriverName], "driver") }; break;
                 case "--scenarios":
                     var ids = SplitKnown(Value(), Scenario.All.Select(s => s.Id).ToArray(), "scenario");
                     o = o with { Scenarios = Scenario.All.Where(s => ids.Contains(s.Id)).ToArray() };

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using Gearman.Reactive.Connections;
+using Gearman.Reactive.Connections.Transports;
 
 namespace Gearman.Reactive.Client;
 
@@ -38,7 +39,7 @@ internal sealed class TaskEventQueue
             _count++;
         }
 
-        _signal.Set();
+        Wake();
         return true;
     }
 
@@ -55,7 +56,7 @@ internal sealed class TaskEventQueue
             _error = error is null ? null : ExceptionDispatchInfo.Capture(error);
         }
 
-        _signal.Set();
+        Wake();
         return true;
     }
 
@@ -128,6 +129,12 @@ internal sealed class TaskEventQueue
     }
 
     /// <summary>Doubles the ring (under the lock), keeping the events in order.</summary>
+    /// <summary>Wakes the consumer: on a reader thread, once the read's packets are handled and on that thread (no pool hop).</summary>
+    private void Wake()
+    {
+        if (!ReaderDelivery.TryDefer(static signal => ((AsyncSignal)signal!).Set(runWaiterInline: true), _signal, userCode: true)) _signal.Set();
+    }
+
     private void Grow()
     {
         var bigger = ArrayPool<TaskEvent>.Shared.Rent(Math.Max(InitialCapacity, _buffer.Length * 2));

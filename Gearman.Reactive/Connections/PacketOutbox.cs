@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using Gearman.Reactive.Connections.Transports;
 using Gearman.Reactive.Protocol;
 
 namespace Gearman.Reactive.Connections;
@@ -402,6 +403,8 @@ internal sealed class PacketOutbox : IDisposable
             return;
         }
 
+        // On a reader thread, the write loop runs there once the read's packets are handled: one write for them all.
+        if (ReaderDelivery.TryDefer(static outbox => ((PacketOutbox)outbox!)._signal.Set(runWaiterInline: true), this, userCode: false)) return;
         _signal.Set();
     }
 

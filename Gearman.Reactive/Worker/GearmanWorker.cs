@@ -1,6 +1,7 @@
 using System.Text;
 using System.Threading.Tasks.Dataflow;
 using Gearman.Reactive.Connections;
+using Gearman.Reactive.Connections.Transports;
 using Gearman.Reactive.Diagnostics;
 using Gearman.Reactive.Protocol;
 using Microsoft.Extensions.Logging;
@@ -125,6 +126,9 @@ public sealed partial class GearmanWorker : IAsyncDisposable
             {
                 BoundedCapacity = options.BoundedCapacity,
                 MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
+
+                // A handler made ready by a read starts on the reader thread that read it (Linux transport), else on the pool.
+                TaskScheduler = ReaderTaskScheduler.Instance,
                 EnsureOrdered = false,
                 SingleProducerConstrained = false,
             });

@@ -38,6 +38,18 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
     private Task _writeLoop = Task.CompletedTask;
     private bool _handleReferenced;
     private int _released;
+    private GearmanConnection? _connection;
+    private PacketFramer? _framer;
+
+    // The reader's state, in fields rather than locals so that a new reader thread can carry on where a taken-over one
+    // stopped (between two reads: the buffer holds only bytes not yet consumed).
+    private byte[] _buffer = [];
+    private int _start; // unconsumed bytes are _buffer[_start.._end]
+    private int _end;
+
+    /// <summary>The reader's generation (which thread owns the reading) times two, plus one while it runs delivered work.</summary>
+    private long _readerState;
+    private long _deliveringSince;
 
     private SocketThreadTransport(Socket socket)
     {
@@ -94,15 +106,30 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
 
     public override void Start(GearmanConnection connection, PacketFramer framer)
     {
-        var reader = new Thread(() => Receive(connection, framer))
-        {
-            IsBackground = true,
-            Name = $"Gearman reader {connection.Endpoint}",
-        };
-
-        // UnsafeStart: the reader must not keep the AsyncLocals (an Activity, say) of whoever happened to connect.
-        reader.UnsafeStart();
+        _connection = connection;
+        _framer = framer;
+        _buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
+        ReaderWatchdog.Watch(this);
+        StartReader(generation: 0);
         _writeLoop = Task.Run(() => WriteLoopAsync(connection));
+    }
+
+    /// <summary>Whether the reader has been running delivered work since before <paramref name="tick"/> (the watchdog asks).</summary>
+    internal bool IsDeliveringSince(long tick)
+        => (Volatile.Read(ref _readerState) & 1) == 1 && Volatile.Read(ref _deliveringSince) < tick;
+
+    /// <summary>
+    /// Moves the reading to a new thread while the current one is still running delivered work; false when that work
+    /// ended in the meantime (the reader carries on by itself).
+    /// </summary>
+    internal bool TryTakeOver()
+    {
+        long state = Volatile.Read(ref _readerState);
+        if ((state & 1) == 0) return false;
+        long next = (state & ~1L) + 2;
+        if (Interlocked.CompareExchange(ref _readerState, next, state) != state) return false;
+        StartReader(next >> 1);
+        return true;
     }
 
     public override void Shutdown()
@@ -250,27 +277,44 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
         }
     }
 
-    private unsafe void Receive(GearmanConnection connection, PacketFramer framer)
+    private void StartReader(long generation)
     {
+        var reader = new Thread(static state =>
+        {
+            var (self, generation) = ((SocketThreadTransport, long))state!;
+            self.Receive(generation);
+        })
+        {
+            IsBackground = true,
+            Name = $"Gearman reader {_connection!.Endpoint}",
+        };
+
+        // UnsafeStart: the reader must not keep the AsyncLocals (an Activity, say) of whoever happened to connect.
+        reader.UnsafeStart((this, generation));
+    }
+
+    private unsafe void Receive(long generation)
+    {
+        var connection = _connection!;
+        var framer = _framer!;
+        long reading = generation * 2;
+        var delivery = new ReaderDelivery(); // this thread's own: a taken-over reader may still be running its last one
         Exception? error = null;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
-        int start = 0; // unconsumed bytes are buffer[start..end]
-        int end = 0;
         try
         {
             while (true)
             {
-                if (end == buffer.Length)
+                if (_end == _buffer.Length)
                 {
                     // Full: BytesWanted below made room for a whole packet, so what starts the buffer was consumed.
-                    if (start == 0) throw new InvalidOperationException("The receive buffer is full and holds no whole packet.");
-                    Compact(buffer, ref start, ref end);
+                    if (_start == 0) throw new InvalidOperationException("The receive buffer is full and holds no whole packet.");
+                    Compact();
                 }
 
                 nint n;
-                fixed (byte* free = &buffer[end])
+                fixed (byte* free = &_buffer[_end])
                 {
-                    n = Recv(_fd, free, (nuint)(buffer.Length - end), 0);
+                    n = Recv(_fd, free, (nuint)(_buffer.Length - _end), 0);
                 }
 
                 if (n < 0)
@@ -282,31 +326,27 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
 
                 if (n == 0)
                 {
-                    error = connection.EndOfStream(midPacket: end > start);
+                    error = connection.EndOfStream(midPacket: _end > _start);
                     break;
                 }
 
-                end += (int)n;
-                var unconsumed = new ReadOnlySequence<byte>(buffer, start, end - start);
-                framer.Consume(ref unconsumed);
-                start = end - (int)unconsumed.Length;
-                if (start == end)
+                _end += (int)n;
+                var unconsumed = new ReadOnlySequence<byte>(_buffer, _start, _end - _start);
+                using (delivery.Collect())
                 {
-                    start = end = 0;
-                    if (buffer.Length != ReceiveBufferSize) buffer = Resize(buffer, 0, 0, ReceiveBufferSize);
-                    continue;
+                    framer.Consume(ref unconsumed);
                 }
 
-                long wanted = framer.BytesWanted(buffer.AsSpan(start, end - start));
-                if (wanted > buffer.Length - start)
+                _start = _end - (int)unconsumed.Length;
+                MakeRoom(framer);
+                if (!delivery.HasWork) continue;
+
+                Volatile.Write(ref _deliveringSince, Environment.TickCount64);
+                Volatile.Write(ref _readerState, reading + 1);
+                delivery.Run();
+                if (Interlocked.CompareExchange(ref _readerState, reading, reading + 1) != reading + 1)
                 {
-                    if (wanted <= buffer.Length) Compact(buffer, ref start, ref end);
-                    else
-                    {
-                        buffer = Resize(buffer, start, end, (int)wanted);
-                        end -= start;
-                        start = 0;
-                    }
+                    return; // taken over while the work ran: the new reader owns the connection now
                 }
             }
         }
@@ -314,30 +354,47 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
         {
             error = connection.ReadError(ex);
         }
-        finally
-        {
-            ReturnBuffer(buffer);
-        }
 
+        ReaderWatchdog.Unwatch(this);
+        ReturnBuffer(_buffer);
+        _buffer = [];
         connection.ReadEnded(error);
         _readLoop.TrySetResult();
     }
 
-    private static void Compact(byte[] buffer, ref int start, ref int end)
+    /// <summary>After the packets of a read were handled: leaves room in the buffer for the rest of the next packet.</summary>
+    private void MakeRoom(PacketFramer framer)
     {
-        buffer.AsSpan(start, end - start).CopyTo(buffer);
-        end -= start;
-        start = 0;
+        if (_start == _end)
+        {
+            _start = _end = 0;
+            if (_buffer.Length != ReceiveBufferSize) Resize(ReceiveBufferSize);
+            return;
+        }
+
+        long wanted = framer.BytesWanted(_buffer.AsSpan(_start, _end - _start));
+        if (wanted <= _buffer.Length - _start) return;
+        if (wanted <= _buffer.Length) Compact();
+        else Resize((int)wanted);
     }
 
-    /// <summary>A buffer of <paramref name="size"/> bytes holding <paramref name="buffer"/>[start..end] at its start; the old one is given back.</summary>
-    private static byte[] Resize(byte[] buffer, int start, int end, int size)
+    private void Compact()
+    {
+        _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
+        _end -= _start;
+        _start = 0;
+    }
+
+    /// <summary>Moves the unconsumed bytes to the start of a buffer of <paramref name="size"/> bytes; the old one is given back.</summary>
+    private void Resize(int size)
     {
         // The usual size comes from the pool; a larger one is sized to its packet and left to the GC, as the pool would round it up.
         byte[] resized = size == ReceiveBufferSize ? ArrayPool<byte>.Shared.Rent(size) : GC.AllocateUninitializedArray<byte>(size);
-        buffer.AsSpan(start, end - start).CopyTo(resized);
-        ReturnBuffer(buffer);
-        return resized;
+        _buffer.AsSpan(_start, _end - _start).CopyTo(resized);
+        ReturnBuffer(_buffer);
+        _buffer = resized;
+        _end -= _start;
+        _start = 0;
     }
 
     private static void ReturnBuffer(byte[] buffer)
