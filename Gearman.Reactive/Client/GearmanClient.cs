@@ -124,6 +124,9 @@ public sealed partial class GearmanClient : IAsyncDisposable
         return SubmitBackgroundCoreAsync(request, cancellationToken);
     }
 
+    /// <summary>The connection to the first server (for tests).</summary>
+    internal ValueTask<GearmanConnection> ConnectionForTestsAsync(CancellationToken cancellationToken) => _sessions[0].GetConnectionAsync(cancellationToken);
+
     /// <summary>Asks the job's server about it (<c>GET_STATUS</c>).</summary>
     /// <param name="job">The job, as returned by <see cref="SubmitBackgroundAsync"/> or carried by every <see cref="TaskEvent"/>.</param>
     /// <param name="cancellationToken">Stops waiting; <see cref="GearmanClientOptions.ResponseTimeout"/> bounds the wait too.</param>

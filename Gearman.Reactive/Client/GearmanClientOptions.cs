@@ -56,6 +56,9 @@ public sealed record GearmanClientOptions : IGearmanConnectionOptions
     /// </summary>
     public int MaxPacketSize { get; init; } = 16 << 20;
 
+    /// <summary>Which transport the connections use (tests pin one; users have the <c>Gearman.Reactive.UsePortableTransport</c> switch).</summary>
+    internal Connections.Transports.TransportKind Transport { get; init; }
+
     /// <summary>
     /// Whether to send <c>OPTION_REQ exceptions</c> on every connection, so that a worker's <c>WORK_EXCEPTION</c>
     /// reaches the client (as <see cref="GearmanJobException"/>) instead of a bare <c>WORK_FAIL</c>. Default: true.

@@ -222,7 +222,7 @@ internal sealed partial class ServerSession : IPacketHandler
         try
         {
             connection = await GearmanConnection.ConnectAsync(
-                Endpoint, this, _options.ConnectTimeout, (uint)_options.MaxPacketSize, _client.ShutdownToken, TlsConnector.Select(Endpoint, _options.Tls, _options.ServerTls)).ConfigureAwait(false);
+                Endpoint, this, _options.ConnectTimeout, (uint)_options.MaxPacketSize, _client.ShutdownToken, TlsConnector.Select(Endpoint, _options.Tls, _options.ServerTls), _options.Transport).ConfigureAwait(false);
             lock (_lock)
             {
                 _connecting = null;

@@ -71,14 +71,18 @@ internal sealed class GearmanConnection : IAsyncDisposable
         GearmanTlsOptions? tls = null,
         TransportKind transport = TransportKind.Automatic)
     {
-        var chosen = tls is null && transport == TransportKind.Automatic && SocketThreadTransport.IsSupported
-            && !(AppContext.TryGetSwitch(UsePortableTransportSwitch, out bool portable) && portable)
+        bool portableSwitch = AppContext.TryGetSwitch(UsePortableTransportSwitch, out bool portable) && portable;
+        var chosen = UsesSocketThread(tls, transport, portableSwitch, SocketThreadTransport.IsSupported)
             ? await ConnectSocketThreadAsync(endpoint, connectTimeout, cancellationToken).ConfigureAwait(false)
             : await ConnectStreamAsync(endpoint, connectTimeout, tls, cancellationToken).ConfigureAwait(false);
         var connection = new GearmanConnection(endpoint, chosen, handler);
         chosen.Start(connection, new PacketFramer(connection, handler, maxPacketSize));
         return connection;
     }
+
+    /// <summary>Whether a connection gets <see cref="SocketThreadTransport"/>: plaintext, supported here, and not asked to be portable.</summary>
+    internal static bool UsesSocketThread(GearmanTlsOptions? tls, TransportKind transport, bool portableSwitch, bool supported)
+        => tls is null && transport == TransportKind.Automatic && !portableSwitch && supported;
 
     /// <summary>Closes the connection: queued packets are flushed first when the server still reads.</summary>
     public async ValueTask DisposeAsync()

@@ -70,6 +70,9 @@ public sealed record GearmanWorkerOptions : IGearmanConnectionOptions
     /// </summary>
     public int MaxPacketSize { get; init; } = 16 << 20;
 
+    /// <summary>Which transport the connections use (tests pin one; users have the <c>Gearman.Reactive.UsePortableTransport</c> switch).</summary>
+    internal Connections.Transports.TransportKind Transport { get; init; }
+
     /// <summary>Where the worker logs (category <c>Gearman.Reactive.Worker.GearmanWorker</c>). Default: no logging.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 

@@ -63,7 +63,7 @@ internal sealed class WorkerConnection : IPacketHandler, IAsyncDisposable
         var options = worker.Options;
         var connection = new WorkerConnection(session);
         connection._connection = await GearmanConnection.ConnectAsync(
-            session.Endpoint, connection, options.ConnectTimeout, (uint)options.MaxPacketSize, cancellationToken, TlsConnector.Select(session.Endpoint, options.Tls, options.ServerTls)).ConfigureAwait(false);
+            session.Endpoint, connection, options.ConnectTimeout, (uint)options.MaxPacketSize, cancellationToken, TlsConnector.Select(session.Endpoint, options.Tls, options.ServerTls), options.Transport).ConfigureAwait(false);
 
         var outbox = connection.Outbox;
         if (worker.ClientIdBytes is { } clientId) outbox.Send(PacketType.SetClientId, clientId);

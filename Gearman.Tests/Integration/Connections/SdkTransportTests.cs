@@ -1,0 +1,155 @@
+using System.Globalization;
+using Gearman.Reactive;
+using Gearman.Reactive.Client;
+using Gearman.Reactive.Connections;
+using Gearman.Reactive.Connections.Transports;
+using Gearman.Reactive.Worker;
+using Gearman.Tests.Infrastructure;
+using Xunit;
+using Gearman.Tests.Integration.Worker;
+using static Gearman.Tests.Integration.Worker.WorkerTestKit;
+
+namespace Gearman.Tests.Integration.Connections;
+
+/// <summary>
+/// The SDK's two transports: the Linux reader-thread transport (plaintext default there) and the portable one, their
+/// selection, large packets through the reader's buffer, and the reader staying live while user code it runs blocks.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class SdkTransportTests
+{
+    [Fact]
+    public void The_reader_thread_transport_is_chosen_only_for_plaintext_where_supported_and_not_asked_to_be_portable()
+    {
+        var tls = new GearmanTlsOptions();
+        Assert.True(GearmanConnection.UsesSocketThread(null, TransportKind.Automatic, portableSwitch: false, supported: true));
+        Assert.False(GearmanConnection.UsesSocketThread(tls, TransportKind.Automatic, portableSwitch: false, supported: true));
+        Assert.False(GearmanConnection.UsesSocketThread(null, TransportKind.Portable, portableSwitch: false, supported: true));
+        Assert.False(GearmanConnection.UsesSocketThread(null, TransportKind.Automatic, portableSwitch: true, supported: true));
+        Assert.False(GearmanConnection.UsesSocketThread(null, TransportKind.Automatic, portableSwitch: false, supported: false));
+        Assert.Equal(OperatingSystem.IsLinux(), SocketThreadTransport.IsSupported);
+    }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Each_transport_carries_jobs_and_is_the_one_selected(bool portable)
+    {
+        var transport = portable ? TransportKind.Portable : TransportKind.Automatic;
+        await using var server = await TestServers.StartAsync(ServerKind.Ours, ct: Ct);
+        string fn = TestNames.Unique("t_sel");
+        await using var worker = await StartWorkerAsync(Options(server) with { Transport = transport }, fn, Echo);
+        await using var client = new GearmanClient(ClientOptions(server) with { Transport = transport });
+
+        for (int i = 0; i < 20; i++)
+        {
+            var result = await client.ExecuteAsync(fn, Bytes($"job {i}"), cancellationToken: Ct);
+            Assert.Equal($"job {i}", Text(result));
+        }
+
+        var connection = await client.ConnectionForTestsAsync(Ct);
+        bool threaded = transport == TransportKind.Automatic && SocketThreadTransport.IsSupported;
+        Assert.Equal(threaded, connection.Transport is SocketThreadTransport);
+        if (connection.Transport is SocketThreadTransport socketThread)
+        {
+            // Connected without .NET's asynchronous engine and used with blocking calls.
+            Assert.False(LinuxSockets.IsNonBlocking(socketThread.Descriptor));
+        }
+    }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(ServerKind.Ours, 65_536 - 12)]
+    [InlineData(ServerKind.Ours, 65_536)]
+    [InlineData(ServerKind.Ours, 65_536 + 1)]
+    [InlineData(ServerKind.Ours, 300_000)]
+    [InlineData(ServerKind.Ours, 5 << 20)]
+    [InlineData(ServerKind.Gearmand, 65_536 + 1)]
+    [InlineData(ServerKind.Gearmand, 5 << 20)]
+    public async Task Payloads_around_and_beyond_the_receive_buffer_arrive_whole(ServerKind kind, int size)
+    {
+        await using var server = await TestServers.StartAsync(kind, ct: Ct);
+        string fn = TestNames.Unique("t_big");
+        await using var worker = await StartWorkerAsync(Options(server), fn, Echo);
+        await using var client = new GearmanClient(ClientOptions(server));
+        var payload = new byte[size];
+        new Random(size).NextBytes(payload);
+
+        // Several in flight, so that packets share reads and a large one follows a small one in the same buffer.
+        var small = client.ExecuteAsync(fn, Bytes("small"), cancellationToken: Ct).AsTask();
+        var large = client.ExecuteAsync(fn, payload, cancellationToken: Ct).AsTask();
+        var after = client.ExecuteAsync(fn, Bytes("after"), cancellationToken: Ct).AsTask();
+
+        Assert.Equal("small", Text(await small.WaitAsync(WaitLimit, Ct)));
+        Assert.True((await large.WaitAsync(WaitLimit, Ct)).Span.SequenceEqual(payload));
+        Assert.Equal("after", Text(await after.WaitAsync(WaitLimit, Ct)));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_continuation_that_blocks_on_another_job_of_the_same_connection_is_rescued_by_a_new_reader()
+    {
+        Assert.SkipUnless(SocketThreadTransport.IsSupported, "The reader-thread transport runs on Linux only.");
+        await using var server = await TestServers.StartAsync(ServerKind.Ours, ct: Ct);
+        string fn = TestNames.Unique("t_block");
+        await using var worker = await StartWorkerAsync(Options(server), fn, Echo);
+        await using var client = new GearmanClient(ClientOptions(server));
+        long takeoversBefore = ReaderWatchdog.Takeovers;
+
+        await client.ExecuteAsync(fn, Bytes("first"), cancellationToken: Ct);
+        string? thread = Thread.CurrentThread.Name;
+
+        // This continuation runs on the reader that read the reply (no hand-over). Blocking it on a job whose reply only
+        // this connection can read would deadlock without the watchdog.
+        string second = BlockOn(client.ExecuteAsync(fn, Bytes("second"), cancellationToken: Ct).AsTask());
+        Assert.Equal("second", second);
+        Assert.StartsWith("Gearman reader", thread, StringComparison.Ordinal);
+        Assert.True(ReaderWatchdog.Takeovers > takeoversBefore);
+
+        // And the connection carries on with its new reader.
+        Assert.Equal("third", Text(await client.ExecuteAsync(fn, Bytes("third"), cancellationToken: Ct)));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_handler_that_blocks_does_not_stop_its_worker_connection_from_reading()
+    {
+        Assert.SkipUnless(SocketThreadTransport.IsSupported, "The reader-thread transport runs on Linux only.");
+        await using var server = await TestServers.StartAsync(ServerKind.Ours, ct: Ct);
+        string fn = TestNames.Unique("t_hblock");
+        var release = new ManualResetEventSlim();
+        var secondStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var worker = await StartWorkerAsync(
+            Options(server),
+            fn,
+            (job, _) =>
+            {
+                // The first job blocks its thread (the reader that read JOB_ASSIGN) until the second one has started,
+                // which needs that connection to read again.
+                if (Text(job.Workload) == "first") release.Wait(WaitLimit);
+                else secondStarted.TrySetResult();
+                return ValueTask.FromResult(job.Workload);
+            },
+            GearmanFunctionOptions.Default with { BoundedCapacity = 2, MaxDegreeOfParallelism = 2 });
+        await using var client = new GearmanClient(ClientOptions(server));
+
+        var first = client.ExecuteAsync(fn, Bytes("first"), cancellationToken: Ct).AsTask();
+        var second = client.ExecuteAsync(fn, Bytes("second"), cancellationToken: Ct).AsTask();
+        await secondStarted.Task.WaitAsync(WaitLimit, Ct);
+        release.Set();
+        Assert.Equal("first", Text(await first.WaitAsync(WaitLimit, Ct)));
+        Assert.Equal("second", Text(await second.WaitAsync(WaitLimit, Ct)));
+    }
+
+    /// <summary>Waits for <paramref name="job"/> by blocking this thread, as careless user code does.</summary>
+#pragma warning disable xUnit1031 // blocking is what the test is about
+    private static string BlockOn(Task<ReadOnlyMemory<byte>> job)
+    {
+        Assert.True(job.Wait(WaitLimit, Ct), "the blocked reader was not taken over");
+        return Text(job.Result);
+    }
+#pragma warning restore xUnit1031
+
+    private static GearmanClientOptions ClientOptions(IServerUnderTest server) => GearmanClientOptions.Default with
+    {
+        Servers = [$"{server.Host}:{server.Port.ToString(CultureInfo.InvariantCulture)}"],
+        LoggerFactory = TestLogging.Factory,
+    };
+}
