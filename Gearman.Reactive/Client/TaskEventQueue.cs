@@ -132,7 +132,7 @@ internal sealed class TaskEventQueue
     /// <summary>Wakes the consumer: on a reader thread, once the read's packets are handled and on that thread (no pool hop).</summary>
     private void Wake()
     {
-        if (!ReaderDelivery.TryDefer(static signal => ((AsyncSignal)signal!).Set(runWaiterInline: true), _signal, userCode: true)) _signal.Set();
+        if (!ReaderDelivery.TryDefer(static signal => ((AsyncSignal)signal!).Set(runWaiterInline: true), _signal, DeferredKind.Consumer)) _signal.Set();
     }
 
     private void Grow()

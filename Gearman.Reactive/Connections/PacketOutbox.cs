@@ -404,7 +404,7 @@ internal sealed class PacketOutbox : IDisposable
         }
 
         // On a reader thread, the write loop runs there once the read's packets are handled: one write for them all.
-        if (ReaderDelivery.TryDefer(static outbox => ((PacketOutbox)outbox!)._signal.Set(runWaiterInline: true), this, userCode: false)) return;
+        if (ReaderDelivery.TryDefer(static outbox => ((PacketOutbox)outbox!)._signal.Set(runWaiterInline: true), this, DeferredKind.Own)) return;
         _signal.Set();
     }
 

@@ -83,12 +83,15 @@ internal sealed class WorkerLane
         foreach (var session in _sessions) session.Start(token);
     }
 
-    /// <summary>Takes a credit for a grab; <paramref name="waiter"/> is the grab loop's own.</summary>
-    public async ValueTask AcquireAsync(CreditWaiter waiter, CancellationToken cancellationToken)
-    {
-        await _credits.AcquireAsync(waiter, cancellationToken).ConfigureAwait(false);
-        Interlocked.Increment(ref _held);
-    }
+    /// <summary>
+    /// Takes a credit for a grab; <paramref name="waiter"/> is the grab loop's own. Call <see cref="Acquired"/> once it
+    /// completes. (Not an async wrapper: a credit handed over by a handler running in a block's task must resume the
+    /// grab loop inline, and a Task-based wrapper's continuation is never inlined under a non-default TaskScheduler.)
+    /// </summary>
+    public ValueTask AcquireAsync(CreditWaiter waiter, CancellationToken cancellationToken) => _credits.AcquireAsync(waiter, cancellationToken);
+
+    /// <summary>Counts the credit an <see cref="AcquireAsync"/> took as held.</summary>
+    public void Acquired() => Interlocked.Increment(ref _held);
 
     /// <summary>
     /// Returns a credit. With <paramref name="runWaiterInline"/>, a grab loop waiting for it runs on to its next grab on

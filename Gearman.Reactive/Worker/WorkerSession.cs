@@ -131,6 +131,7 @@ internal sealed class WorkerSession
             try
             {
                 await Lane.AcquireAsync(_creditWaiter, waits.Token).ConfigureAwait(false);
+                Lane.Acquired();
             }
             catch (OperationCanceledException)
             {

@@ -8,15 +8,16 @@ namespace Gearman.Reactive.Connections.Transports;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Two kinds of work are kept: the SDK's own short, non-blocking steps (an outbox's write loop, so the sends of one read
-/// leave in one write), any number of them; and at most one piece of user code per read (a waiting consumer's
-/// continuation, or a handler's start), so that several jobs made ready by one read still run in parallel: the others
-/// go to the pool as before.
+/// Three kinds of work are kept (<see cref="DeferredKind"/>): the SDK's own short, non-blocking steps (an outbox's
+/// write loop, so the sends of one read leave in one write); the continuations of consumers whose replies the read
+/// brought (usually short: a result handed to the code that awaited it), in order; and at most one handler start per
+/// read, so that several jobs assigned in one read still run in parallel: the other handlers go to the pool as before.
 /// </para>
 /// <para>
 /// User code may block, even on a reply that only this connection can read. <see cref="ReaderWatchdog"/> therefore
 /// watches every reader that is running user code, and when one has been at it for longer than a short threshold, a new
-/// reader thread takes the connection over; the old thread finishes the user code and ends.
+/// reader thread takes the connection over; the old thread hands what it has not started to the pool, finishes the user
+/// code it is in, and ends.
 /// </para>
 /// </remarks>
 internal sealed class ReaderDelivery
@@ -25,42 +26,46 @@ internal sealed class ReaderDelivery
     private static ReaderDelivery? _collecting;
 
     private readonly List<(Action<object?> Work, object? State)> _own = [];
-    private Action<object?>? _userWork;
-    private object? _userState;
+    private readonly List<(Action<object?> Work, object? State)> _consumers = [];
+    private Action<object?>? _handler;
+    private object? _handlerState;
 
     /// <summary>Whether the last read made work ready.</summary>
-    public bool HasWork => _own.Count > 0 || _userWork is not null;
+    public bool HasWork => _own.Count > 0 || _consumers.Count > 0 || _handler is not null;
 
     /// <summary>
     /// On a reader thread that is handling packets: keeps <paramref name="work"/> to run once they are handled, and
-    /// returns true. Elsewhere, or for a second piece of user code in the same read, returns false: the caller does
-    /// what it does without a reader (wakes the pool).
+    /// returns true. Elsewhere, or for a second handler in the same read, returns false: the caller does what it does
+    /// without a reader (wakes the pool).
     /// </summary>
     /// <param name="work">What to run (a static lambda, so that deferring allocates nothing).</param>
     /// <param name="state">Its argument.</param>
-    /// <param name="userCode">
-    /// True when <paramref name="work"/> runs code outside the SDK (it may take long or block); false for the SDK's own
-    /// non-blocking steps. The same own step deferred twice in one read runs once.
-    /// </param>
-    public static bool TryDefer(Action<object?> work, object? state, bool userCode)
+    /// <param name="kind">What <paramref name="work"/> is; see <see cref="DeferredKind"/>.</param>
+    public static bool TryDefer(Action<object?> work, object? state, DeferredKind kind)
     {
         var delivery = _collecting;
         if (delivery is null) return false;
-        if (userCode)
+        switch (kind)
         {
-            if (delivery._userWork is not null) return delivery._userWork == work && ReferenceEquals(delivery._userState, state);
-            delivery._userWork = work;
-            delivery._userState = state;
-            return true;
-        }
+            case DeferredKind.Handler:
+                if (delivery._handler is not null) return delivery._handler == work && ReferenceEquals(delivery._handlerState, state);
+                delivery._handler = work;
+                delivery._handlerState = state;
+                return true;
+            case DeferredKind.Consumer:
+                // The same consumer woken twice in a row (data, then the result) runs once.
+                if (delivery._consumers.Count > 0 && delivery._consumers[^1] is var (lastWork, lastState) && lastWork == work && ReferenceEquals(lastState, state)) return true;
+                delivery._consumers.Add((work, state));
+                return true;
+            default:
+                foreach (var (ownWork, ownState) in delivery._own)
+                {
+                    if (ownWork == work && ReferenceEquals(ownState, state)) return true;
+                }
 
-        foreach (var (ownWork, ownState) in delivery._own)
-        {
-            if (ownWork == work && ReferenceEquals(ownState, state)) return true;
+                delivery._own.Add((work, state));
+                return true;
         }
-
-        delivery._own.Add((work, state));
-        return true;
     }
 
     /// <summary>Starts collecting on this (reader) thread; dispose the returned scope when the read's packets are handled.</summary>
@@ -70,22 +75,38 @@ internal sealed class ReaderDelivery
         return default;
     }
 
-    /// <summary>Runs what the read made ready: the SDK's own steps first (they send), then the user code.</summary>
-    public void Run()
+    /// <summary>
+    /// Runs what the read made ready: the SDK's own steps first (they send), then the consumers in the order their
+    /// replies arrived, then the handler. Once <paramref name="stillReading"/> says another thread has taken the
+    /// reading over (a consumer blocked this one), what has not started yet goes to the thread pool instead.
+    /// </summary>
+    public void Run(Func<bool> stillReading)
     {
-        // Indexed, not enumerated: an own step may defer nothing (collection has ended), but stay safe if it ever does.
-        for (int i = 0; i < _own.Count; i++)
+        foreach (var (work, state) in _own) work(state);
+        _own.Clear();
+
+        int next = 0;
+        for (; next < _consumers.Count; next++)
         {
-            var (work, state) = _own[i];
+            if (!stillReading()) break;
+            var (work, state) = _consumers[next];
             work(state);
         }
 
-        _own.Clear();
-        var userWork = _userWork;
-        var userState = _userState;
-        _userWork = null;
-        _userState = null;
-        userWork?.Invoke(userState);
+        for (; next < _consumers.Count; next++)
+        {
+            var (work, state) = _consumers[next];
+            ThreadPool.UnsafeQueueUserWorkItem(work, state, preferLocal: false);
+        }
+
+        _consumers.Clear();
+        var handler = _handler;
+        var handlerState = _handlerState;
+        _handler = null;
+        _handlerState = null;
+        if (handler is null) return;
+        if (stillReading()) handler(handlerState);
+        else ThreadPool.UnsafeQueueUserWorkItem(handler, handlerState, preferLocal: false);
     }
 
     /// <summary>Ends collection on this thread.</summary>
@@ -96,4 +117,17 @@ internal sealed class ReaderDelivery
     {
         public void Dispose() => EndCollect();
     }
+}
+
+/// <summary>What a piece of work deferred to the reader thread is (<see cref="ReaderDelivery.TryDefer"/>).</summary>
+internal enum DeferredKind
+{
+    /// <summary>The SDK's own short, non-blocking step; any number per read, the same one once.</summary>
+    Own,
+
+    /// <summary>The continuation of code that awaited a reply (user code, usually short); any number per read, in order.</summary>
+    Consumer,
+
+    /// <summary>A job handler's start (user code, may be long); one per read, the others go to the pool.</summary>
+    Handler,
 }

@@ -15,7 +15,7 @@ internal sealed class ReaderTaskScheduler : TaskScheduler
 
     protected override void QueueTask(Task task)
     {
-        if (ReaderDelivery.TryDefer(static t => Instance.TryExecuteTask((Task)t!), task, userCode: true)) return;
+        if (ReaderDelivery.TryDefer(static t => Instance.TryExecuteTask((Task)t!), task, DeferredKind.Handler)) return;
         ThreadPool.UnsafeQueueUserWorkItem(static t => Instance.TryExecuteTask(t), task, preferLocal: false);
     }
 

@@ -299,6 +299,7 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
         var framer = _framer!;
         long reading = generation * 2;
         var delivery = new ReaderDelivery(); // this thread's own: a taken-over reader may still be running its last one
+        Func<bool> stillReading = () => Volatile.Read(ref _readerState) == reading + 1;
         Exception? error = null;
         try
         {
@@ -343,7 +344,7 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
 
                 Volatile.Write(ref _deliveringSince, Environment.TickCount64);
                 Volatile.Write(ref _readerState, reading + 1);
-                delivery.Run();
+                delivery.Run(stillReading);
                 if (Interlocked.CompareExchange(ref _readerState, reading, reading + 1) != reading + 1)
                 {
                     return; // taken over while the work ran: the new reader owns the connection now
