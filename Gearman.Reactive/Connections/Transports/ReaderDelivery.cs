@@ -22,6 +22,9 @@ namespace Gearman.Reactive.Connections.Transports;
 /// </remarks>
 internal sealed class ReaderDelivery
 {
+    /// <summary>What <c>_claimed</c> is set to once the rest has been handed over.</summary>
+    private const long HandedOver = long.MaxValue / 2;
+
     [ThreadStatic]
     private static ReaderDelivery? _collecting;
 
@@ -29,6 +32,9 @@ internal sealed class ReaderDelivery
     private readonly List<(Action<object?> Work, object? State)> _consumers = [];
     private Action<object?>? _handler;
     private object? _handlerState;
+
+    /// <summary>How many of the consumers and the handler (in that order) have been taken to run, by the reader or the pool.</summary>
+    private long _claimed;
 
     /// <summary>Whether the last read made work ready.</summary>
     public bool HasWork => _own.Count > 0 || _consumers.Count > 0 || _handler is not null;
@@ -77,37 +83,52 @@ internal sealed class ReaderDelivery
 
     /// <summary>
     /// Runs what the read made ready: the SDK's own steps first (they send), then the consumers in the order their
-    /// replies arrived, then the handler. Once <paramref name="stillReading"/> says another thread has taken the
-    /// reading over (a consumer blocked this one), what has not started yet goes to the thread pool instead.
+    /// replies arrived, then the handler. If another thread takes the reading over meanwhile (user code blocked this
+    /// one), it calls <see cref="HandOverRemaining"/>, and what has not started here runs on the pool instead.
     /// </summary>
-    public void Run(Func<bool> stillReading)
+    public void Run()
     {
         foreach (var (work, state) in _own) work(state);
         _own.Clear();
 
-        int next = 0;
-        for (; next < _consumers.Count; next++)
+        int count = _consumers.Count + (_handler is null ? 0 : 1);
+        while (true)
         {
-            if (!stillReading()) break;
-            var (work, state) = _consumers[next];
+            long next = Interlocked.Increment(ref _claimed) - 1;
+            if (next >= HandedOver) return; // the rest went to the pool; this delivery is not used again
+            if (next >= count) break;
+            var (work, state) = Item((int)next);
             work(state);
         }
 
-        for (; next < _consumers.Count; next++)
-        {
-            var (work, state) = _consumers[next];
-            ThreadPool.UnsafeQueueUserWorkItem(work, state, preferLocal: false);
-        }
-
+        // Everything was claimed here (a hand-over from now on finds nothing to take): clear, then start counting
+        // afresh, unless a hand-over came in between (this reader is then ending and the delivery is not used again).
         _consumers.Clear();
-        var handler = _handler;
-        var handlerState = _handlerState;
         _handler = null;
         _handlerState = null;
-        if (handler is null) return;
-        if (stillReading()) handler(handlerState);
-        else ThreadPool.UnsafeQueueUserWorkItem(handler, handlerState, preferLocal: false);
+        Interlocked.CompareExchange(ref _claimed, 0, count + 1);
     }
+
+    /// <summary>
+    /// Called by the thread that takes the reading over from this delivery's reader (which is stuck in user code):
+    /// sends what the reader has not started yet to the thread pool.
+    /// </summary>
+    public void HandOverRemaining()
+    {
+        long next = Interlocked.Exchange(ref _claimed, HandedOver);
+
+        // Read after the exchange: once it is done the reader claims nothing more, so the lists stay as they are
+        // (or were already cleared by a reader that had claimed everything, which leaves nothing to do).
+        int count = _consumers.Count + (_handler is null ? 0 : 1);
+        for (; next < count; next++)
+        {
+            var (work, state) = Item((int)next);
+            ThreadPool.UnsafeQueueUserWorkItem(work, state, preferLocal: false);
+        }
+    }
+
+    private (Action<object?> Work, object? State) Item(int index)
+        => index < _consumers.Count ? _consumers[index] : (_handler!, _handlerState);
 
     /// <summary>Ends collection on this thread.</summary>
     internal static void EndCollect() => _collecting = null;

@@ -23,6 +23,9 @@ internal static class ReaderWatchdog
 
     private static long _takeovers;
 
+    /// <summary>Counts a takeover (before the new reader starts, so that whoever it unblocks sees the count).</summary>
+    public static void CountTakeover() => Interlocked.Increment(ref _takeovers);
+
     public static void Watch(SocketThreadTransport transport)
     {
         lock (Sync)
@@ -65,7 +68,7 @@ internal static class ReaderWatchdog
             // Outside the lock: taking over starts a thread.
             foreach (var transport in due)
             {
-                if (transport.TryTakeOver()) Interlocked.Increment(ref _takeovers);
+                transport.TryTakeOver();
             }
 
             due.Clear();

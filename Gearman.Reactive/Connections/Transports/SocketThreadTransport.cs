@@ -50,6 +50,7 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
     /// <summary>The reader's generation (which thread owns the reading) times two, plus one while it runs delivered work.</summary>
     private long _readerState;
     private long _deliveringSince;
+    private ReaderDelivery? _delivering;
 
     private SocketThreadTransport(Socket socket)
     {
@@ -128,6 +129,8 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
         if ((state & 1) == 0) return false;
         long next = (state & ~1L) + 2;
         if (Interlocked.CompareExchange(ref _readerState, next, state) != state) return false;
+        ReaderWatchdog.CountTakeover();
+        _delivering?.HandOverRemaining();
         StartReader(next >> 1);
         return true;
     }
@@ -299,7 +302,6 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
         var framer = _framer!;
         long reading = generation * 2;
         var delivery = new ReaderDelivery(); // this thread's own: a taken-over reader may still be running its last one
-        Func<bool> stillReading = () => Volatile.Read(ref _readerState) == reading + 1;
         Exception? error = null;
         try
         {
@@ -342,9 +344,10 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
                 MakeRoom(framer);
                 if (!delivery.HasWork) continue;
 
+                _delivering = delivery;
                 Volatile.Write(ref _deliveringSince, Environment.TickCount64);
                 Volatile.Write(ref _readerState, reading + 1);
-                delivery.Run(stillReading);
+                delivery.Run();
                 if (Interlocked.CompareExchange(ref _readerState, reading, reading + 1) != reading + 1)
                 {
                     return; // taken over while the work ran: the new reader owns the connection now

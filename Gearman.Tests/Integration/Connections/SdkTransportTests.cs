@@ -3,8 +3,10 @@ using Gearman.Reactive;
 using Gearman.Reactive.Client;
 using Gearman.Reactive.Connections;
 using Gearman.Reactive.Connections.Transports;
+using Gearman.Reactive.Protocol;
 using Gearman.Reactive.Worker;
 using Gearman.Tests.Infrastructure;
+using Gearman.Tests.Integration.Client;
 using Xunit;
 using Gearman.Tests.Integration.Worker;
 using static Gearman.Tests.Integration.Worker.WorkerTestKit;
@@ -106,6 +108,44 @@ public sealed class SdkTransportTests
 
         // And the connection carries on with its new reader.
         Assert.Equal("third", Text(await client.ExecuteAsync(fn, Bytes("third"), cancellationToken: Ct)));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Replies_that_arrive_in_one_read_all_resume_even_when_the_first_consumer_blocks()
+    {
+        Assert.SkipUnless(SocketThreadTransport.IsSupported, "The reader-thread transport runs on Linux only.");
+        await using var server = FakeJobServer.Start();
+        await using var client = new GearmanClient(GearmanClientOptions.Default with { Servers = [server.Address] });
+        using var secondResumed = new ManualResetEventSlim();
+        string? firstThread = null;
+
+        var first = Task.Run(async () =>
+        {
+            await client.ExecuteAsync("f", Bytes("1"), cancellationToken: Ct);
+            firstThread = Thread.CurrentThread.Name;
+
+            // Blocks the reader it resumed on until the second consumer has run, which the same read made ready.
+            Assert.True(secondResumed.Wait(WaitLimit), "the second consumer stayed queued behind the blocked first one");
+        });
+        var c = await server.AcceptAndHandshakeAsync();
+        await c.ExpectSubmitAsync();
+        var second = Task.Run(async () =>
+        {
+            await client.ExecuteAsync("f", Bytes("2"), cancellationToken: Ct);
+            secondResumed.Set();
+        });
+        await c.ExpectSubmitAsync();
+
+        // Both jobs' replies in one write, so that one read brings both results.
+        await c.SendRawAsync([
+            .. RawGearmanConnection.Encode(PacketMagic.Response, PacketType.JobCreated, Bytes("H:1")),
+            .. RawGearmanConnection.Encode(PacketMagic.Response, PacketType.JobCreated, Bytes("H:2")),
+            .. RawGearmanConnection.Encode(PacketMagic.Response, PacketType.WorkComplete, Bytes("H:1"), Bytes("one")),
+            .. RawGearmanConnection.Encode(PacketMagic.Response, PacketType.WorkComplete, Bytes("H:2"), Bytes("two")),
+        ]);
+
+        await Task.WhenAll(first, second).WaitAsync(WaitLimit, Ct);
+        Assert.StartsWith("Gearman reader", firstThread, StringComparison.Ordinal);
     }
 
     [Fact(Timeout = 60_000)]
