@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Gearman.Reactive.Client;
+using Gearman.Reactive.Connections.Transports;
 
 namespace Gearman.Benchmarks.Micro;
 
@@ -25,11 +26,19 @@ public class ClientSubmitBenchmarks
     [Params(16)]
     public int PayloadSize { get; set; }
 
+    /// <summary>The portable transport instead of the reader-thread one (which Linux uses by default).</summary>
+    [Params(false, true)]
+    public bool Portable { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
         _server = LoopbackJobServer.Start(DataEvents, PayloadSize);
-        _client = new GearmanClient(GearmanClientOptions.Default with { Servers = [_server.Address] });
+        _client = new GearmanClient(GearmanClientOptions.Default with
+        {
+            Servers = [_server.Address],
+            Transport = Portable ? TransportKind.Portable : TransportKind.Automatic,
+        });
         _payload = new byte[PayloadSize];
         _task = _client.Submit("bench", _payload);
         for (int i = 0; i < 100; i++)
