@@ -1,3 +1,5 @@
+using System.Net.Sockets;
+
 namespace Gearman.Reactive.Connections.Transports;
 
 /// <summary>
@@ -25,4 +27,19 @@ internal abstract class ConnectionTransport
 
     /// <summary>Releases the socket and buffers, once both loops have ended.</summary>
     public abstract ValueTask DisposeAsync();
+
+    /// <summary>Ends both directions of <paramref name="socket"/>, ignoring a socket that is already closed.</summary>
+    protected static void ShutdownQuietly(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
 }

@@ -135,19 +135,7 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
         return true;
     }
 
-    public override void Shutdown()
-    {
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (SocketException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
+    public override void Shutdown() => ShutdownQuietly(_socket);
 
     /// <summary>Ends the socket now; it is closed once no thread is in a call on its descriptor any more.</summary>
     public override void Abort()

@@ -25,19 +25,7 @@ internal sealed class StreamTransport(Socket socket, Stream stream) : Connection
         _writeLoop = Task.Run(() => WriteLoopAsync(connection));
     }
 
-    public override void Shutdown()
-    {
-        try
-        {
-            socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (SocketException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
+    public override void Shutdown() => ShutdownQuietly(socket);
 
     public override void Abort()
     {
