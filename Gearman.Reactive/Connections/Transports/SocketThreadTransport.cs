@@ -115,6 +115,9 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
         _writeLoop = Task.Run(() => WriteLoopAsync(connection));
     }
 
+    /// <summary>Whether the reader is running delivered work (the watchdog asks).</summary>
+    internal bool IsDelivering => (Volatile.Read(ref _readerState) & 1) == 1;
+
     /// <summary>Whether the reader has been running delivered work since before <paramref name="tick"/> (the watchdog asks).</summary>
     internal bool IsDeliveringSince(long tick)
         => (Volatile.Read(ref _readerState) & 1) == 1 && Volatile.Read(ref _deliveringSince) < tick;
@@ -334,7 +337,8 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
 
                 _delivering = delivery;
                 Volatile.Write(ref _deliveringSince, Environment.TickCount64);
-                Volatile.Write(ref _readerState, reading + 1);
+                Interlocked.Exchange(ref _readerState, reading + 1); // a full fence: see ReaderWatchdog.DeliveryStarted
+                ReaderWatchdog.DeliveryStarted();
                 delivery.Run();
                 if (Interlocked.CompareExchange(ref _readerState, reading, reading + 1) != reading + 1)
                 {
