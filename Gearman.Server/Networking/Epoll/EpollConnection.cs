@@ -13,7 +13,9 @@ namespace Gearman.Server.Networking.Epoll;
 /// <summary>
 /// One accepted socket on an <see cref="EpollLoop"/>. Reading belongs to the loop's thread: on a readable event one
 /// <c>recv</c> fills the loop's shared receive buffer (or, while a request is unfinished, this connection's own carry
-/// buffer, sized to the declared packet), and <see cref="RequestFramer"/> posts what it holds. Sending is direct: any
+/// buffer, sized to the declared packet), and <see cref="RequestFramer"/> posts what it holds. A large request body
+/// (over <see cref="RequestBuffers.MaxPooledLength"/>) is instead received straight into the buffer the scheduler and
+/// the job will own, once its header is in, so its bytes are copied by the kernel only. Sending is direct: any
 /// thread that flushes (the loop thread after a read, a timer, the store writer) takes the outbox's batch under
 /// <c>_sendLock</c> and writes it with a non-blocking <c>send</c>; what the kernel does not take waits in
 /// <c>_unsent</c>, and <c>EPOLLOUT</c> is armed until it is gone.
@@ -39,6 +41,11 @@ internal sealed unsafe class EpollConnection
     // Loop thread only.
     private byte[]? _carry;
     private int _carryLength;
+
+    /// <summary>A large request's header while its body is received straight into <see cref="_body"/> (see <see cref="RequestFramer.TakesBodyDirectly"/>).</summary>
+    private readonly byte[] _bodyHeader = new byte[PacketReader.HeaderLength];
+    private byte[]? _body;
+    private int _bodyFilled;
     private bool _connectedPosted;
     private bool _readDone;
 
@@ -120,6 +127,7 @@ internal sealed unsafe class EpollConnection
         _readDone = true;
         if (unread > 0) _loop.Framer.ClosedInsideRequest(Peer, unread);
         ReleaseCarry();
+        ReleaseBody();
         lock (_sendLock)
         {
             _readOpen = false;
@@ -183,6 +191,7 @@ internal sealed unsafe class EpollConnection
     /// <summary>On the loop thread when it stops: closes whatever is still open, sent or not.</summary>
     public void ForceClose()
     {
+        ReleaseBody();
         lock (_sendLock)
         {
             if (_closed) return;
@@ -194,6 +203,12 @@ internal sealed unsafe class EpollConnection
 
     private void Receive(byte[] shared)
     {
+        if (_body is not null)
+        {
+            ReceiveBody();
+            return;
+        }
+
         byte[] buffer;
         int offset;
         if (_carry is null)
@@ -252,7 +267,17 @@ internal sealed unsafe class EpollConnection
         }
 
         int left = (int)rest.Length;
-        if (left == 0)
+        if (left >= PacketReader.HeaderLength
+            && RequestFramer.TakesBodyDirectly(buffer.AsSpan(length - left, PacketReader.HeaderLength), out int bodyLength))
+        {
+            // A large body continues straight into the buffer the job will own: no carry buffer, no second copy.
+            buffer.AsSpan(length - left, PacketReader.HeaderLength).CopyTo(_bodyHeader);
+            _body = RequestBuffers.Rent(bodyLength);
+            _bodyFilled = left - PacketReader.HeaderLength;
+            buffer.AsSpan(length - _bodyFilled, _bodyFilled).CopyTo(_body);
+            ReleaseCarry();
+        }
+        else if (left == 0)
         {
             ReleaseCarry();
         }
@@ -267,6 +292,42 @@ internal sealed unsafe class EpollConnection
             if (left != length) _carry.AsSpan(length - left, left).CopyTo(_carry);
             _carryLength = left;
         }
+    }
+
+    /// <summary>Receives the rest of a large body, never past its end, and posts the request once it is whole.</summary>
+    private void ReceiveBody()
+    {
+        var body = _body!;
+        nint received;
+        fixed (byte* p = body)
+        {
+            received = Recv(_fd, p + _bodyFilled, (nuint)(body.Length - _bodyFilled), MsgDontWait);
+        }
+
+        if (received <= 0)
+        {
+            if (received < 0)
+            {
+                int error = Marshal.GetLastPInvokeError();
+                if (error is EAgain or EIntr) return;
+                EndReading(0);
+            }
+            else
+            {
+                EndReading(PacketReader.HeaderLength + _bodyFilled);
+            }
+
+            return;
+        }
+
+        _bodyFilled += (int)received;
+        if (_bodyFilled < body.Length) return;
+
+        // The scheduler owns the body from here (or the framer has returned it).
+        _body = null;
+        _bodyFilled = 0;
+        var status = _loop.Framer.PostReceivedBody(Peer, _bodyHeader, body, out var posted);
+        if ((!posted.IsCompletedSuccessfully && !Wait(posted)) || status == FrameStatus.Close) EndReading(0);
     }
 
     /// <summary>Grows the carry buffer to hold the whole request it has begun (a declared packet size is known after 12 bytes).</summary>
@@ -293,6 +354,18 @@ internal sealed unsafe class EpollConnection
         }
 
         _carryLength = 0;
+    }
+
+    /// <summary>Drops a large body that was still being received (the connection stops reading).</summary>
+    private void ReleaseBody()
+    {
+        if (_body is { } body)
+        {
+            _body = null;
+            RequestBuffers.Return(body);
+        }
+
+        _bodyFilled = 0;
     }
 
     /// <returns>False when the scheduler has stopped.</returns>
