@@ -94,17 +94,20 @@ internal sealed class RequestFramer
     };
 
     /// <summary>
-    /// Whether the binary packet whose header <paramref name="header"/> holds (the framer found it incomplete, so its magic
-    /// and declared size are valid) should have its body received straight into its own buffer: a request with a body
-    /// over <see cref="RequestBuffers.MaxPooledLength"/>. Packets that will be refused keep the ordinary path.
+    /// Whether the binary packet whose header <paramref name="header"/> holds should have its body received straight into
+    /// its own buffer: a request with a body over <see cref="RequestBuffers.MaxPooledLength"/> and within
+    /// <c>--max-packet-size</c>. Packets that will be refused keep the ordinary path (and are refused there, before any
+    /// allocation for an oversized body).
     /// </summary>
     /// <param name="header">At least <see cref="PacketReader.HeaderLength"/> bytes.</param>
-    /// <param name="bodyLength">The declared body size.</param>
-    public static bool TakesBodyDirectly(ReadOnlySpan<byte> header, out int bodyLength)
+    /// <param name="bodyLength">The declared body size, when true.</param>
+    public bool TakesBodyDirectly(ReadOnlySpan<byte> header, out int bodyLength)
     {
-        bodyLength = (int)BinaryPrimitives.ReadUInt32BigEndian(header[8..]);
+        uint declared = BinaryPrimitives.ReadUInt32BigEndian(header[8..]);
+        bodyLength = (int)Math.Min(declared, (uint)int.MaxValue);
         var type = (PacketType)BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
-        return bodyLength > RequestBuffers.MaxPooledLength
+        return declared > RequestBuffers.MaxPooledLength
+            && declared <= _maxPacketSize
             && (PacketMagic)BinaryPrimitives.ReadUInt32BigEndian(header) == PacketMagic.Request
             && PacketLayout.IsDefined(type)
             && IsRequest(type);

@@ -30,6 +30,9 @@ internal sealed unsafe class EpollConnection
     /// <summary>The smallest carry buffer: a request split across reads is continued in one of these.</summary>
     private const int MinimumCarry = 64 * 1024;
 
+    /// <summary>Bytes of large bodies one readable event reads before the loop serves the other connections.</summary>
+    private const int MaximumLargeBodyRead = 1024 * 1024;
+
     /// <summary>Free space kept in the carry buffer for each receive.</summary>
     private const int MinimumReceive = 16 * 1024;
 
@@ -46,6 +49,9 @@ internal sealed unsafe class EpollConnection
     private readonly byte[] _bodyHeader = new byte[PacketReader.HeaderLength];
     private byte[]? _body;
     private int _bodyFilled;
+
+    /// <summary>Whether the last request had a large body: the next read then takes a header only (see <see cref="Receive"/>).</summary>
+    private bool _largeBodiesExpected;
     private bool _connectedPosted;
     private bool _readDone;
 
@@ -203,12 +209,78 @@ internal sealed unsafe class EpollConnection
 
     private void Receive(byte[] shared)
     {
-        if (_body is not null)
+        // A peer that sends large bodies gets one read for the header, then one straight into the body, in a loop while
+        // the socket has data (up to a budget, so other connections keep their turn); the rest use the shared buffer.
+        int budget = MaximumLargeBodyRead;
+        while (true)
         {
-            ReceiveBody();
-            return;
+            if (_body is not null)
+            {
+                nint received = ReceiveBody();
+                if (received <= 0 || _body is not null || _readDone) return;
+                budget -= (int)received;
+            }
+            else if (_carry is null && _largeBodiesExpected)
+            {
+                if (!ReceiveHeader()) return;
+            }
+            else
+            {
+                ReceiveShared(shared);
+                return;
+            }
+
+            if (budget <= 0) return;
+        }
+    }
+
+    /// <summary>One read of at most a header, after a large body: the next request is likely another.</summary>
+    /// <returns>Whether a large body's header was read (the caller then reads its body).</returns>
+    private bool ReceiveHeader()
+    {
+        nint received;
+        fixed (byte* p = _bodyHeader)
+        {
+            received = Recv(_fd, p, PacketReader.HeaderLength, MsgDontWait);
         }
 
+        if (received <= 0)
+        {
+            EndReadingAfter(received, 0);
+            return false;
+        }
+
+        if (received == PacketReader.HeaderLength && _loop.Framer.TakesBodyDirectly(_bodyHeader, out int bodyLength))
+        {
+            _body = RequestBuffers.Rent(bodyLength);
+            _bodyFilled = 0;
+            return true;
+        }
+
+        // Something else (a small request, an admin line, part of a header): framed like any other read.
+        _largeBodiesExpected = false;
+        FrameReceived(_bodyHeader, (int)received);
+        return false;
+    }
+
+    /// <summary>After a <c>recv</c> that returned <paramref name="received"/> (0 or less): ends reading unless it was EAGAIN or EINTR.</summary>
+    private void EndReadingAfter(nint received, long unread)
+    {
+        if (received < 0)
+        {
+            int error = Marshal.GetLastPInvokeError();
+            if (error is EAgain or EIntr) return;
+            EndReading(0);
+        }
+        else
+        {
+            // The end of the stream (or a half-close): every request before it has been posted.
+            EndReading(unread);
+        }
+    }
+
+    private void ReceiveShared(byte[] shared)
+    {
         byte[] buffer;
         int offset;
         if (_carry is null)
@@ -231,26 +303,21 @@ internal sealed unsafe class EpollConnection
 
         if (received <= 0)
         {
-            if (received < 0)
-            {
-                int error = Marshal.GetLastPInvokeError();
-                if (error is EAgain or EIntr) return;
-                EndReading(0);
-            }
-            else
-            {
-                // The end of the stream (or a half-close): every request before it has been posted.
-                EndReading(_carryLength);
-            }
-
+            EndReadingAfter(received, _carryLength);
             return;
         }
 
-        int length = offset + (int)received;
+        FrameReceived(buffer, offset + (int)received);
+    }
+
+    /// <summary>Posts every whole request in <paramref name="buffer"/>'s first <paramref name="length"/> bytes and keeps the unfinished rest.</summary>
+    private void FrameReceived(byte[] buffer, int length)
+    {
         var sequence = new ReadOnlySequence<byte>(buffer, 0, length);
         var rest = sequence;
         while (!rest.IsEmpty)
         {
+            long before = rest.Length;
             var status = _loop.Framer.PostNext(Peer, ref rest, out var posted);
             if (!posted.IsCompletedSuccessfully && !Wait(posted))
             {
@@ -264,14 +331,17 @@ internal sealed unsafe class EpollConnection
                 EndReading(0);
                 return;
             }
+
+            _largeBodiesExpected = before - rest.Length > PacketReader.HeaderLength + RequestBuffers.MaxPooledLength;
         }
 
         int left = (int)rest.Length;
         if (left >= PacketReader.HeaderLength
-            && RequestFramer.TakesBodyDirectly(buffer.AsSpan(length - left, PacketReader.HeaderLength), out int bodyLength))
+            && _loop.Framer.TakesBodyDirectly(buffer.AsSpan(length - left, PacketReader.HeaderLength), out int bodyLength))
         {
             // A large body continues straight into the buffer the job will own: no carry buffer, no second copy.
             buffer.AsSpan(length - left, PacketReader.HeaderLength).CopyTo(_bodyHeader);
+            _largeBodiesExpected = true;
             _body = RequestBuffers.Rent(bodyLength);
             _bodyFilled = left - PacketReader.HeaderLength;
             buffer.AsSpan(length - _bodyFilled, _bodyFilled).CopyTo(_body);
@@ -295,7 +365,8 @@ internal sealed unsafe class EpollConnection
     }
 
     /// <summary>Receives the rest of a large body, never past its end, and posts the request once it is whole.</summary>
-    private void ReceiveBody()
+    /// <returns>What <c>recv</c> returned.</returns>
+    private nint ReceiveBody()
     {
         var body = _body!;
         nint received;
@@ -306,28 +377,19 @@ internal sealed unsafe class EpollConnection
 
         if (received <= 0)
         {
-            if (received < 0)
-            {
-                int error = Marshal.GetLastPInvokeError();
-                if (error is EAgain or EIntr) return;
-                EndReading(0);
-            }
-            else
-            {
-                EndReading(PacketReader.HeaderLength + _bodyFilled);
-            }
-
-            return;
+            EndReadingAfter(received, PacketReader.HeaderLength + _bodyFilled);
+            return received;
         }
 
         _bodyFilled += (int)received;
-        if (_bodyFilled < body.Length) return;
+        if (_bodyFilled < body.Length) return received;
 
         // The scheduler owns the body from here (or the framer has returned it).
         _body = null;
         _bodyFilled = 0;
         var status = _loop.Framer.PostReceivedBody(Peer, _bodyHeader, body, out var posted);
         if ((!posted.IsCompletedSuccessfully && !Wait(posted)) || status == FrameStatus.Close) EndReading(0);
+        return received;
     }
 
     /// <summary>Grows the carry buffer to hold the whole request it has begun (a declared packet size is known after 12 bytes).</summary>

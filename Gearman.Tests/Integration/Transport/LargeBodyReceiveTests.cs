@@ -48,8 +48,9 @@ public sealed class LargeBodyReceiveTests
                 echoBefore,
                 RawGearmanConnection.Encode(PacketMagic.Request, PacketType.SubmitJobBg, Ascii(fn), Ascii(uniqueA), payloadA),
                 RawGearmanConnection.Encode(PacketMagic.Request, PacketType.SubmitJobBg, Ascii(fn), Ascii(uniqueB), payloadB),
-                echoAfter);
-            Assert.Equal(a + sizeA + sizeB + echoAfter.Length, stream.Length);
+                echoAfter,
+                "version\n"u8.ToArray());
+            Assert.Equal(a + sizeA + sizeB + echoAfter.Length + 8, stream.Length);
 
             await using var client = await RawGearmanConnection.ConnectAsync("127.0.0.1", running.Port, TestContext.Current.CancellationToken);
             await client.SendRawAsync(stream.AsMemory(0, split), TestContext.Current.CancellationToken);
@@ -60,6 +61,7 @@ public sealed class LargeBodyReceiveTests
             await client.ExpectPacketAsync(PacketType.JobCreated, Timeout);
             await client.ExpectPacketAsync(PacketType.JobCreated, Timeout);
             Assert.Equal("after", (await client.ExpectPacketAsync(PacketType.EchoRes, Timeout)).BodyText);
+            Assert.NotEmpty(await client.ReadLineAsync(Timeout));
 
             await using var worker = await RawGearmanConnection.ConnectAsync("127.0.0.1", running.Port, TestContext.Current.CancellationToken);
             await worker.SendAsync(PacketType.CanDo, fn);
@@ -152,6 +154,24 @@ public sealed class LargeBodyReceiveTests
         Assert.NotEmpty(error.Body);
         await second.SendAsync(PacketType.EchoReq, "still open");
         Assert.Equal("still open", (await second.ExpectPacketAsync(PacketType.EchoRes, Timeout)).BodyText);
+    }
+
+    [Theory]
+    [MemberData(nameof(TransportServers.Names), MemberType = typeof(TransportServers))]
+    public async Task A_header_over_the_maximum_after_a_large_body_is_refused_with_an_error(string transport)
+    {
+        await using var server = await TransportServers.StartAsync(transport, o => o with { MaxPacketSize = 100_000 });
+        string fn = TestNames.Unique("then_too_large");
+        await using var client = await RawGearmanConnection.ConnectAsync("127.0.0.1", server.EndPoint.Port, TestContext.Current.CancellationToken);
+        await client.SendAsync(PacketMagic.Request, PacketType.SubmitJobBg, Ascii(fn), "u"u8.ToArray(), RandomBytes(60_000, seed: 41));
+        await client.ExpectPacketAsync(PacketType.JobCreated, Timeout);
+
+        // Only the header of a 200,000-byte SUBMIT_JOB_BG: it is refused without waiting for the body.
+        var header = RawGearmanConnection.Encode(PacketMagic.Request, PacketType.SubmitJobBg, new byte[200_000])[..PacketReader.HeaderLength];
+        await client.SendRawAsync(header, TestContext.Current.CancellationToken);
+        var error = await client.ExpectPacketAsync(PacketType.Error, Timeout);
+        Assert.Contains("200000", error.BodyText, StringComparison.Ordinal);
+        Assert.True(await client.WaitForServerCloseAsync(Timeout), "the connection stayed open after an oversized header");
     }
 
     private static async Task<RunningServer> StartAsync(string server)
