@@ -33,6 +33,12 @@ internal sealed unsafe class EpollConnection
     /// <summary>Bytes of large bodies one readable event reads before the loop serves the other connections.</summary>
     private const int MaximumLargeBodyRead = 1024 * 1024;
 
+    /// <summary>
+    /// How many small requests after a large one still get a header-first read: a worker alternates large WORK_COMPLETEs
+    /// with a GRAB_JOB or two, and a small request costs at most one more read this way.
+    /// </summary>
+    private const int LargeBodyMemory = 4;
+
     /// <summary>Free space kept in the carry buffer for each receive.</summary>
     private const int MinimumReceive = 16 * 1024;
 
@@ -50,8 +56,8 @@ internal sealed unsafe class EpollConnection
     private byte[]? _body;
     private int _bodyFilled;
 
-    /// <summary>Whether the last request had a large body: the next read then takes a header only (see <see cref="Receive"/>).</summary>
-    private bool _largeBodiesExpected;
+    /// <summary>Requests since the last one with a large body (saturating); below <see cref="LargeBodyMemory"/>, reads take a header first (see <see cref="Receive"/>).</summary>
+    private int _requestsSinceLargeBody = LargeBodyMemory;
     private bool _connectedPosted;
     private bool _readDone;
 
@@ -220,7 +226,7 @@ internal sealed unsafe class EpollConnection
                 if (received <= 0 || _body is not null || _readDone) return;
                 budget -= (int)received;
             }
-            else if (_carry is null && _largeBodiesExpected)
+            else if (_carry is null && _requestsSinceLargeBody < LargeBodyMemory)
             {
                 if (!ReceiveHeader()) return;
             }
@@ -254,11 +260,11 @@ internal sealed unsafe class EpollConnection
         {
             _body = RequestBuffers.Rent(bodyLength);
             _bodyFilled = 0;
+            _requestsSinceLargeBody = 0;
             return true;
         }
 
         // Something else (a small request, an admin line, part of a header): framed like any other read.
-        _largeBodiesExpected = false;
         FrameReceived(_bodyHeader, (int)received);
         return false;
     }
@@ -332,7 +338,8 @@ internal sealed unsafe class EpollConnection
                 return;
             }
 
-            _largeBodiesExpected = before - rest.Length > PacketReader.HeaderLength + RequestBuffers.MaxPooledLength;
+            bool large = before - rest.Length > PacketReader.HeaderLength + RequestBuffers.MaxPooledLength;
+            _requestsSinceLargeBody = large ? 0 : Math.Min(_requestsSinceLargeBody + 1, LargeBodyMemory);
         }
 
         int left = (int)rest.Length;
@@ -341,7 +348,7 @@ internal sealed unsafe class EpollConnection
         {
             // A large body continues straight into the buffer the job will own: no carry buffer, no second copy.
             buffer.AsSpan(length - left, PacketReader.HeaderLength).CopyTo(_bodyHeader);
-            _largeBodiesExpected = true;
+            _requestsSinceLargeBody = 0;
             _body = RequestBuffers.Rent(bodyLength);
             _bodyFilled = left - PacketReader.HeaderLength;
             buffer.AsSpan(length - _bodyFilled, _bodyFilled).CopyTo(_body);
