@@ -69,6 +69,13 @@ internal sealed unsafe class EpollConnection
 
     /// <summary><c>_unsentEnd - _unsentStart</c>, readable without the lock (by the outbound cap, see <see cref="PeerConnection.MaxUnsentBytes"/>).</summary>
     private long _unsentTotal;
+
+    /// <summary>Job data queued by <see cref="SendLent"/> to follow the outbox's bytes at each offset of the pending batch, in order.</summary>
+    private List<LentData> _lent = [];
+    private List<LentData> _lentSpare = [];
+
+    /// <summary>Bytes in <see cref="_lent"/>, readable without the lock (they count towards the outbound cap).</summary>
+    private long _lentTotal;
     private uint _interest;
     private bool _readOpen = true;
     private bool _aborted;
@@ -83,7 +90,8 @@ internal sealed unsafe class EpollConnection
         {
             Abort = Abort,
             MaxUnsentBytes = loop.MaxUnsentBytes,
-            TransportUnsent = () => Volatile.Read(ref _unsentTotal),
+            TransportUnsent = () => Volatile.Read(ref _unsentTotal) + Volatile.Read(ref _lentTotal),
+            SendWithLentData = SendLent,
             Logger = loop.Logger,
         };
     }
@@ -169,12 +177,19 @@ internal sealed unsafe class EpollConnection
             if (_unsentEnd > _unsentStart && !_aborted) SendUnsent();
 
             var batch = Peer.Outbox.SwapPending(_spare, out bool completed);
+            var lent = _lent;
+            _lent = _lentSpare;
+            Volatile.Write(ref _lentTotal, 0);
             if (batch.WrittenCount > 0 && !_aborted)
             {
-                if (_unsentEnd > _unsentStart) Keep(batch.WrittenSpan);
+                if (lent.Count > 0) SendGathered(batch.WrittenSpan, lent);
+                else if (_unsentEnd > _unsentStart) Keep(batch.WrittenSpan);
                 else SendOrKeep(batch.WrittenSpan);
             }
 
+            // Sent, copied into _unsent, or dropped: no send reads the jobs' buffers any more.
+            EndLends(lent);
+            _lentSpare = lent;
             batch.Clear();
             _spare = batch;
             closed = completed && !_readOpen && (_aborted || _unsentEnd == _unsentStart);
@@ -473,6 +488,111 @@ internal sealed unsafe class EpollConnection
         }
     }
 
+    /// <summary>
+    /// From the scheduler (see <see cref="PeerConnection.SendWithLentData"/>): queues <paramref name="prefix"/> in the outbox
+    /// and notes that <paramref name="job"/>'s data follows it, so the flush sends it from the job's buffer.
+    /// </summary>
+    private bool SendLent(ReadOnlySpan<byte> prefix, Job job)
+    {
+        lock (_sendLock)
+        {
+            if (_closed || _aborted) return false;
+
+            // Under the lock no flush can take the pending batch between the write and the note of where the data goes.
+            int offset = Peer.Outbox.PendingBytes + prefix.Length;
+            if (!Peer.Outbox.SendRaw(prefix)) return false;
+            var data = job.LendData();
+            _lent.Add(new LentData(offset, data, job));
+            Volatile.Write(ref _lentTotal, _lentTotal + data.Count);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Sends a batch with job data between its bytes: each stretch of the batch and the data after it in one
+    /// <c>sendmsg</c>; from the first piece the kernel does not take fully, the rest is copied into <c>_unsent</c> in order.
+    /// </summary>
+    private void SendGathered(ReadOnlySpan<byte> batch, List<LentData> lent)
+    {
+        bool keeping = _unsentEnd > _unsentStart;
+        int start = 0;
+        foreach (var piece in lent)
+        {
+            var head = batch[start..piece.Offset];
+            var data = piece.Data.AsSpan();
+            start = piece.Offset;
+            if (_aborted) return;
+            if (keeping)
+            {
+                Keep(head);
+                if (!_aborted) Keep(data);
+                continue;
+            }
+
+            int sent = SendPair(head, data);
+            if (sent < 0) return;
+            if (sent == head.Length + data.Length) continue;
+            keeping = true;
+            if (sent < head.Length)
+            {
+                Keep(head[sent..]);
+                if (!_aborted) Keep(data);
+            }
+            else
+            {
+                Keep(data[(sent - head.Length)..]);
+            }
+        }
+
+        if (_aborted) return;
+        if (keeping) Keep(batch[start..]);
+        else SendOrKeep(batch[start..]);
+    }
+
+    /// <returns>Bytes of <paramref name="first"/> then <paramref name="second"/> the kernel took, or -1 after a send error (the connection is then aborted).</returns>
+    private int SendPair(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second)
+    {
+        int total = first.Length + second.Length;
+        int sent = 0;
+        var vectors = stackalloc IoVector[2];
+        var message = default(MessageHeader);
+        fixed (byte* a = first)
+        {
+            fixed (byte* b = second)
+            {
+                while (sent < total)
+                {
+                    int count = 0;
+                    if (sent < first.Length) vectors[count++] = new IoVector(a + sent, (nuint)(first.Length - sent));
+                    int intoSecond = Math.Max(0, sent - first.Length);
+                    vectors[count++] = new IoVector(b + intoSecond, (nuint)(second.Length - intoSecond));
+                    message.Vectors = vectors;
+                    message.VectorCount = (nuint)count;
+                    nint n = SendMessage(_fd, &message, MsgDontWait | MsgNoSignal);
+                    if (n > 0)
+                    {
+                        sent += (int)n;
+                        continue;
+                    }
+
+                    int error = Marshal.GetLastPInvokeError();
+                    if (n < 0 && error == EIntr) continue;
+                    if (n < 0 && error == EAgain) break;
+                    AbortLocked();
+                    return -1;
+                }
+            }
+        }
+
+        return sent;
+    }
+
+    private static void EndLends(List<LentData> lent)
+    {
+        foreach (var piece in lent) piece.Owner.EndLend();
+        lent.Clear();
+    }
+
     private void SendUnsent()
     {
         int sent = SendSome(_unsent.AsSpan(_unsentStart, _unsentEnd - _unsentStart));
@@ -585,9 +705,14 @@ internal sealed unsafe class EpollConnection
         _closed = true;
         _readOpen = false;
         DropUnsent();
+        EndLends(_lent);
+        Volatile.Write(ref _lentTotal, 0);
         UpdateInterest();
         _socket.Dispose();
         _spare.Dispose();
         Peer.Outbox.Dispose();
     }
 }
+
+/// <summary>Job data that follows the pending batch's bytes up to <see cref="Offset"/>; <see cref="Owner"/> lent it.</summary>
+internal readonly record struct LentData(int Offset, ArraySegment<byte> Data, Job Owner);
