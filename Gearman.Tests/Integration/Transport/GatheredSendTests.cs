@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using Gearman.Reactive.Protocol;
 using Gearman.Tests.Infrastructure;
+using static Gearman.Tests.Infrastructure.TestPayloads;
 using Xunit;
 
 namespace Gearman.Tests.Integration.Transport;
@@ -17,13 +18,11 @@ public sealed class GatheredSendTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    public static TheoryData<string> Servers => ["gearmand", "epoll", "kestrel"];
-
-    [Theory]
-    [MemberData(nameof(Servers))]
+        [Theory]
+    [MemberData(nameof(TransportServers.NamesAndGearmand), MemberType = typeof(TransportServers))]
     public async Task Large_assignments_sent_in_parts_keep_their_order_with_the_replies_around_them(string server)
     {
-        await using var running = await StartAsync(server);
+        await using var running = await TransportServers.StartNamedAsync(server);
         string fn = TestNames.Unique("gathered_order");
         var payloads = Enumerable.Range(0, 3).Select(i => RandomBytes((3 << 20) + i, seed: 50 + i)).ToArray();
         await using (var client = await RawGearmanConnection.ConnectAsync("127.0.0.1", running.Port, TestContext.Current.CancellationToken))
@@ -36,7 +35,7 @@ public sealed class GatheredSendTests
         }
 
         // A worker that reads slowly through a small buffer: most of each assignment waits for the socket to drain.
-        using var worker = await ConnectAsync(running.Port, receiveBuffer: 4096);
+        using var worker = await PlainSockets.ConnectAsync(running.Port, receiveBuffer: 4096);
         var requests = new MemoryStream();
         requests.Write(RawGearmanConnection.Encode(PacketType.CanDo, fn));
         for (int i = 0; i < payloads.Length; i++)
@@ -45,11 +44,11 @@ public sealed class GatheredSendTests
             requests.Write(RawGearmanConnection.Encode(PacketType.EchoReq, $"after {i}"));
         }
 
-        await worker.SendAsync(requests.ToArray(), TestContext.Current.CancellationToken);
+        await PlainSockets.SendAsync(worker, requests.ToArray());
         var seen = new HashSet<string>();
         for (int i = 0; i < payloads.Length; i++)
         {
-            var (type, body) = await ReadPacketAsync(worker);
+            var (type, body) = await PlainSockets.ReadPacketAsync(worker, chunk: 4096);
             Assert.Equal(PacketType.JobAssignUniq, type);
             int uniqueStart = IndexOfNth(body, 0, 2) + 1;
             int dataStart = IndexOfNth(body, 0, 3) + 1;
@@ -57,7 +56,7 @@ public sealed class GatheredSendTests
             Assert.True(seen.Add(unique), $"{unique} assigned twice");
             Assert.True(body.AsSpan(dataStart).SequenceEqual(payloads[int.Parse(unique[1..], System.Globalization.CultureInfo.InvariantCulture)]), $"{unique}'s data arrived changed");
 
-            var (echoType, echo) = await ReadPacketAsync(worker);
+            var (echoType, echo) = await PlainSockets.ReadPacketAsync(worker, chunk: 4096);
             Assert.Equal(PacketType.EchoRes, echoType);
             Assert.Equal($"after {i}", Encoding.ASCII.GetString(echo));
         }
@@ -68,7 +67,7 @@ public sealed class GatheredSendTests
     [MemberData(nameof(TransportServers.Names), MemberType = typeof(TransportServers))]
     public async Task An_assignment_whose_job_completes_before_it_is_sent_still_carries_the_jobs_data(string server)
     {
-        await using var running = await StartAsync(server);
+        await using var running = await TransportServers.StartNamedAsync(server);
         string fn = TestNames.Unique("gathered_released");
         var payload = RandomBytes(200_000, seed: 61);
         await using var client = await RawGearmanConnection.ConnectAsync("127.0.0.1", running.Port, TestContext.Current.CancellationToken);
@@ -107,14 +106,14 @@ public sealed class GatheredSendTests
             await client.ExpectPacketAsync(PacketType.JobCreated, Timeout);
         }
 
-        using (var leaving = await ConnectAsync(server.EndPoint.Port, receiveBuffer: 4096))
+        using (var leaving = await PlainSockets.ConnectAsync(server.EndPoint.Port, receiveBuffer: 4096))
         {
-            await leaving.SendAsync(Concat(RawGearmanConnection.Encode(PacketType.CanDo, fn), RawGearmanConnection.Encode(PacketType.GrabJob)), TestContext.Current.CancellationToken);
+            await PlainSockets.SendAsync(leaving, Concat(RawGearmanConnection.Encode(PacketType.CanDo, fn), RawGearmanConnection.Encode(PacketType.GrabJob)));
             var some = new byte[64 * 1024];
             int read = 0;
             while (read < some.Length)
             {
-                int n = await leaving.ReceiveAsync(some.AsMemory(read), TestContext.Current.CancellationToken).AsTask().WaitAsync(Timeout, TestContext.Current.CancellationToken);
+                int n = await PlainSockets.ReceiveSomeAsync(leaving, some.AsMemory(read));
                 Assert.NotEqual(0, n);
                 read += n;
             }
@@ -142,68 +141,5 @@ public sealed class GatheredSendTests
         }
 
         Assert.True(assign.Body.AsSpan(IndexOfNth(assign.Body, 0, 2) + 1).SequenceEqual(payload), "the job's data arrived changed");
-    }
-
-    private static async Task<RunningServer> StartAsync(string server)
-    {
-        if (server == "gearmand")
-        {
-            var gearmand = await TestServers.StartAsync(ServerKind.Gearmand, ct: TestContext.Current.CancellationToken);
-            return new RunningServer(gearmand.Port, gearmand);
-        }
-
-        var ours = await TransportServers.StartAsync(server);
-        return new RunningServer(ours.EndPoint.Port, ours);
-    }
-
-    private static async Task<Socket> ConnectAsync(int port, int receiveBuffer)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = receiveBuffer, NoDelay = true };
-        await socket.ConnectAsync(System.Net.IPAddress.Loopback, port, TestContext.Current.CancellationToken);
-        return socket;
-    }
-
-    /// <summary>Reads one packet in 4 KiB reads, so the server's socket stays full while it sends.</summary>
-    private static async Task<(PacketType Type, byte[] Body)> ReadPacketAsync(Socket socket)
-    {
-        var header = new byte[PacketReader.HeaderLength];
-        await ReceiveExactlyAsync(socket, header);
-        var body = new byte[System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(8))];
-        await ReceiveExactlyAsync(socket, body);
-        return ((PacketType)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(4)), body);
-    }
-
-    private static async Task ReceiveExactlyAsync(Socket socket, Memory<byte> buffer)
-    {
-        for (int read = 0; read < buffer.Length;)
-        {
-            var chunk = buffer.Slice(read, Math.Min(4096, buffer.Length - read));
-            int n = await socket.ReceiveAsync(chunk, TestContext.Current.CancellationToken).AsTask().WaitAsync(Timeout, TestContext.Current.CancellationToken);
-            if (n == 0) throw new IOException("the server closed the connection");
-            read += n;
-        }
-    }
-
-    private static byte[] Ascii(string text) => Encoding.ASCII.GetBytes(text);
-
-    private static byte[] Concat(params byte[][] parts) => [.. parts.SelectMany(p => p)];
-
-    private static byte[] RandomBytes(int length, int seed)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
-    }
-
-    private static int IndexOfNth(byte[] bytes, byte value, int n)
-    {
-        int index = -1;
-        for (int i = 0; i < n; i++) index = Array.IndexOf(bytes, value, index + 1);
-        return index;
-    }
-
-    private sealed record RunningServer(int Port, IAsyncDisposable Server) : IAsyncDisposable
-    {
-        public ValueTask DisposeAsync() => Server.DisposeAsync();
     }
 }

@@ -2,6 +2,7 @@ using System.Text;
 using Gearman.Reactive.Protocol;
 using Gearman.Server.Scheduling;
 using Gearman.Tests.Infrastructure;
+using static Gearman.Tests.Infrastructure.TestPayloads;
 using Xunit;
 
 namespace Gearman.Tests.Integration.Transport;
@@ -17,13 +18,11 @@ public sealed class LargeBodyReceiveTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    public static TheoryData<string> Servers => ["gearmand", "epoll", "kestrel"];
-
-    [Theory]
-    [MemberData(nameof(Servers))]
+        [Theory]
+    [MemberData(nameof(TransportServers.NamesAndGearmand), MemberType = typeof(TransportServers))]
     public async Task Large_bodies_split_at_every_awkward_boundary_arrive_whole(string server)
     {
-        await using var running = await StartAsync(server);
+        await using var running = await TransportServers.StartNamedAsync(server);
         string fn = TestNames.Unique("split");
         var echoBefore = RawGearmanConnection.Encode(PacketType.EchoReq, "before");
         var echoAfter = RawGearmanConnection.Encode(PacketType.EchoReq, "after");
@@ -82,10 +81,10 @@ public sealed class LargeBodyReceiveTests
     }
 
     [Theory]
-    [MemberData(nameof(Servers))]
+    [MemberData(nameof(TransportServers.NamesAndGearmand), MemberType = typeof(TransportServers))]
     public async Task A_5_MiB_foreground_job_and_its_5_MiB_result_arrive_unchanged(string server)
     {
-        await using var running = await StartAsync(server);
+        await using var running = await TransportServers.StartNamedAsync(server);
         string fn = TestNames.Unique("big_round_trip");
         var payload = RandomBytes(5 << 20, seed: 21);
         var result = RandomBytes(5 << 20, seed: 22);
@@ -174,18 +173,6 @@ public sealed class LargeBodyReceiveTests
         Assert.True(await client.WaitForServerCloseAsync(Timeout), "the connection stayed open after an oversized header");
     }
 
-    private static async Task<RunningServer> StartAsync(string server)
-    {
-        if (server == "gearmand")
-        {
-            var gearmand = await TestServers.StartAsync(ServerKind.Gearmand, ct: TestContext.Current.CancellationToken);
-            return new RunningServer(gearmand.Port, gearmand);
-        }
-
-        var ours = await TransportServers.StartAsync(server);
-        return new RunningServer(ours.EndPoint.Port, ours);
-    }
-
     /// <summary>Uneven pieces, each its own write, so the server sees the body arrive over many reads.</summary>
     private static async Task SendInPiecesAsync(RawGearmanConnection connection, byte[] packet)
     {
@@ -193,28 +180,5 @@ public sealed class LargeBodyReceiveTests
         {
             await connection.SendRawAsync(packet.AsMemory(offset, Math.Min(step, packet.Length - offset)), TestContext.Current.CancellationToken);
         }
-    }
-
-    private static byte[] Ascii(string text) => Encoding.ASCII.GetBytes(text);
-
-    private static byte[] Concat(params byte[][] parts) => [.. parts.SelectMany(p => p)];
-
-    private static byte[] RandomBytes(int length, int seed)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
-    }
-
-    private static int IndexOfNth(byte[] bytes, byte value, int n)
-    {
-        int index = -1;
-        for (int i = 0; i < n; i++) index = Array.IndexOf(bytes, value, index + 1);
-        return index;
-    }
-
-    private sealed record RunningServer(int Port, IAsyncDisposable Server) : IAsyncDisposable
-    {
-        public ValueTask DisposeAsync() => Server.DisposeAsync();
     }
 }
