@@ -529,7 +529,7 @@ internal sealed unsafe class EpollConnection
                 continue;
             }
 
-            int sent = SendPair(head, data);
+            int sent = SendSome(head, data);
             if (sent < 0) return;
             if (sent == head.Length + data.Length) continue;
             keeping = true;
@@ -549,8 +549,9 @@ internal sealed unsafe class EpollConnection
         else SendOrKeep(batch[start..]);
     }
 
-    /// <returns>Bytes of <paramref name="first"/> then <paramref name="second"/> the kernel took, or -1 after a send error (the connection is then aborted).</returns>
-    private int SendPair(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second)
+    /// <summary>Non-blocking writes of <paramref name="first"/> and then <paramref name="second"/> (<c>sendmsg</c>), until the kernel takes no more.</summary>
+    /// <returns>Bytes the kernel took, or -1 after a send error (the connection is then aborted).</returns>
+    private int SendSome(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second = default)
     {
         int total = first.Length + second.Length;
         int sent = 0;
@@ -565,7 +566,7 @@ internal sealed unsafe class EpollConnection
                     int count = 0;
                     if (sent < first.Length) vectors[count++] = new IoVector(a + sent, (nuint)(first.Length - sent));
                     int intoSecond = Math.Max(0, sent - first.Length);
-                    vectors[count++] = new IoVector(b + intoSecond, (nuint)(second.Length - intoSecond));
+                    if (intoSecond < second.Length) vectors[count++] = new IoVector(b + intoSecond, (nuint)(second.Length - intoSecond));
                     message.Vectors = vectors;
                     message.VectorCount = (nuint)count;
                     nint n = SendMessage(_fd, &message, MsgDontWait | MsgNoSignal);
@@ -578,6 +579,8 @@ internal sealed unsafe class EpollConnection
                     int error = Marshal.GetLastPInvokeError();
                     if (n < 0 && error == EIntr) continue;
                     if (n < 0 && error == EAgain) break;
+
+                    // The peer is gone: its reader sees it too and reports the disconnect.
                     AbortLocked();
                     return -1;
                 }
@@ -612,34 +615,6 @@ internal sealed unsafe class EpollConnection
     {
         int sent = SendSome(bytes);
         if (sent >= 0 && sent < bytes.Length) Keep(bytes[sent..]);
-    }
-
-    /// <returns>Bytes the kernel took, or -1 after a send error (the connection is then aborted).</returns>
-    private int SendSome(ReadOnlySpan<byte> bytes)
-    {
-        int sent = 0;
-        fixed (byte* p = bytes)
-        {
-            while (sent < bytes.Length)
-            {
-                nint n = Send(_fd, p + sent, (nuint)(bytes.Length - sent), MsgDontWait | MsgNoSignal);
-                if (n > 0)
-                {
-                    sent += (int)n;
-                    continue;
-                }
-
-                int error = Marshal.GetLastPInvokeError();
-                if (n < 0 && error == EIntr) continue;
-                if (n < 0 && error == EAgain) break;
-
-                // The peer is gone: its reader sees it too and reports the disconnect.
-                AbortLocked();
-                return -1;
-            }
-        }
-
-        return sent;
     }
 
     /// <summary>Keeps bytes the kernel did not take, unless that would exceed the outbound cap.</summary>
