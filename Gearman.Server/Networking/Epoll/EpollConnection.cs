@@ -13,9 +13,9 @@ namespace Gearman.Server.Networking.Epoll;
 /// <summary>
 /// One accepted socket on an <see cref="EpollLoop"/>. Reading belongs to the loop's thread: on a readable event one
 /// <c>recv</c> fills the loop's shared receive buffer (or, while a request is unfinished, this connection's own carry
-/// buffer, sized to the declared packet), and <see cref="RequestFramer"/> posts what it holds. A large request body
-/// (over <see cref="RequestBuffers.MaxPooledLength"/>) is instead received straight into the buffer the scheduler and
-/// the job will own, once its header is in, so its bytes are copied by the kernel only. Sending is direct: any
+/// buffer, sized to the declared packet), and <see cref="RequestFramer"/> posts what it holds. When a read ends inside a
+/// large request body (over <see cref="RequestBuffers.MaxPooledLength"/>), the rest of it is received straight into the
+/// buffer the scheduler and the job will own instead: no carry buffer and no second copy. Sending is direct: any
 /// thread that flushes (the loop thread after a read, a timer, the store writer) takes the outbox's batch under
 /// <c>_sendLock</c> and writes it with a non-blocking <c>send</c>; what the kernel does not take waits in
 /// <c>_unsent</c>, and <c>EPOLLOUT</c> is armed until it is gone.
@@ -29,15 +29,6 @@ internal sealed unsafe class EpollConnection
 {
     /// <summary>The smallest carry buffer: a request split across reads is continued in one of these.</summary>
     private const int MinimumCarry = 64 * 1024;
-
-    /// <summary>Bytes of large bodies one readable event reads before the loop serves the other connections.</summary>
-    private const int MaximumLargeBodyRead = 1024 * 1024;
-
-    /// <summary>
-    /// How many small requests after a large one still get a header-first read: a worker alternates large WORK_COMPLETEs
-    /// with a GRAB_JOB or two, and a small request costs at most one more read this way.
-    /// </summary>
-    private const int LargeBodyMemory = 4;
 
     /// <summary>Free space kept in the carry buffer for each receive.</summary>
     private const int MinimumReceive = 16 * 1024;
@@ -56,8 +47,6 @@ internal sealed unsafe class EpollConnection
     private byte[]? _body;
     private int _bodyFilled;
 
-    /// <summary>Requests since the last one with a large body (saturating); below <see cref="LargeBodyMemory"/>, reads take a header first (see <see cref="Receive"/>).</summary>
-    private int _requestsSinceLargeBody = LargeBodyMemory;
     private bool _connectedPosted;
     private bool _readDone;
 
@@ -230,58 +219,13 @@ internal sealed unsafe class EpollConnection
 
     private void Receive(byte[] shared)
     {
-        // A peer that sends large bodies gets one read for the header, then one straight into the body, in a loop while
-        // the socket has data (up to a budget, so other connections keep their turn); the rest use the shared buffer.
-        int budget = MaximumLargeBodyRead;
-        while (true)
+        if (_body is not null)
         {
-            if (_body is not null)
-            {
-                nint received = ReceiveBody();
-                if (received <= 0 || _body is not null || _readDone) return;
-                budget -= (int)received;
-            }
-            else if (_carry is null && _requestsSinceLargeBody < LargeBodyMemory)
-            {
-                if (!ReceiveHeader()) return;
-            }
-            else
-            {
-                ReceiveShared(shared);
-                return;
-            }
-
-            if (budget <= 0) return;
-        }
-    }
-
-    /// <summary>One read of at most a header, after a large body: the next request is likely another.</summary>
-    /// <returns>Whether a large body's header was read (the caller then reads its body).</returns>
-    private bool ReceiveHeader()
-    {
-        nint received;
-        fixed (byte* p = _bodyHeader)
-        {
-            received = Recv(_fd, p, PacketReader.HeaderLength, MsgDontWait);
+            ReceiveBody();
+            return;
         }
 
-        if (received <= 0)
-        {
-            EndReadingAfter(received, 0);
-            return false;
-        }
-
-        if (received == PacketReader.HeaderLength && _loop.Framer.TakesBodyDirectly(_bodyHeader, out int bodyLength))
-        {
-            _body = RequestBuffers.Rent(bodyLength);
-            _bodyFilled = 0;
-            _requestsSinceLargeBody = 0;
-            return true;
-        }
-
-        // Something else (a small request, an admin line, part of a header): framed like any other read.
-        FrameReceived(_bodyHeader, (int)received);
-        return false;
+        ReceiveShared(shared);
     }
 
     /// <summary>After a <c>recv</c> that returned <paramref name="received"/> (0 or less): ends reading unless it was EAGAIN or EINTR.</summary>
@@ -338,7 +282,6 @@ internal sealed unsafe class EpollConnection
         var rest = sequence;
         while (!rest.IsEmpty)
         {
-            long before = rest.Length;
             var status = _loop.Framer.PostNext(Peer, ref rest, out var posted);
             if (!posted.IsCompletedSuccessfully && !Wait(posted))
             {
@@ -352,9 +295,6 @@ internal sealed unsafe class EpollConnection
                 EndReading(0);
                 return;
             }
-
-            bool large = before - rest.Length > PacketReader.HeaderLength + RequestBuffers.MaxPooledLength;
-            _requestsSinceLargeBody = large ? 0 : Math.Min(_requestsSinceLargeBody + 1, LargeBodyMemory);
         }
 
         int left = (int)rest.Length;
@@ -363,7 +303,6 @@ internal sealed unsafe class EpollConnection
         {
             // A large body continues straight into the buffer the job will own: no carry buffer, no second copy.
             buffer.AsSpan(length - left, PacketReader.HeaderLength).CopyTo(_bodyHeader);
-            _requestsSinceLargeBody = 0;
             _body = RequestBuffers.Rent(bodyLength);
             _bodyFilled = left - PacketReader.HeaderLength;
             buffer.AsSpan(length - _bodyFilled, _bodyFilled).CopyTo(_body);
@@ -387,8 +326,7 @@ internal sealed unsafe class EpollConnection
     }
 
     /// <summary>Receives the rest of a large body, never past its end, and posts the request once it is whole.</summary>
-    /// <returns>What <c>recv</c> returned.</returns>
-    private nint ReceiveBody()
+    private void ReceiveBody()
     {
         var body = _body!;
         nint received;
@@ -400,18 +338,17 @@ internal sealed unsafe class EpollConnection
         if (received <= 0)
         {
             EndReadingAfter(received, PacketReader.HeaderLength + _bodyFilled);
-            return received;
+            return;
         }
 
         _bodyFilled += (int)received;
-        if (_bodyFilled < body.Length) return received;
+        if (_bodyFilled < body.Length) return;
 
         // The scheduler owns the body from here (or the framer has returned it).
         _body = null;
         _bodyFilled = 0;
         var status = _loop.Framer.PostReceivedBody(Peer, _bodyHeader, body, out var posted);
         if ((!posted.IsCompletedSuccessfully && !Wait(posted)) || status == FrameStatus.Close) EndReading(0);
-        return received;
     }
 
     /// <summary>Grows the carry buffer to hold the whole request it has begun (a declared packet size is known after 12 bytes).</summary>

@@ -8,8 +8,8 @@ using Xunit;
 namespace Gearman.Tests.Integration.Transport;
 
 /// <summary>
-/// Large request bodies (over <see cref="RequestBuffers.MaxPooledLength"/>), which the epoll transport receives straight
-/// into the job's buffer once the header is in: split at every awkward boundary, several MiB each way, and a connection
+/// Large request bodies (over <see cref="RequestBuffers.MaxPooledLength"/>), whose rest the epoll transport receives
+/// straight into the job's buffer when a read ends inside one: split at every awkward boundary, several MiB each way, and a connection
 /// that closes inside one. Returned buffers are poisoned in every test, so a body handed on too early shows up as
 /// changed data. Wire behaviour is compared with gearmand where gearmand shows it.
 /// </summary>
