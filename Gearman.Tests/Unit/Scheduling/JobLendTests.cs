@@ -8,6 +8,7 @@ namespace Gearman.Tests.Unit.Scheduling;
 /// A job's large body lent to a transport (a gathered send) goes back to the pool only after the job is released and
 /// the last lend has ended, in either order; returned buffers are poisoned in tests, so an early return shows.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed class JobLendTests
 {
     private static readonly FunctionRecord Function = new("lend"u8.ToArray());
