@@ -14,6 +14,9 @@ namespace Gearman.Server.Networking;
 /// </summary>
 internal sealed class PeerConnection
 {
+    /// <summary>The longest reply prefix (header and fields) built on the stack by <see cref="SendAssign"/>.</summary>
+    private const int MaxStackPrefix = 512;
+
     private static readonly byte[] DefaultClientId = "-"u8.ToArray();
     private static int _lastId;
     private readonly Action? _directFlush;
@@ -139,10 +142,65 @@ internal sealed class PeerConnection
     public bool Send(PacketType type, ReadOnlySpan<byte> f0, ReadOnlySpan<byte> f1, ReadOnlySpan<byte> f2, ReadOnlySpan<byte> f3, ReadOnlySpan<byte> f4, ReadOnlySpan<byte> last)
         => !_overLimit && Outbox.Send(type, f0, f1, f2, f3, f4, last) && WithinLimit();
 
+    /// <summary>
+    /// For a transport that can send a job's data from the job's own buffer (epoll): queues <c>prefix</c> (a reply's
+    /// header and fields) in <see cref="Outbox"/> with the job's data after it, in order with every other reply.
+    /// </summary>
+    public LentDataSend? SendWithLentData { get; init; }
+
+    /// <summary>
+    /// <c>JOB_ASSIGN</c>, <c>JOB_ASSIGN_UNIQ</c> or <c>JOB_ASSIGN_ALL</c> (<paramref name="type"/>) of <paramref name="job"/>,
+    /// under the same cap: a large payload goes out from the job's buffer where the transport can (see
+    /// <see cref="SendWithLentData"/>), otherwise it is copied into the outbox.
+    /// </summary>
+    public bool SendAssign(PacketType type, Job job, ReadOnlySpan<byte> function)
+    {
+        var unique = job.Unique.Span;
+        if (SendWithLentData is not { } sendLent || !job.CanLendData)
+        {
+            return type switch
+            {
+                PacketType.JobAssign => Send(type, job.Handle, function, job.Data),
+                PacketType.JobAssignAll => Send(type, job.Handle, function, unique, job.Reducer, job.Data),
+                _ => Send(type, job.Handle, function, unique, job.Data),
+            };
+        }
+
+        if (_overLimit) return false;
+        var handle = job.Handle;
+        var reducer = type == PacketType.JobAssignAll ? job.Reducer : default;
+        bool withUnique = type != PacketType.JobAssign;
+        int fieldsLength = handle.Length + 1 + function.Length + 1 + (withUnique ? unique.Length + 1 : 0) + (reducer.IsEmpty ? 0 : reducer.Length + 1);
+        int prefixLength = PacketReader.HeaderLength + fieldsLength;
+        byte[]? rented = prefixLength > MaxStackPrefix ? ArrayPool<byte>.Shared.Rent(prefixLength) : null;
+        try
+        {
+            Span<byte> prefix = rented ?? stackalloc byte[MaxStackPrefix];
+            PacketWriter.WriteHeader(prefix, PacketMagic.Response, type, (uint)(fieldsLength + job.Data.Length));
+            int at = PacketReader.HeaderLength;
+            at = WriteField(prefix, at, handle);
+            at = WriteField(prefix, at, function);
+            if (withUnique) at = WriteField(prefix, at, unique);
+            if (!reducer.IsEmpty) WriteField(prefix, at, reducer);
+            return sendLent(prefix[..prefixLength], job) && WithinLimit();
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
     /// <summary>Queues raw bytes (an admin reply), under the same cap.</summary>
     public bool SendRaw(ReadOnlySpan<byte> bytes) => !_overLimit && Outbox.SendRaw(bytes) && WithinLimit();
 
     public override string ToString() => $"#{Id} {RemoteAddress}";
+
+    private static int WriteField(Span<byte> destination, int at, ReadOnlySpan<byte> field)
+    {
+        field.CopyTo(destination[at..]);
+        destination[at + field.Length] = 0;
+        return at + field.Length + 1;
+    }
 
     /// <summary>After each queued reply: over the cap, the connection is closed at once (its queued replies are dropped).</summary>
     private bool WithinLimit()
@@ -155,6 +213,9 @@ internal sealed class PeerConnection
         return false;
     }
 }
+
+/// <summary>Queues <paramref name="prefix"/> and then <paramref name="job"/>'s data, read from the job's buffer when sent; false once the connection takes no more replies.</summary>
+internal delegate bool LentDataSend(ReadOnlySpan<byte> prefix, Job job);
 
 /// <summary>One CAN_DO or CAN_DO_TIMEOUT of a connection.</summary>
 internal readonly record struct Registration(FunctionRecord Function, int TimeoutMilliseconds);

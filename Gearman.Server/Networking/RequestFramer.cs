@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using Gearman.Reactive.Protocol;
 using Gearman.Server.Diagnostics;
 using Gearman.Server.Hosting;
@@ -9,7 +10,8 @@ namespace Gearman.Server.Networking;
 
 /// <summary>
 /// The transport-neutral half of a connection's reader: frames binary packets and admin lines (told apart by the first
-/// byte, protocol.md §1.1), copies each body once into a pooled buffer and posts it to the scheduler, in order. Protocol
+/// byte, protocol.md §1.1), copies each body once into a pooled buffer (or takes a large body a transport received straight into its own
+/// buffer, see <see cref="TakesBodyDirectly"/>) and posts it to the scheduler, in order. Protocol
 /// violations are logged here and reported as <see cref="FrameStatus.Close"/>, so every transport closes on the same
 /// input (bad magic, a declared size over <c>--max-packet-size</c>, too few fields, an unknown type, an admin line over
 /// <see cref="MaxAdminLineLength"/>).
@@ -91,6 +93,36 @@ internal sealed class RequestFramer
         _ => true,
     };
 
+    /// <summary>
+    /// Whether the binary packet whose header <paramref name="header"/> holds should have its body received straight into
+    /// its own buffer: a request with a body over <see cref="RequestBuffers.MaxPooledLength"/> and within
+    /// <c>--max-packet-size</c>. Packets that will be refused keep the ordinary path (and are refused there, before any
+    /// allocation for an oversized body).
+    /// </summary>
+    /// <param name="header">At least <see cref="PacketReader.HeaderLength"/> bytes.</param>
+    /// <param name="bodyLength">The declared body size, when true.</param>
+    public bool TakesBodyDirectly(ReadOnlySpan<byte> header, out int bodyLength)
+    {
+        uint declared = BinaryPrimitives.ReadUInt32BigEndian(header[8..]);
+        bodyLength = (int)Math.Min(declared, (uint)int.MaxValue);
+        var type = (PacketType)BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
+        return declared > RequestBuffers.MaxPooledLength
+            && declared <= _maxPacketSize
+            && (PacketMagic)BinaryPrimitives.ReadUInt32BigEndian(header) == PacketMagic.Request
+            && PacketLayout.IsDefined(type)
+            && IsRequest(type);
+    }
+
+    /// <summary>
+    /// Posts a request whose body a transport received straight into <paramref name="body"/> (see
+    /// <see cref="TakesBodyDirectly"/>); the scheduler takes the buffer, or it is returned here.
+    /// </summary>
+    public FrameStatus PostReceivedBody(PeerConnection peer, ReadOnlySpan<byte> header, byte[] body, out ValueTask posted, CancellationToken cancellationToken = default)
+    {
+        var type = (PacketType)BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
+        return PostBody(peer, type, body, body.Length, out posted, cancellationToken);
+    }
+
     private FrameStatus PostPacket(PeerConnection peer, Packet packet, out ValueTask posted, CancellationToken cancellationToken)
     {
         posted = ValueTask.CompletedTask;
@@ -117,6 +149,12 @@ internal sealed class RequestFramer
         int length = (int)packet.Body.Length;
         var copy = RequestBuffers.Rent(length);
         packet.Body.CopyTo(copy);
+        return PostBody(peer, type, copy, length, out posted, cancellationToken);
+    }
+
+    private FrameStatus PostBody(PeerConnection peer, PacketType type, byte[] copy, int length, out ValueTask posted, CancellationToken cancellationToken)
+    {
+        posted = ValueTask.CompletedTask;
         if (!PacketFields.TrySplit(PacketLayout.Of(type).Fields, copy.AsSpan(0, length), out var fields))
         {
             RequestBuffers.Return(copy);

@@ -15,11 +15,18 @@ internal sealed class Job
     /// </summary>
     private const int HeldEstimate = 400;
 
+    /// <summary>Added to <see cref="_lends"/> by <see cref="Release"/>: the body is returned when the count below it reaches 0.</summary>
+    private const int ReleasedFlag = 1 << 30;
+
     private byte[] _body;
     private FieldSlice _unique;
     private FieldSlice _reducer;
     private FieldSlice _data;
     private JobClients _clients;
+
+    /// <summary>Sends that still read the body from a transport (see <see cref="LendData"/>), plus <see cref="ReleasedFlag"/> once released.</summary>
+    private int _lends;
+    private byte[]? _returnAfterLends;
 
     public Job(uint number, byte[] handle, FunctionRecord function, byte[] body, FieldSlice unique, FieldSlice reducer, FieldSlice data, JobPriority priority, bool background, long epoch, long sequence)
     {
@@ -54,6 +61,12 @@ internal sealed class Job
     public ReadOnlySpan<byte> Data => _body.AsSpan(_data.Offset, _data.Length);
 
     public ReadOnlyMemory<byte> DataMemory => _body.AsMemory(_data.Offset, _data.Length);
+
+    /// <summary>
+    /// Whether <see cref="LendData"/> may hand the data to a transport: only a large body, which the pool never reuses, so
+    /// a send that reads it after the job is gone still reads the job's own bytes.
+    /// </summary>
+    public bool CanLendData => _body.Length > RequestBuffers.MaxPooledLength;
 
     public JobPriority Priority { get; }
 
@@ -115,7 +128,23 @@ internal sealed class Job
 
     internal Job? Next { get; set; }
 
-    /// <summary>Gives the body back to the pool; the job must be unreachable afterwards.</summary>
+    /// <summary>
+    /// On the scheduler: the data, for a transport that sends it from this buffer instead of copying it (only when
+    /// <see cref="CanLendData"/>). The body is not returned before the transport calls <see cref="EndLend"/>, from any thread.
+    /// </summary>
+    public ArraySegment<byte> LendData()
+    {
+        Interlocked.Increment(ref _lends);
+        return new ArraySegment<byte>(_body, _data.Offset, _data.Length);
+    }
+
+    /// <summary>The transport no longer reads what <see cref="LendData"/> gave it; the last one returns a released body.</summary>
+    public void EndLend()
+    {
+        if (Interlocked.Decrement(ref _lends) == ReleasedFlag) ReturnLentBody();
+    }
+
+    /// <summary>Gives the body back to the pool (once no send reads it any more); the job must be unreachable afterwards.</summary>
     public void Release()
     {
         var body = _body;
@@ -123,7 +152,20 @@ internal sealed class Job
         IsReleased = true;
         _unique = _reducer = _data = default;
         HeldMemory.Remove(HeldBytes(body));
-        RequestBuffers.Return(body);
+        if (body.Length <= RequestBuffers.MaxPooledLength)
+        {
+            RequestBuffers.Return(body);
+            return;
+        }
+
+        // A send may still read it: whichever of this and the last EndLend brings the count to "released, none lent" returns it.
+        Volatile.Write(ref _returnAfterLends, body);
+        if (Interlocked.Add(ref _lends, ReleasedFlag) == ReleasedFlag) ReturnLentBody();
+    }
+
+    private void ReturnLentBody()
+    {
+        if (Interlocked.Exchange(ref _returnAfterLends, null) is { } body) RequestBuffers.Return(body);
     }
 
     /// <summary>A large body counts itself (see <see cref="RequestBuffers"/>); a pooled one is counted here.</summary>

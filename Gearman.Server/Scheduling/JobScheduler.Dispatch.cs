@@ -65,19 +65,13 @@ internal sealed partial class JobScheduler
 
         Assign(job, connection);
         var function = job.Function.Name;
-        var unique = job.Unique.Span;
-        switch (grab)
+        var assign = grab switch
         {
-            case PacketType.GrabJob:
-                connection.Send(PacketType.JobAssign, job.Handle, function, job.Data);
-                break;
-            case PacketType.GrabJobAll when !job.Reducer.IsEmpty:
-                connection.Send(PacketType.JobAssignAll, job.Handle, function, unique, job.Reducer, job.Data);
-                break;
-            default:
-                connection.Send(PacketType.JobAssignUniq, job.Handle, function, unique, job.Data);
-                break;
-        }
+            PacketType.GrabJob => PacketType.JobAssign,
+            PacketType.GrabJobAll when !job.Reducer.IsEmpty => PacketType.JobAssignAll,
+            _ => PacketType.JobAssignUniq,
+        };
+        connection.SendAssign(assign, job, function);
     }
 
     private void PreSleep(PeerConnection connection)

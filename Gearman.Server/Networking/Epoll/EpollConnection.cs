@@ -13,7 +13,9 @@ namespace Gearman.Server.Networking.Epoll;
 /// <summary>
 /// One accepted socket on an <see cref="EpollLoop"/>. Reading belongs to the loop's thread: on a readable event one
 /// <c>recv</c> fills the loop's shared receive buffer (or, while a request is unfinished, this connection's own carry
-/// buffer, sized to the declared packet), and <see cref="RequestFramer"/> posts what it holds. Sending is direct: any
+/// buffer, sized to the declared packet), and <see cref="RequestFramer"/> posts what it holds. When a read ends inside a
+/// large request body (over <see cref="RequestBuffers.MaxPooledLength"/>), the rest of it is received straight into the
+/// buffer the scheduler and the job will own instead: no carry buffer and no second copy. Sending is direct: any
 /// thread that flushes (the loop thread after a read, a timer, the store writer) takes the outbox's batch under
 /// <c>_sendLock</c> and writes it with a non-blocking <c>send</c>; what the kernel does not take waits in
 /// <c>_unsent</c>, and <c>EPOLLOUT</c> is armed until it is gone.
@@ -39,6 +41,12 @@ internal sealed unsafe class EpollConnection
     // Loop thread only.
     private byte[]? _carry;
     private int _carryLength;
+
+    /// <summary>A large request's header while its body is received straight into <see cref="_body"/> (see <see cref="RequestFramer.TakesBodyDirectly"/>).</summary>
+    private readonly byte[] _bodyHeader = new byte[PacketReader.HeaderLength];
+    private byte[]? _body;
+    private int _bodyFilled;
+
     private bool _connectedPosted;
     private bool _readDone;
 
@@ -50,6 +58,13 @@ internal sealed unsafe class EpollConnection
 
     /// <summary><c>_unsentEnd - _unsentStart</c>, readable without the lock (by the outbound cap, see <see cref="PeerConnection.MaxUnsentBytes"/>).</summary>
     private long _unsentTotal;
+
+    /// <summary>Job data queued by <see cref="SendLent"/> to follow the outbox's bytes at each offset of the pending batch, in order.</summary>
+    private List<LentData> _lent = [];
+    private List<LentData> _lentSpare = [];
+
+    /// <summary>Bytes in <see cref="_lent"/>, readable without the lock (they count towards the outbound cap).</summary>
+    private long _lentTotal;
     private uint _interest;
     private bool _readOpen = true;
     private bool _aborted;
@@ -64,7 +79,8 @@ internal sealed unsafe class EpollConnection
         {
             Abort = Abort,
             MaxUnsentBytes = loop.MaxUnsentBytes,
-            TransportUnsent = () => Volatile.Read(ref _unsentTotal),
+            TransportUnsent = () => Volatile.Read(ref _unsentTotal) + Volatile.Read(ref _lentTotal),
+            SendWithLentData = SendLent,
             Logger = loop.Logger,
         };
     }
@@ -120,6 +136,7 @@ internal sealed unsafe class EpollConnection
         _readDone = true;
         if (unread > 0) _loop.Framer.ClosedInsideRequest(Peer, unread);
         ReleaseCarry();
+        ReleaseBody();
         lock (_sendLock)
         {
             _readOpen = false;
@@ -149,12 +166,19 @@ internal sealed unsafe class EpollConnection
             if (_unsentEnd > _unsentStart && !_aborted) SendUnsent();
 
             var batch = Peer.Outbox.SwapPending(_spare, out bool completed);
+            var lent = _lent;
+            _lent = _lentSpare;
+            Volatile.Write(ref _lentTotal, 0);
             if (batch.WrittenCount > 0 && !_aborted)
             {
-                if (_unsentEnd > _unsentStart) Keep(batch.WrittenSpan);
+                if (lent.Count > 0) SendGathered(batch.WrittenSpan, lent);
+                else if (_unsentEnd > _unsentStart) Keep(batch.WrittenSpan);
                 else SendOrKeep(batch.WrittenSpan);
             }
 
+            // Sent, copied into _unsent, or dropped: no send reads the jobs' buffers any more.
+            EndLends(lent);
+            _lentSpare = lent;
             batch.Clear();
             _spare = batch;
             closed = completed && !_readOpen && (_aborted || _unsentEnd == _unsentStart);
@@ -183,6 +207,7 @@ internal sealed unsafe class EpollConnection
     /// <summary>On the loop thread when it stops: closes whatever is still open, sent or not.</summary>
     public void ForceClose()
     {
+        ReleaseBody();
         lock (_sendLock)
         {
             if (_closed) return;
@@ -193,6 +218,33 @@ internal sealed unsafe class EpollConnection
     }
 
     private void Receive(byte[] shared)
+    {
+        if (_body is not null)
+        {
+            ReceiveBody();
+            return;
+        }
+
+        ReceiveShared(shared);
+    }
+
+    /// <summary>After a <c>recv</c> that returned <paramref name="received"/> (0 or less): ends reading unless it was EAGAIN or EINTR.</summary>
+    private void EndReadingAfter(nint received, long unread)
+    {
+        if (received < 0)
+        {
+            int error = Marshal.GetLastPInvokeError();
+            if (error is EAgain or EIntr) return;
+            EndReading(0);
+        }
+        else
+        {
+            // The end of the stream (or a half-close): every request before it has been posted.
+            EndReading(unread);
+        }
+    }
+
+    private void ReceiveShared(byte[] shared)
     {
         byte[] buffer;
         int offset;
@@ -216,22 +268,16 @@ internal sealed unsafe class EpollConnection
 
         if (received <= 0)
         {
-            if (received < 0)
-            {
-                int error = Marshal.GetLastPInvokeError();
-                if (error is EAgain or EIntr) return;
-                EndReading(0);
-            }
-            else
-            {
-                // The end of the stream (or a half-close): every request before it has been posted.
-                EndReading(_carryLength);
-            }
-
+            EndReadingAfter(received, _carryLength);
             return;
         }
 
-        int length = offset + (int)received;
+        FrameReceived(buffer, offset + (int)received);
+    }
+
+    /// <summary>Posts every whole request in <paramref name="buffer"/>'s first <paramref name="length"/> bytes and keeps the unfinished rest.</summary>
+    private void FrameReceived(byte[] buffer, int length)
+    {
         var sequence = new ReadOnlySequence<byte>(buffer, 0, length);
         var rest = sequence;
         while (!rest.IsEmpty)
@@ -252,7 +298,17 @@ internal sealed unsafe class EpollConnection
         }
 
         int left = (int)rest.Length;
-        if (left == 0)
+        if (left >= PacketReader.HeaderLength
+            && _loop.Framer.TakesBodyDirectly(buffer.AsSpan(length - left, PacketReader.HeaderLength), out int bodyLength))
+        {
+            // A large body continues straight into the buffer the job will own: no carry buffer, no second copy.
+            buffer.AsSpan(length - left, PacketReader.HeaderLength).CopyTo(_bodyHeader);
+            _body = RequestBuffers.Rent(bodyLength);
+            _bodyFilled = left - PacketReader.HeaderLength;
+            buffer.AsSpan(length - _bodyFilled, _bodyFilled).CopyTo(_body);
+            ReleaseCarry();
+        }
+        else if (left == 0)
         {
             ReleaseCarry();
         }
@@ -267,6 +323,32 @@ internal sealed unsafe class EpollConnection
             if (left != length) _carry.AsSpan(length - left, left).CopyTo(_carry);
             _carryLength = left;
         }
+    }
+
+    /// <summary>Receives the rest of a large body, never past its end, and posts the request once it is whole.</summary>
+    private void ReceiveBody()
+    {
+        var body = _body!;
+        nint received;
+        fixed (byte* p = body)
+        {
+            received = Recv(_fd, p + _bodyFilled, (nuint)(body.Length - _bodyFilled), MsgDontWait);
+        }
+
+        if (received <= 0)
+        {
+            EndReadingAfter(received, PacketReader.HeaderLength + _bodyFilled);
+            return;
+        }
+
+        _bodyFilled += (int)received;
+        if (_bodyFilled < body.Length) return;
+
+        // The scheduler owns the body from here (or the framer has returned it).
+        _body = null;
+        _bodyFilled = 0;
+        var status = _loop.Framer.PostReceivedBody(Peer, _bodyHeader, body, out var posted);
+        if ((!posted.IsCompletedSuccessfully && !Wait(posted)) || status == FrameStatus.Close) EndReading(0);
     }
 
     /// <summary>Grows the carry buffer to hold the whole request it has begun (a declared packet size is known after 12 bytes).</summary>
@@ -293,6 +375,18 @@ internal sealed unsafe class EpollConnection
         }
 
         _carryLength = 0;
+    }
+
+    /// <summary>Drops a large body that was still being received (the connection stops reading).</summary>
+    private void ReleaseBody()
+    {
+        if (_body is { } body)
+        {
+            _body = null;
+            RequestBuffers.Return(body);
+        }
+
+        _bodyFilled = 0;
     }
 
     /// <returns>False when the scheduler has stopped.</returns>
@@ -331,6 +425,114 @@ internal sealed unsafe class EpollConnection
         }
     }
 
+    /// <summary>
+    /// From the scheduler (see <see cref="PeerConnection.SendWithLentData"/>): queues <paramref name="prefix"/> in the outbox
+    /// and notes that <paramref name="job"/>'s data follows it, so the flush sends it from the job's buffer.
+    /// </summary>
+    private bool SendLent(ReadOnlySpan<byte> prefix, Job job)
+    {
+        lock (_sendLock)
+        {
+            if (_closed || _aborted) return false;
+
+            // Under the lock no flush can take the pending batch between the write and the note of where the data goes.
+            int offset = Peer.Outbox.PendingBytes + prefix.Length;
+            if (!Peer.Outbox.SendRaw(prefix)) return false;
+            var data = job.LendData();
+            _lent.Add(new LentData(offset, data, job));
+            Volatile.Write(ref _lentTotal, _lentTotal + data.Count);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Sends a batch with job data between its bytes: each stretch of the batch and the data after it in one
+    /// <c>sendmsg</c>; from the first piece the kernel does not take fully, the rest is copied into <c>_unsent</c> in order.
+    /// </summary>
+    private void SendGathered(ReadOnlySpan<byte> batch, List<LentData> lent)
+    {
+        bool keeping = _unsentEnd > _unsentStart;
+        int start = 0;
+        foreach (var piece in lent)
+        {
+            var head = batch[start..piece.Offset];
+            var data = piece.Data.AsSpan();
+            start = piece.Offset;
+            if (_aborted) return;
+            if (keeping)
+            {
+                Keep(head);
+                if (!_aborted) Keep(data);
+                continue;
+            }
+
+            int sent = SendSome(head, data);
+            if (sent < 0) return;
+            if (sent == head.Length + data.Length) continue;
+            keeping = true;
+            if (sent < head.Length)
+            {
+                Keep(head[sent..]);
+                if (!_aborted) Keep(data);
+            }
+            else
+            {
+                Keep(data[(sent - head.Length)..]);
+            }
+        }
+
+        if (_aborted) return;
+        if (keeping) Keep(batch[start..]);
+        else SendOrKeep(batch[start..]);
+    }
+
+    /// <summary>Non-blocking writes of <paramref name="first"/> and then <paramref name="second"/> (<c>sendmsg</c>), until the kernel takes no more.</summary>
+    /// <returns>Bytes the kernel took, or -1 after a send error (the connection is then aborted).</returns>
+    private int SendSome(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second = default)
+    {
+        int total = first.Length + second.Length;
+        int sent = 0;
+        var vectors = stackalloc IoVector[2];
+        var message = default(MessageHeader);
+        fixed (byte* a = first)
+        {
+            fixed (byte* b = second)
+            {
+                while (sent < total)
+                {
+                    int count = 0;
+                    if (sent < first.Length) vectors[count++] = new IoVector(a + sent, (nuint)(first.Length - sent));
+                    int intoSecond = Math.Max(0, sent - first.Length);
+                    if (intoSecond < second.Length) vectors[count++] = new IoVector(b + intoSecond, (nuint)(second.Length - intoSecond));
+                    message.Vectors = vectors;
+                    message.VectorCount = (nuint)count;
+                    nint n = SendMessage(_fd, &message, MsgDontWait | MsgNoSignal);
+                    if (n > 0)
+                    {
+                        sent += (int)n;
+                        continue;
+                    }
+
+                    int error = Marshal.GetLastPInvokeError();
+                    if (n < 0 && error == EIntr) continue;
+                    if (n < 0 && error == EAgain) break;
+
+                    // The peer is gone: its reader sees it too and reports the disconnect.
+                    AbortLocked();
+                    return -1;
+                }
+            }
+        }
+
+        return sent;
+    }
+
+    private static void EndLends(List<LentData> lent)
+    {
+        foreach (var piece in lent) piece.Owner.EndLend();
+        lent.Clear();
+    }
+
     private void SendUnsent()
     {
         int sent = SendSome(_unsent.AsSpan(_unsentStart, _unsentEnd - _unsentStart));
@@ -350,34 +552,6 @@ internal sealed unsafe class EpollConnection
     {
         int sent = SendSome(bytes);
         if (sent >= 0 && sent < bytes.Length) Keep(bytes[sent..]);
-    }
-
-    /// <returns>Bytes the kernel took, or -1 after a send error (the connection is then aborted).</returns>
-    private int SendSome(ReadOnlySpan<byte> bytes)
-    {
-        int sent = 0;
-        fixed (byte* p = bytes)
-        {
-            while (sent < bytes.Length)
-            {
-                nint n = Send(_fd, p + sent, (nuint)(bytes.Length - sent), MsgDontWait | MsgNoSignal);
-                if (n > 0)
-                {
-                    sent += (int)n;
-                    continue;
-                }
-
-                int error = Marshal.GetLastPInvokeError();
-                if (n < 0 && error == EIntr) continue;
-                if (n < 0 && error == EAgain) break;
-
-                // The peer is gone: its reader sees it too and reports the disconnect.
-                AbortLocked();
-                return -1;
-            }
-        }
-
-        return sent;
     }
 
     /// <summary>Keeps bytes the kernel did not take, unless that would exceed the outbound cap.</summary>
@@ -443,9 +617,14 @@ internal sealed unsafe class EpollConnection
         _closed = true;
         _readOpen = false;
         DropUnsent();
+        EndLends(_lent);
+        Volatile.Write(ref _lentTotal, 0);
         UpdateInterest();
         _socket.Dispose();
         _spare.Dispose();
         Peer.Outbox.Dispose();
     }
 }
+
+/// <summary>Job data that follows the pending batch's bytes up to <see cref="Offset"/>; <see cref="Owner"/> lent it.</summary>
+internal readonly record struct LentData(int Offset, ArraySegment<byte> Data, Job Owner);

@@ -63,8 +63,8 @@ internal static unsafe partial class LinuxInterop
     [LibraryImport(Libc, EntryPoint = "recv", SetLastError = true)]
     public static partial nint Recv(int fd, byte* buffer, nuint length, int flags);
 
-    [LibraryImport(Libc, EntryPoint = "send", SetLastError = true)]
-    public static partial nint Send(int fd, byte* buffer, nuint length, int flags);
+    [LibraryImport(Libc, EntryPoint = "sendmsg", SetLastError = true)]
+    public static partial nint SendMessage(int fd, MessageHeader* message, int flags);
 
     [LibraryImport(Libc, EntryPoint = "read", SetLastError = true)]
     public static partial nint Read(int fd, byte* buffer, nuint count);
@@ -86,4 +86,25 @@ internal static unsafe partial class LinuxInterop
         *(ulong*)(ev + EpollDataOffset) = data;
         return EpollCtl(epfd, op, fd, ev) == 0 ? 0 : Marshal.GetLastPInvokeError();
     }
+}
+
+/// <summary><c>struct iovec</c>: one piece of a gathered write.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal readonly unsafe struct IoVector(byte* start, nuint length)
+{
+    public readonly byte* Start = start;
+    public readonly nuint Length = length;
+}
+
+/// <summary><c>struct msghdr</c> for <c>sendmsg</c> on a connected socket: no address, no control data.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct MessageHeader
+{
+    public void* Name;
+    public uint NameLength;
+    public IoVector* Vectors;
+    public nuint VectorCount;
+    public void* Control;
+    public nuint ControlLength;
+    public int Flags;
 }

@@ -1,9 +1,9 @@
-using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
 using Gearman.Reactive.Protocol;
 using Gearman.Server.Hosting;
 using Gearman.Tests.Infrastructure;
+using static Gearman.Tests.Infrastructure.TestPayloads;
 using Xunit;
 
 namespace Gearman.Tests.Integration.Transport;
@@ -250,63 +250,11 @@ public sealed class TransportTests
     private static Task<GearmanServer> StartAsync(string transport, long? maxUnsent = null, int ioThreads = 1)
         => TransportServers.StartAsync(transport, o => o with { MaxUnsentBytes = maxUnsent, IoThreads = ioThreads });
 
-    private static async Task<Socket> ConnectAsync(GearmanServer server, int? receiveBuffer = null)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        if (receiveBuffer is { } size) socket.ReceiveBufferSize = size;
-        using var timeout = new CancellationTokenSource(Timeout);
-        await socket.ConnectAsync("127.0.0.1", server.EndPoint.Port, timeout.Token);
-        return socket;
-    }
+    private static Task<Socket> ConnectAsync(GearmanServer server, int? receiveBuffer = null) => PlainSockets.ConnectAsync(server.EndPoint.Port, receiveBuffer);
 
-    private static async Task SendAsync(Socket socket, ReadOnlyMemory<byte> bytes)
-    {
-        using var timeout = new CancellationTokenSource(Timeout);
-        while (!bytes.IsEmpty)
-        {
-            int n = await socket.SendAsync(bytes, SocketFlags.None, timeout.Token);
-            bytes = bytes[n..];
-        }
-    }
+    private static Task SendAsync(Socket socket, ReadOnlyMemory<byte> bytes) => PlainSockets.SendAsync(socket, bytes);
 
-    private static async Task<int> ReceiveSomeAsync(Socket socket, Memory<byte> buffer)
-    {
-        using var timeout = new CancellationTokenSource(Timeout);
-        return await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
-    }
+    private static Task<int> ReceiveSomeAsync(Socket socket, Memory<byte> buffer) => PlainSockets.ReceiveSomeAsync(socket, buffer);
 
-    private static async Task ReceiveExactlyAsync(Socket socket, Memory<byte> buffer, int chunk)
-    {
-        while (!buffer.IsEmpty)
-        {
-            int n = await ReceiveSomeAsync(socket, buffer[..Math.Min(chunk, buffer.Length)]);
-            if (n == 0) throw new EndOfStreamException("The server closed the connection inside a packet.");
-            buffer = buffer[n..];
-        }
-    }
-
-    private static async Task<(PacketType Type, byte[] Body)> ReadPacketAsync(Socket socket, int chunk = 1 << 16)
-    {
-        var header = new byte[PacketReader.HeaderLength];
-        await ReceiveExactlyAsync(socket, header, chunk);
-        Assert.Equal((uint)PacketMagic.Response, BinaryPrimitives.ReadUInt32BigEndian(header));
-        var body = new byte[BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(8))];
-        await ReceiveExactlyAsync(socket, body, chunk);
-        return ((PacketType)BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(4)), body);
-    }
-
-    private static byte[] RandomBytes(int length, int seed)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
-    }
-
-    /// <summary>The index of the <paramref name="n"/>th (1-based) <paramref name="value"/> in <paramref name="bytes"/>.</summary>
-    private static int IndexOfNth(byte[] bytes, byte value, int n)
-    {
-        int index = -1;
-        for (int i = 0; i < n; i++) index = Array.IndexOf(bytes, value, index + 1);
-        return index;
-    }
+    private static Task<(PacketType Type, byte[] Body)> ReadPacketAsync(Socket socket, int chunk = 1 << 16) => PlainSockets.ReadPacketAsync(socket, chunk);
 }
