@@ -3,8 +3,9 @@ using System.Runtime.InteropServices;
 namespace Gearman.Reactive.Connections.Transports;
 
 /// <summary>
-/// The Linux calls <see cref="SocketThreadTransport"/> makes on a socket's descriptor: blittable stubs, no marshalling
-/// and no allocation per call. Constants are the generic Linux ABI values, the same on x64 and arm64.
+/// The Linux calls <see cref="SocketThreadTransport"/> (and the server's epoll transport) make on a socket's
+/// descriptor: blittable stubs, no marshalling and no allocation per call. Constants are the generic Linux ABI values,
+/// the same on x64 and arm64.
 /// </summary>
 internal static unsafe partial class LinuxSockets
 {

@@ -6,6 +6,7 @@ using Gearman.Reactive.Connections;
 using Gearman.Reactive.Protocol;
 using Gearman.Server.Diagnostics;
 using Gearman.Server.Scheduling;
+using static Gearman.Reactive.Connections.Transports.LinuxSockets;
 using static Gearman.Server.Networking.Epoll.LinuxInterop;
 
 namespace Gearman.Server.Networking.Epoll;

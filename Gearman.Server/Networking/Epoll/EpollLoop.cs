@@ -7,6 +7,7 @@ using Gearman.Server.Diagnostics;
 using Gearman.Server.Hosting;
 using Gearman.Server.Scheduling;
 using Microsoft.Extensions.Logging;
+using static Gearman.Reactive.Connections.Transports.LinuxSockets;
 using static Gearman.Server.Networking.Epoll.LinuxInterop;
 
 namespace Gearman.Server.Networking.Epoll;

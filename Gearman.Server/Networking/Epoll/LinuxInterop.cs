@@ -4,7 +4,9 @@ namespace Gearman.Server.Networking.Epoll;
 
 /// <summary>
 /// The few Linux calls the epoll transport makes, through blittable <see cref="LibraryImportAttribute"/> stubs (no
-/// marshalling, no allocation per call). Constants are the generic Linux ABI values, the same on x64 and arm64.
+/// marshalling, no allocation per call). Constants are the generic Linux ABI values, the same on x64 and arm64. The
+/// socket calls and errno values the SDK uses too (<c>recv</c>, <c>MSG_*</c>, <c>EINTR</c>, <c>EAGAIN</c>) are the SDK's
+/// <see cref="Gearman.Reactive.Connections.Transports.LinuxSockets"/>.
 /// </summary>
 internal static unsafe partial class LinuxInterop
 {
@@ -20,14 +22,8 @@ internal static unsafe partial class LinuxInterop
     public const int EventFdNonBlock = 0x800;
     public const int EventFdCloexec = 0x80000;
 
-    public const int MsgDontWait = 0x40;
-    public const int MsgNoSignal = 0x4000;
-
     public const int ShutRead = 0;
     public const int ShutReadWrite = 2;
-
-    public const int EIntr = 4;
-    public const int EAgain = 11;
 
     private const string Libc = "libc";
 
@@ -59,9 +55,6 @@ internal static unsafe partial class LinuxInterop
 
     [LibraryImport(Libc, EntryPoint = "eventfd", SetLastError = true)]
     public static partial int EventFd(uint initval, int flags);
-
-    [LibraryImport(Libc, EntryPoint = "recv", SetLastError = true)]
-    public static partial nint Recv(int fd, byte* buffer, nuint length, int flags);
 
     [LibraryImport(Libc, EntryPoint = "sendmsg", SetLastError = true)]
     public static partial nint SendMessage(int fd, MessageHeader* message, int flags);
