@@ -132,7 +132,7 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
 
     /// <summary>Whether the reader has been running delivered work since before <paramref name="tick"/> (the watchdog asks).</summary>
     internal bool IsDeliveringSince(long tick)
-        => (Volatile.Read(ref _readerState) & 1) == 1 && Volatile.Read(ref _deliveringSince) < tick;
+        => IsDelivering && Volatile.Read(ref _deliveringSince) < tick;
 
     /// <summary>
     /// Moves the reading to a new thread while the current one is still running delivered work; false when that work
