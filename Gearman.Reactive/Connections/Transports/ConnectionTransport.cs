@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Net.Sockets;
 
 namespace Gearman.Reactive.Connections.Transports;
@@ -27,6 +28,26 @@ internal abstract class ConnectionTransport
 
     /// <summary>Releases the socket and buffers, once both loops have ended.</summary>
     public abstract ValueTask DisposeAsync();
+
+    /// <summary>
+    /// Drains the connection's outbox into <paramref name="output"/> until it completes, then completes
+    /// <paramref name="pipe"/> if there is one; a failure closes the connection.
+    /// </summary>
+    protected static async Task WriteLoopAsync(GearmanConnection connection, IBatchWriter output, PipeWriter? pipe = null)
+    {
+        try
+        {
+            await connection.Outbox.RunAsync(output, connection.Stopping).ConfigureAwait(false);
+            if (pipe is not null) await pipe.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (connection.Stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            connection.WriteFailed(ex);
+        }
+    }
 
     /// <summary>Ends both directions of <paramref name="socket"/>, ignoring a socket that is already closed.</summary>
     protected static void ShutdownQuietly(Socket socket)

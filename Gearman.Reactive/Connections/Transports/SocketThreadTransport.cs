@@ -124,7 +124,7 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
         _buffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
         ReaderWatchdog.Watch(this);
         StartReader(generation: 0);
-        _writeLoop = Task.Run(() => WriteLoopAsync(connection));
+        _writeLoop = Task.Run(() => WriteLoopAsync(connection, this));
     }
 
     /// <summary>Whether the reader is running delivered work (the watchdog asks).</summary>
@@ -172,7 +172,7 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
     /// </summary>
     public ValueTask<bool> WriteAsync(ReadOnlyMemory<byte> batch, CancellationToken cancellationToken)
     {
-        int sent = SendNonBlocking(batch.Span);
+        int sent = Send(batch.Span, wait: false);
         return sent == batch.Length ? new(true) : new(SendBlockingAsync(batch[sent..]));
     }
 
@@ -211,30 +211,31 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
 
     private static IOException Failed(string what, int errno) => new($"{what} failed: {Marshal.GetPInvokeErrorMessage(errno)}");
 
-    private async Task WriteLoopAsync(GearmanConnection connection)
-    {
-        try
+    private Task<bool> SendBlockingAsync(ReadOnlyMemory<byte> rest) => Task.Factory.StartNew(
+        static state =>
         {
-            await connection.Outbox.RunAsync(this, connection.Stopping).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (connection.Stopping.IsCancellationRequested)
-        {
-        }
-        catch (Exception ex)
-        {
-            connection.WriteFailed(ex);
-        }
-    }
+            var (self, bytes) = ((SocketThreadTransport, ReadOnlyMemory<byte>))state!;
+            self.Send(bytes.Span, wait: true);
+            return true;
+        },
+        (this, rest),
+        CancellationToken.None,
+        TaskCreationOptions.LongRunning,
+        TaskScheduler.Default);
 
-    /// <summary>Sends what the kernel takes without waiting; returns how much that was.</summary>
-    private unsafe int SendNonBlocking(ReadOnlySpan<byte> bytes)
+    /// <summary>
+    /// Sends <paramref name="bytes"/>: all of them, waiting for room (<paramref name="wait"/>), or what the kernel takes
+    /// at once. Returns how many were sent.
+    /// </summary>
+    private unsafe int Send(ReadOnlySpan<byte> bytes, bool wait)
     {
+        int flags = wait ? MsgNoSignal : MsgDontWait | MsgNoSignal;
         int sent = 0;
         fixed (byte* start = bytes)
         {
             while (sent < bytes.Length)
             {
-                nint n = Send(_fd, start + sent, (nuint)(bytes.Length - sent), MsgDontWait | MsgNoSignal);
+                nint n = LinuxSockets.Send(_fd, start + sent, (nuint)(bytes.Length - sent), flags);
                 if (n >= 0)
                 {
                     sent += (int)n;
@@ -243,44 +244,12 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
 
                 int errno = Marshal.GetLastPInvokeError();
                 if (errno == EIntr) continue;
-                if (errno == EAgain) break;
+                if (errno == EAgain && !wait) break;
                 throw Failed("send", errno);
             }
         }
 
         return sent;
-    }
-
-    private Task<bool> SendBlockingAsync(ReadOnlyMemory<byte> rest) => Task.Factory.StartNew(
-        static state =>
-        {
-            var (self, bytes) = ((SocketThreadTransport, ReadOnlyMemory<byte>))state!;
-            self.SendBlocking(bytes.Span);
-            return true;
-        },
-        (this, rest),
-        CancellationToken.None,
-        TaskCreationOptions.LongRunning,
-        TaskScheduler.Default);
-
-    private unsafe void SendBlocking(ReadOnlySpan<byte> bytes)
-    {
-        int sent = 0;
-        fixed (byte* start = bytes)
-        {
-            while (sent < bytes.Length)
-            {
-                nint n = Send(_fd, start + sent, (nuint)(bytes.Length - sent), MsgNoSignal);
-                if (n >= 0)
-                {
-                    sent += (int)n;
-                    continue;
-                }
-
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno != EIntr) throw Failed("send", errno);
-            }
-        }
     }
 
     private void StartReader(long generation)

@@ -22,7 +22,7 @@ internal sealed class StreamTransport(Socket socket, Stream stream) : Connection
     public override void Start(GearmanConnection connection, PacketFramer framer)
     {
         _readLoop = Task.Run(() => ReadLoopAsync(connection, framer));
-        _writeLoop = Task.Run(() => WriteLoopAsync(connection));
+        _writeLoop = Task.Run(() => WriteLoopAsync(connection, new PipeBatchWriter(_output), _output));
     }
 
     public override void Shutdown() => ShutdownQuietly(socket);
@@ -39,22 +39,6 @@ internal sealed class StreamTransport(Socket socket, Stream stream) : Connection
     }
 
     public override ValueTask DisposeAsync() => stream.DisposeAsync();
-
-    private async Task WriteLoopAsync(GearmanConnection connection)
-    {
-        try
-        {
-            await connection.Outbox.RunAsync(_output, connection.Stopping).ConfigureAwait(false);
-            await _output.CompleteAsync().ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (connection.Stopping.IsCancellationRequested)
-        {
-        }
-        catch (Exception ex)
-        {
-            connection.WriteFailed(ex);
-        }
-    }
 
     private async Task ReadLoopAsync(GearmanConnection connection, PacketFramer framer)
     {
