@@ -30,7 +30,7 @@ internal sealed class ClientJob : PendingRequest
     public ClientJob(SubmitRequest request, TaskSubscription first)
     {
         Request = request;
-        GeneratedUnique = request.Unique is null ? Guid.NewGuid() : default;
+        GeneratedUnique = request.Unique is null ? RandomUniqueIds.Next() : default;
         _subscribers = [first];
         first.Job = this;
     }

@@ -192,19 +192,47 @@ internal sealed class MapJobRun
     }
 
     /// <summary>Stage 1: pulls chunks from the mapper while the window has room, and submits their reducer jobs.</summary>
+    /// <remarks>
+    /// Submits that follow each other without a wait are written together, at most <see cref="SubmitsPerWrite"/> at a
+    /// time, by this thread (<see cref="PacketOutbox.SendInline"/>): sent one by one from here (not a reader thread),
+    /// each would wake the connection's write loop through the thread pool whenever the loop had caught up. A batch
+    /// ends before every wait, as the scope is per thread.
+    /// </remarks>
     private async Task ProduceAsync(CancellationToken token)
     {
         long index = 0;
+        var batch = new SubmitBatch();
         try
         {
             await Task.Yield(); // The caller starts reading results at once; the mapper runs beside it.
-            await foreach (var chunk in _handler.Mapper(_job, token).WithCancellation(token).ConfigureAwait(false))
+            var chunks = _handler.Mapper(_job, token).GetAsyncEnumerator(token);
+            await using (chunks.ConfigureAwait(false))
             {
-                if (_job.IsEnded) break;
-                while (!TryTakeRoom()) await _room.WaitAsync(token).ConfigureAwait(false);
-                _submitted.Writer.TryWrite(ReduceAsync(new Chunk(index, chunk), token));
-                index++;
-                Interlocked.Exchange(ref _chunks, index);
+                try
+                {
+                    while (true)
+                    {
+                        var moveNext = chunks.MoveNextAsync();
+                        if (!moveNext.IsCompleted) batch.End();
+                        if (!await moveNext.ConfigureAwait(false) || _job.IsEnded) break;
+                        if (!TryTakeRoom())
+                        {
+                            batch.End();
+                            do await _room.WaitAsync(token).ConfigureAwait(false);
+                            while (!TryTakeRoom());
+                        }
+
+                        batch.Add();
+                        _submitted.Writer.TryWrite(ReduceAsync(new Chunk(index, chunks.Current), token));
+                        index++;
+                        Interlocked.Exchange(ref _chunks, index);
+                    }
+                }
+                finally
+                {
+                    // Before the enumerator's disposal, which may wait.
+                    batch.End();
+                }
             }
 
             if (_job.IsEnded) Fail(Stage.MapperEndedJob, null);
@@ -220,6 +248,38 @@ internal sealed class MapJobRun
         finally
         {
             _submitted.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>The reducer submits one write carries; the first ones go out while the mapper makes the rest.</summary>
+    private const int SubmitsPerWrite = 32;
+
+    /// <summary>An open <see cref="PacketOutbox.SendInline"/> scope of the producer, ended before any wait.</summary>
+    private struct SubmitBatch
+    {
+        private int _count;
+        private bool _open;
+
+        /// <summary>Opens the scope if needed, before a submit; writes the batch first once it is full.</summary>
+        public void Add()
+        {
+            if (_count == SubmitsPerWrite) End();
+            if (!_open)
+            {
+                _ = PacketOutbox.SendInline();
+                _open = true;
+            }
+
+            _count++;
+        }
+
+        /// <summary>Writes what the scope holds (on this thread), if one is open.</summary>
+        public void End()
+        {
+            if (!_open) return;
+            _open = false;
+            _count = 0;
+            PacketOutbox.EndSendInline();
         }
     }
 
