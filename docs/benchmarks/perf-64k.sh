@@ -28,7 +28,7 @@ common=(--port "$port" --size "$SIZE")
 if [ -n "${PERF_RECORD:-}" ]; then
   measure=(perf record -F 2000 -g -o perf-64k.data -p "$pid")
 else
-  measure=(perf stat -e raw_syscalls:sys_enter,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_epoll_wait,task-clock -p "$pid")
+  measure=(perf stat -e raw_syscalls:sys_enter,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_epoll_wait,page-faults,context-switches,task-clock -p "$pid")
 fi
 if [ "$mode" = fg ]; then
   "$loadgen" worker "${common[@]}" --threads 1 <"$work/stdin" >/dev/null & worker=$!
