@@ -18,7 +18,7 @@ public sealed class GatheredSendTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-        [Theory]
+    [Theory]
     [MemberData(nameof(TransportServers.NamesAndGearmand), MemberType = typeof(TransportServers))]
     public async Task Large_assignments_sent_in_parts_keep_their_order_with_the_replies_around_them(string server)
     {

@@ -18,7 +18,7 @@ public sealed class LargeBodyReceiveTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-        [Theory]
+    [Theory]
     [MemberData(nameof(TransportServers.NamesAndGearmand), MemberType = typeof(TransportServers))]
     public async Task Large_bodies_split_at_every_awkward_boundary_arrive_whole(string server)
     {
