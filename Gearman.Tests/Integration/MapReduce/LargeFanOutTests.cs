@@ -15,7 +15,7 @@ namespace Gearman.Tests.Integration.MapReduce;
 /// Runs alone (after the parallel tests): 20,000 jobs through a server load both cores of a small CI machine, which
 /// would skew this test's timing assertion and the timing-sensitive tests running beside it.
 /// </remarks>
-[Collection(LargeFanOutCollection.Name)]
+[Collection(SerialCollection.Name)]
 [Trait("Category", "Integration")]
 public sealed class LargeFanOutTests
 {
@@ -81,11 +81,4 @@ public sealed class LargeFanOutTests
             return Bytes($"{count} {sum}");
         }
     }
-}
-
-/// <summary>The collection of tests that must not run beside others.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class LargeFanOutCollection
-{
-    public const string Name = "Large fan-out (not parallel)";
 }
