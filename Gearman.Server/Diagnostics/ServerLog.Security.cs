@@ -29,6 +29,9 @@ internal static partial class ServerLog
     [LoggerMessage(708, LogLevel.Warning, "Changes in {Directory} are not watched ({Reason}); send SIGHUP to reload", EventName = "TlsWatchFailed")]
     public static partial void TlsWatchFailed(ILogger logger, string directory, string reason);
 
+    [LoggerMessage(709, LogLevel.Warning, "SIGHUP was ignored when the server started (nohup?); it is set back so that SIGHUP reloads the certificates and access rules", EventName = "HangUpUnignored")]
+    public static partial void HangUpUnignored(ILogger logger);
+
     [LoggerMessage(707, LogLevel.Debug, "TLS connection from {Remote}: {Protocol}, client {Identity}", EventName = "TlsConnectionOpened")]
     public static partial void TlsConnectionOpened(ILogger logger, string remote, string protocol, string identity);
 }

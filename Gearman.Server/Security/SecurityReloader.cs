@@ -77,6 +77,7 @@ internal sealed class SecurityReloader : IHostedService, IDisposable
 
         if (!OperatingSystem.IsWindows())
         {
+            if (HangUpSignal.UnignoreIfIgnored()) ServerLog.HangUpUnignored(_logger);
             _hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
             {
                 context.Cancel = true; // SIGHUP reloads; it must not end the process

@@ -350,9 +350,10 @@ internal sealed class RawGearmanConnection : IAsyncDisposable
                 await writer.FlushAsync(_stop.Token);
             }
         }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException or IOException
+                                   || (ex is InvalidOperationException && Volatile.Read(ref _disposed) != 0))
         {
-            // A reset counts as a close, as does our own dispose.
+            // A reset counts as a close, as does our own dispose (a disposed SslStream reports itself unauthenticated).
         }
 
         await writer.CompleteAsync();

@@ -43,14 +43,17 @@ internal sealed class ServerProcess : IServerUnderTest
     /// <summary>
     /// Starts the server with <paramref name="arguments"/> (queue options and so on) on <paramref name="port"/> (0: any
     /// free port); <paramref name="executable"/> runs another build of it (such as the installed dotnet tool) instead of
-    /// the assembly next to the tests.
+    /// the assembly next to the tests; <paramref name="launcher"/> (such as <c>nohup</c>) runs the command through another
+    /// program that then executes it in the same process.
     /// </summary>
-    public static async Task<ServerProcess> StartAsync(IEnumerable<string> arguments, int port = 0, CancellationToken ct = default, string? executable = null)
+    public static async Task<ServerProcess> StartAsync(
+        IEnumerable<string> arguments, int port = 0, CancellationToken ct = default, string? executable = null, string? launcher = null)
     {
         if (executable is null && !File.Exists(ServerAssembly)) throw new InvalidOperationException($"{ServerAssembly} not found: the test project must reference Gearman.Server.");
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
         List<string> args = ["--listen", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture), "--verbose", "WARNING", .. TestServers.TransportArguments, .. arguments];
-        var process = executable is null ? ExternalProgram.Start(dotnet, [ServerAssembly, .. args]) : ExternalProgram.Start(executable, args);
+        string[] command = executable is null ? [dotnet, ServerAssembly, .. args] : [executable, .. args];
+        var process = launcher is null ? ExternalProgram.Start(command[0], command[1..]) : ExternalProgram.Start(launcher, command);
         try
         {
             string line = await process.WaitForLineAsync(l => l.StartsWith("Listening on ", StringComparison.Ordinal), TestServers.StartTimeout, ct);
