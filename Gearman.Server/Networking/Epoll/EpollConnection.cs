@@ -34,6 +34,12 @@ internal sealed unsafe class EpollConnection
     /// <summary>Free space kept in the carry buffer for each receive.</summary>
     private const int MinimumReceive = 16 * 1024;
 
+    /// <summary>
+    /// The smallest body worth receiving in place on a guess: below it, copying the body out of the shared buffer costs
+    /// less than a wrong guess (an unused buffer and a copy of the whole read).
+    /// </summary>
+    internal const int PredictedBodyMinimum = 16 * 1024;
+
     private readonly EpollLoop _loop;
     private readonly Socket _socket;
     private readonly int _fd;
@@ -47,6 +53,12 @@ internal sealed unsafe class EpollConnection
     private readonly byte[] _bodyHeader = new byte[PacketReader.HeaderLength];
     private byte[]? _body;
     private int _bodyFilled;
+
+    /// <summary>
+    /// The body size of the last large request this connection sent (at least <see cref="PredictedBodyMinimum"/>), or 0:
+    /// the next read scatters into a header, a buffer of that size and the shared buffer (see <see cref="ReceivePredicted"/>).
+    /// </summary>
+    private int _predictedBody;
 
     private bool _connectedPosted;
     private bool _readDone;
@@ -226,7 +238,87 @@ internal sealed unsafe class EpollConnection
             return;
         }
 
+        if (_predictedBody > 0 && _carry is null)
+        {
+            ReceivePredicted(shared);
+            return;
+        }
+
         ReceiveShared(shared);
+    }
+
+    /// <summary>
+    /// A read at a request boundary on a connection whose last large request had a body of <see cref="_predictedBody"/>
+    /// bytes (a client submitting payloads of one size, a worker returning results of one size): one <c>recvmsg</c>
+    /// scatters into the header buffer, a fresh body buffer of that size and the shared buffer. When the header declares
+    /// that size, the body is already where the job will keep it: no copy. Otherwise the read is put back together in
+    /// one buffer and framed as usual, and the guess is dropped until the next large request.
+    /// </summary>
+    private void ReceivePredicted(byte[] shared)
+    {
+        var body = RequestBuffers.Rent(_predictedBody);
+        var vectors = stackalloc IoVector[3];
+        nint received;
+        fixed (byte* header = _bodyHeader)
+        {
+            fixed (byte* b = body)
+            {
+                fixed (byte* rest = shared)
+                {
+                    vectors[0] = new IoVector(header, PacketReader.HeaderLength);
+                    vectors[1] = new IoVector(b, (nuint)body.Length);
+                    vectors[2] = new IoVector(rest, (nuint)shared.Length);
+                    var message = new MessageHeader { Vectors = vectors, VectorCount = 3 };
+                    received = ReceiveMessage(_fd, &message, MsgDontWait);
+                }
+            }
+        }
+
+        if (received <= 0)
+        {
+            RequestBuffers.Return(body);
+            EndReadingAfter(received, 0);
+            return;
+        }
+
+        int length = (int)received;
+        if (length >= PacketReader.HeaderLength
+            && _loop.Framer.TakesBodyDirectly(_bodyHeader, out int declared)
+            && declared == body.Length)
+        {
+            _loop.OnBodyReceivedInPlace();
+            int inBody = Math.Min(length - PacketReader.HeaderLength, body.Length);
+            if (inBody < body.Length)
+            {
+                // The rest of the body follows straight into it, as for a body a read ended inside (ReceiveBody).
+                _body = body;
+                _bodyFilled = inBody;
+                return;
+            }
+
+            var status = _loop.Framer.PostReceivedBody(Peer, _bodyHeader, body, out var posted);
+            if ((!posted.IsCompletedSuccessfully && !Wait(posted)) || status == FrameStatus.Close)
+            {
+                EndReading(0);
+                return;
+            }
+
+            int following = length - PacketReader.HeaderLength - body.Length;
+            if (following > 0) FrameReceived(shared, following);
+            return;
+        }
+
+        // A different request: the bytes are, in order, in the header buffer, the body buffer and the shared buffer.
+        _predictedBody = 0;
+        var whole = ArrayPool<byte>.Shared.Rent(length);
+        int fromHeader = Math.Min(length, PacketReader.HeaderLength);
+        int fromBody = Math.Min(length - fromHeader, body.Length);
+        _bodyHeader.AsSpan(0, fromHeader).CopyTo(whole);
+        body.AsSpan(0, fromBody).CopyTo(whole.AsSpan(fromHeader));
+        shared.AsSpan(0, length - fromHeader - fromBody).CopyTo(whole.AsSpan(fromHeader + fromBody));
+        RequestBuffers.Return(body);
+        FrameReceived(whole, length);
+        ArrayPool<byte>.Shared.Return(whole);
     }
 
     /// <summary>After a <c>recv</c> that returned <paramref name="received"/> (0 or less): ends reading unless it was EAGAIN or EINTR.</summary>
@@ -283,6 +375,16 @@ internal sealed unsafe class EpollConnection
         var rest = sequence;
         while (!rest.IsEmpty)
         {
+            // A large request that arrived whole: the next read guesses one of its size (ReceivePredicted).
+            int start = length - (int)rest.Length;
+            if (rest.Length >= PacketReader.HeaderLength
+                && _loop.Framer.TakesBodyDirectly(buffer.AsSpan(start, PacketReader.HeaderLength), out int large)
+                && large >= PredictedBodyMinimum
+                && rest.Length - PacketReader.HeaderLength >= large)
+            {
+                _predictedBody = large;
+            }
+
             var status = _loop.Framer.PostNext(Peer, ref rest, out var posted);
             if (!posted.IsCompletedSuccessfully && !Wait(posted))
             {
@@ -348,6 +450,7 @@ internal sealed unsafe class EpollConnection
         // The scheduler owns the body from here (or the framer has returned it).
         _body = null;
         _bodyFilled = 0;
+        _predictedBody = body.Length >= PredictedBodyMinimum ? body.Length : 0;
         var status = _loop.Framer.PostReceivedBody(Peer, _bodyHeader, body, out var posted);
         if ((!posted.IsCompletedSuccessfully && !Wait(posted)) || status == FrameStatus.Close) EndReading(0);
     }

@@ -42,6 +42,7 @@ internal sealed unsafe class EpollLoop : IDisposable
     private int _freed;
     private int _connectionCount;
     private long _writableWaits;
+    private long _bodiesReceivedInPlace;
     private bool _started;
 
     public EpollLoop(int index, JobScheduler scheduler, RequestFramer framer, GearmanServerOptions options, ILogger logger, TimeSpan stopTimeout)
@@ -89,6 +90,9 @@ internal sealed unsafe class EpollLoop : IDisposable
     /// <summary>Times a connection of this loop had to wait for its socket to become writable (for tests).</summary>
     public long WritableWaits => Interlocked.Read(ref _writableWaits);
 
+    /// <summary>Large request bodies a connection of this loop received in place on a guess of their size (for tests).</summary>
+    public long BodiesReceivedInPlace => Interlocked.Read(ref _bodiesReceivedInPlace);
+
     /// <summary>Open connections (for tests).</summary>
     public int ConnectionCount => Volatile.Read(ref _connectionCount);
 
@@ -120,6 +124,9 @@ internal sealed unsafe class EpollLoop : IDisposable
 
     /// <summary>Called by a connection that arms <c>EPOLLOUT</c>, from any thread.</summary>
     public void OnWritableWait() => Interlocked.Increment(ref _writableWaits);
+
+    /// <summary>Called by a connection whose guessed read took a large body in place.</summary>
+    public void OnBodyReceivedInPlace() => Interlocked.Increment(ref _bodiesReceivedInPlace);
 
     /// <summary>Called by a connection that has closed its socket, from any thread.</summary>
     public void OnClosed(EpollConnection connection)

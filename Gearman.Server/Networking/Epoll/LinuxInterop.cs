@@ -59,6 +59,9 @@ internal static unsafe partial class LinuxInterop
     [LibraryImport(Libc, EntryPoint = "sendmsg", SetLastError = true)]
     public static partial nint SendMessage(int fd, MessageHeader* message, int flags);
 
+    [LibraryImport(Libc, EntryPoint = "recvmsg", SetLastError = true)]
+    public static partial nint ReceiveMessage(int fd, MessageHeader* message, int flags);
+
     [LibraryImport(Libc, EntryPoint = "read", SetLastError = true)]
     public static partial nint Read(int fd, byte* buffer, nuint count);
 
@@ -81,7 +84,7 @@ internal static unsafe partial class LinuxInterop
     }
 }
 
-/// <summary><c>struct iovec</c>: one piece of a gathered write.</summary>
+/// <summary><c>struct iovec</c>: one piece of a gathered write or a scattered read.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal readonly unsafe struct IoVector(byte* start, nuint length)
 {
@@ -89,7 +92,7 @@ internal readonly unsafe struct IoVector(byte* start, nuint length)
     public readonly nuint Length = length;
 }
 
-/// <summary><c>struct msghdr</c> for <c>sendmsg</c> on a connected socket: no address, no control data.</summary>
+/// <summary><c>struct msghdr</c> for <c>sendmsg</c> and <c>recvmsg</c> on a connected socket: no address, no control data.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct MessageHeader
 {

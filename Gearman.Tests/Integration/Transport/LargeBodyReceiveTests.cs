@@ -173,6 +173,73 @@ public sealed class LargeBodyReceiveTests
         Assert.True(await client.WaitForServerCloseAsync(Timeout), "the connection stayed open after an oversized header");
     }
 
+    [Fact]
+    public async Task Large_requests_of_the_size_before_them_are_received_in_place_and_others_still_arrive_whole()
+    {
+        await using var server = await TransportServers.StartAsync("epoll");
+        string fn = TestNames.Unique("in_place");
+        await using var client = await RawGearmanConnection.ConnectAsync("127.0.0.1", server.EndPoint.Port, TestContext.Current.CancellationToken);
+
+        // Five jobs of one size, one at a time: the first teaches the connection the size, the other four are guessed.
+        var sent = new Dictionary<string, byte[]>();
+        for (int i = 0; i < 5; i++)
+        {
+            sent[$"same{i}"] = RandomBytes(70_000, seed: 50 + i);
+            await client.SendAsync(PacketMagic.Request, PacketType.SubmitJobBg, Ascii(fn), Ascii($"same{i}"), sent[$"same{i}"]);
+            await client.ExpectPacketAsync(PacketType.JobCreated, Timeout);
+        }
+
+        Assert.Equal(4, server.EpollLoops.Sum(l => l.BodiesReceivedInPlace));
+
+        // Wrong guesses: a large body of another size, a small request, a large one split after its header and
+        // another after 11 bytes (a read that ends inside the header), then the first size in one write with an echo
+        // behind it. Each must arrive whole and in order.
+        sent["other"] = RandomBytes(50_000, seed: 60);
+        await client.SendAsync(PacketMagic.Request, PacketType.SubmitJobBg, Ascii(fn), "other"u8.ToArray(), sent["other"]);
+        await client.ExpectPacketAsync(PacketType.JobCreated, Timeout);
+        await client.SendAsync(PacketType.EchoReq, "small");
+        Assert.Equal("small", (await client.ExpectPacketAsync(PacketType.EchoRes, Timeout)).BodyText);
+        foreach (int split in (int[])[PacketReader.HeaderLength, 11])
+        {
+            string unique = $"split{split:D2}";
+            sent[unique] = RandomBytes(50_000, seed: 70 + split);
+            var packet = RawGearmanConnection.Encode(PacketMagic.Request, PacketType.SubmitJobBg, Ascii(fn), Ascii(unique), sent[unique]);
+
+            // An echo in the same write as the first piece: its reply shows the server has read that write.
+            var first = Concat(RawGearmanConnection.Encode(PacketType.EchoReq, unique), packet[..split]);
+            await client.SendRawAsync(first, TestContext.Current.CancellationToken);
+            Assert.Equal(unique, (await client.ExpectPacketAsync(PacketType.EchoRes, Timeout)).BodyText);
+            await client.SendRawAsync(packet.AsMemory(split), TestContext.Current.CancellationToken);
+            await client.ExpectPacketAsync(PacketType.JobCreated, Timeout);
+        }
+
+        sent["last"] = RandomBytes(70_000, seed: 80);
+        var last = Concat(
+            RawGearmanConnection.Encode(PacketMagic.Request, PacketType.SubmitJobBg, Ascii(fn), "last0"u8.ToArray(), sent["last"]),
+            RawGearmanConnection.Encode(PacketType.EchoReq, "behind"));
+        sent["last0"] = sent["last"];
+        sent.Remove("last");
+        await client.SendRawAsync(last, TestContext.Current.CancellationToken);
+        await client.ExpectPacketAsync(PacketType.JobCreated, Timeout);
+        Assert.Equal("behind", (await client.ExpectPacketAsync(PacketType.EchoRes, Timeout)).BodyText);
+
+        await using var worker = await RawGearmanConnection.ConnectAsync("127.0.0.1", server.EndPoint.Port, TestContext.Current.CancellationToken);
+        await worker.SendAsync(PacketType.CanDo, fn);
+        var received = new Dictionary<string, byte[]>();
+        for (int i = 0; i < sent.Count; i++)
+        {
+            await worker.SendAsync(PacketType.GrabJobUniq);
+            var assign = await worker.ExpectPacketAsync(PacketType.JobAssignUniq, Timeout);
+            int uniqueStart = IndexOfNth(assign.Body, 0, 2) + 1;
+            int dataStart = IndexOfNth(assign.Body, 0, 3) + 1;
+            received[Encoding.ASCII.GetString(assign.Body, uniqueStart, dataStart - 1 - uniqueStart)] = assign.Body[dataStart..];
+            await worker.SendAsync(PacketMagic.Request, PacketType.WorkComplete, assign.Body[..IndexOfNth(assign.Body, 0, 1)], []);
+        }
+
+        Assert.Equal(sent.Keys.Order(), received.Keys.Order());
+        Assert.All(sent, pair => Assert.True(received[pair.Key].AsSpan().SequenceEqual(pair.Value), $"{pair.Key}'s data arrived changed"));
+    }
+
     /// <summary>Uneven pieces, each its own write, so the server sees the body arrive over many reads.</summary>
     private static async Task SendInPiecesAsync(RawGearmanConnection connection, byte[] packet)
     {
