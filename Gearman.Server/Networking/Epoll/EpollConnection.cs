@@ -40,6 +40,12 @@ internal sealed unsafe class EpollConnection
     /// </summary>
     internal const int PredictedBodyMinimum = 16 * 1024;
 
+    /// <summary>
+    /// The largest body guessed: a wrong guess allocates an array of that size before the data is there, and past the
+    /// shared buffer's size a body mostly goes in place anyway (only its first read is copied).
+    /// </summary>
+    internal const int PredictedBodyMaximum = 1024 * 1024;
+
     private readonly EpollLoop _loop;
     private readonly Socket _socket;
     private readonly int _fd;
@@ -55,7 +61,8 @@ internal sealed unsafe class EpollConnection
     private int _bodyFilled;
 
     /// <summary>
-    /// The body size of the last large request this connection sent (at least <see cref="PredictedBodyMinimum"/>), or 0:
+    /// The body size of the last large request this connection sent (from <see cref="PredictedBodyMinimum"/> to
+    /// <see cref="PredictedBodyMaximum"/>), or 0:
     /// the next read scatters into a header, a buffer of that size and the shared buffer (see <see cref="ReceivePredicted"/>).
     /// </summary>
     private int _predictedBody;
@@ -379,7 +386,7 @@ internal sealed unsafe class EpollConnection
             int start = length - (int)rest.Length;
             if (rest.Length >= PacketReader.HeaderLength
                 && _loop.Framer.TakesBodyDirectly(buffer.AsSpan(start, PacketReader.HeaderLength), out int large)
-                && large >= PredictedBodyMinimum
+                && large is >= PredictedBodyMinimum and <= PredictedBodyMaximum
                 && rest.Length - PacketReader.HeaderLength >= large)
             {
                 _predictedBody = large;
@@ -450,7 +457,7 @@ internal sealed unsafe class EpollConnection
         // The scheduler owns the body from here (or the framer has returned it).
         _body = null;
         _bodyFilled = 0;
-        _predictedBody = body.Length >= PredictedBodyMinimum ? body.Length : 0;
+        _predictedBody = body.Length is >= PredictedBodyMinimum and <= PredictedBodyMaximum ? body.Length : 0;
         var status = _loop.Framer.PostReceivedBody(Peer, _bodyHeader, body, out var posted);
         if ((!posted.IsCompletedSuccessfully && !Wait(posted)) || status == FrameStatus.Close) EndReading(0);
     }

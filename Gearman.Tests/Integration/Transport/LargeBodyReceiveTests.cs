@@ -1,5 +1,6 @@
 using System.Text;
 using Gearman.Reactive.Protocol;
+using Gearman.Server.Networking.Epoll;
 using Gearman.Server.Scheduling;
 using Gearman.Tests.Infrastructure;
 using static Gearman.Tests.Infrastructure.TestPayloads;
@@ -186,6 +187,16 @@ public sealed class LargeBodyReceiveTests
         {
             sent[$"same{i}"] = RandomBytes(70_000, seed: 50 + i);
             await client.SendAsync(PacketMagic.Request, PacketType.SubmitJobBg, Ascii(fn), Ascii($"same{i}"), sent[$"same{i}"]);
+            await client.ExpectPacketAsync(PacketType.JobCreated, Timeout);
+        }
+
+        Assert.Equal(4, server.EpollLoops.Sum(l => l.BodiesReceivedInPlace));
+
+        // Over the largest guessed size nothing is guessed (a guess allocates before the data is there).
+        for (int i = 0; i < 2; i++)
+        {
+            sent[$"huge{i}"] = RandomBytes(EpollConnection.PredictedBodyMaximum + 1000, seed: 90 + i);
+            await client.SendAsync(PacketMagic.Request, PacketType.SubmitJobBg, Ascii(fn), Ascii($"huge{i}"), sent[$"huge{i}"]);
             await client.ExpectPacketAsync(PacketType.JobCreated, Timeout);
         }
 
