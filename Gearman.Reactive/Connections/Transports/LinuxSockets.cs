@@ -9,6 +9,7 @@ namespace Gearman.Reactive.Connections.Transports;
 /// </summary>
 internal static unsafe partial class LinuxSockets
 {
+    public const int MsgPeek = 0x2;
     public const int MsgDontWait = 0x40;
     public const int MsgNoSignal = 0x4000;
 

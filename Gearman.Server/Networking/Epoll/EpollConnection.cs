@@ -67,6 +67,18 @@ internal sealed unsafe class EpollConnection
     /// </summary>
     private int _predictedBody;
 
+    /// <summary>
+    /// After a wrong guess (a worker sends a small GRAB_JOB between large results, say): the next reads first peek at
+    /// the header instead of allocating a body on a guess, and receive a large body in place when the header shows one.
+    /// </summary>
+    private bool _peekFirst;
+
+    /// <summary>Peeks in a row that found no large request; at <see cref="PeeksWithoutLargeRequest"/> the connection stops peeking.</summary>
+    private int _peeksWithoutLarge;
+
+    /// <summary>How many reads without a large request a connection peeks at before it reads plainly again.</summary>
+    private const int PeeksWithoutLargeRequest = 8;
+
     private bool _connectedPosted;
     private bool _readDone;
 
@@ -263,7 +275,28 @@ internal sealed unsafe class EpollConnection
     /// </summary>
     private void ReceivePredicted(byte[] shared)
     {
-        var body = RequestBuffers.Rent(_predictedBody);
+        int size = _predictedBody;
+        if (_peekFirst)
+        {
+            nint peeked;
+            fixed (byte* header = _bodyHeader)
+            {
+                peeked = Recv(_fd, header, PacketReader.HeaderLength, MsgPeek | MsgDontWait);
+            }
+
+            if (peeked < PacketReader.HeaderLength
+                || !_loop.Framer.TakesBodyDirectly(_bodyHeader, out size)
+                || size is < PredictedBodyMinimum or > PredictedBodyMaximum)
+            {
+                if (++_peeksWithoutLarge >= PeeksWithoutLargeRequest) StopGuessing();
+                ReceiveShared(shared);
+                return;
+            }
+
+            _peeksWithoutLarge = 0;
+        }
+
+        var body = RequestBuffers.Rent(size);
         var vectors = stackalloc IoVector[3];
         nint received;
         fixed (byte* header = _bodyHeader)
@@ -316,7 +349,8 @@ internal sealed unsafe class EpollConnection
         }
 
         // A different request: the bytes are, in order, in the header buffer, the body buffer and the shared buffer.
-        _predictedBody = 0;
+        // (Not after a peek: a peeked large header is what the read returns.) From now on, peek before allocating.
+        _peekFirst = true;
         var whole = ArrayPool<byte>.Shared.Rent(length);
         int fromHeader = Math.Min(length, PacketReader.HeaderLength);
         int fromBody = Math.Min(length - fromHeader, body.Length);
@@ -435,6 +469,13 @@ internal sealed unsafe class EpollConnection
         }
     }
 
+    private void StopGuessing()
+    {
+        _predictedBody = 0;
+        _peekFirst = false;
+        _peeksWithoutLarge = 0;
+    }
+
     /// <summary>Receives the rest of a large body, never past its end, and posts the request once it is whole.</summary>
     private void ReceiveBody()
     {
@@ -457,7 +498,7 @@ internal sealed unsafe class EpollConnection
         // The scheduler owns the body from here (or the framer has returned it).
         _body = null;
         _bodyFilled = 0;
-        _predictedBody = body.Length is >= PredictedBodyMinimum and <= PredictedBodyMaximum ? body.Length : 0;
+        if (body.Length is >= PredictedBodyMinimum and <= PredictedBodyMaximum) _predictedBody = body.Length;
         var status = _loop.Framer.PostReceivedBody(Peer, _bodyHeader, body, out var posted);
         if ((!posted.IsCompletedSuccessfully && !Wait(posted)) || status == FrameStatus.Close) EndReading(0);
     }

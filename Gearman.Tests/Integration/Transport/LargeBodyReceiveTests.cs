@@ -175,7 +175,7 @@ public sealed class LargeBodyReceiveTests
     }
 
     [Fact]
-    public async Task Large_requests_of_the_size_before_them_are_received_in_place_and_others_still_arrive_whole()
+    public async Task Large_request_bodies_are_received_in_place_on_a_guess_or_a_peek_and_every_request_arrives_whole()
     {
         await using var server = await TransportServers.StartAsync("epoll");
         string fn = TestNames.Unique("in_place");
@@ -202,12 +202,14 @@ public sealed class LargeBodyReceiveTests
 
         Assert.Equal(4, server.EpollLoops.Sum(l => l.BodiesReceivedInPlace));
 
-        // Wrong guesses: a large body of another size, a small request, a large one split after its header and
-        // another after 11 bytes (a read that ends inside the header), then the first size in one write with an echo
-        // behind it. Each must arrive whole and in order.
+        // The first huge one was a wrong guess, so the connection now peeks at each header before it allocates: a large
+        // body of another size, then a small request, a large one split after its header and another after 11 bytes (a
+        // read that ends inside the header), then the first size in one write with an echo behind it. Each must arrive
+        // whole and in order; the two that come whole at the start of a read are received in place.
         sent["other"] = RandomBytes(50_000, seed: 60);
         await client.SendAsync(PacketMagic.Request, PacketType.SubmitJobBg, Ascii(fn), "other"u8.ToArray(), sent["other"]);
         await client.ExpectPacketAsync(PacketType.JobCreated, Timeout);
+        Assert.Equal(5, server.EpollLoops.Sum(l => l.BodiesReceivedInPlace));
         await client.SendAsync(PacketType.EchoReq, "small");
         Assert.Equal("small", (await client.ExpectPacketAsync(PacketType.EchoRes, Timeout)).BodyText);
         foreach (int split in (int[])[PacketReader.HeaderLength, 11])
@@ -233,6 +235,23 @@ public sealed class LargeBodyReceiveTests
         await client.SendRawAsync(last, TestContext.Current.CancellationToken);
         await client.ExpectPacketAsync(PacketType.JobCreated, Timeout);
         Assert.Equal("behind", (await client.ExpectPacketAsync(PacketType.EchoRes, Timeout)).BodyText);
+        Assert.Equal(6, server.EpollLoops.Sum(l => l.BodiesReceivedInPlace));
+
+        // Eight reads without a large request end the peeking: the next large one is copied (and teaches its size
+        // again), the one after it is guessed.
+        for (int i = 0; i < 8; i++)
+        {
+            await client.SendAsync(PacketType.EchoReq, $"quiet{i}");
+            await client.ExpectPacketAsync(PacketType.EchoRes, Timeout);
+        }
+
+        for (int i = 0; i < 2; i++)
+        {
+            sent[$"again{i}"] = RandomBytes(70_000, seed: 100 + i);
+            await client.SendAsync(PacketMagic.Request, PacketType.SubmitJobBg, Ascii(fn), Ascii($"again{i}"), sent[$"again{i}"]);
+            await client.ExpectPacketAsync(PacketType.JobCreated, Timeout);
+            Assert.Equal(6 + i, server.EpollLoops.Sum(l => l.BodiesReceivedInPlace));
+        }
 
         await using var worker = await RawGearmanConnection.ConnectAsync("127.0.0.1", server.EndPoint.Port, TestContext.Current.CancellationToken);
         await worker.SendAsync(PacketType.CanDo, fn);
