@@ -63,18 +63,7 @@ public sealed class LargeBodyReceiveTests
             Assert.Equal("after", (await client.ExpectPacketAsync(PacketType.EchoRes, Timeout)).BodyText);
             Assert.NotEmpty(await client.ReadLineAsync(Timeout));
 
-            await using var worker = await RawGearmanConnection.ConnectAsync("127.0.0.1", running.Port, TestContext.Current.CancellationToken);
-            await worker.SendAsync(PacketType.CanDo, fn);
-            var received = new Dictionary<string, byte[]>();
-            for (int i = 0; i < 2; i++)
-            {
-                await worker.SendAsync(PacketType.GrabJobUniq);
-                var assign = await worker.ExpectPacketAsync(PacketType.JobAssignUniq, Timeout);
-                int uniqueStart = IndexOfNth(assign.Body, 0, 2) + 1;
-                int dataStart = IndexOfNth(assign.Body, 0, 3) + 1;
-                received[Encoding.ASCII.GetString(assign.Body, uniqueStart, dataStart - 1 - uniqueStart)] = assign.Body[dataStart..];
-                await worker.SendAsync(PacketMagic.Request, PacketType.WorkComplete, assign.Body[..IndexOfNth(assign.Body, 0, 1)], []);
-            }
+            var received = await GrabByUniqueAsync(running.Port, fn, 2);
 
             Assert.True(received[uniqueA].AsSpan().SequenceEqual(payloadA), $"split at {split}: A's data arrived changed");
             Assert.True(received[uniqueB].AsSpan().SequenceEqual(payloadB), $"split at {split}: B's data arrived changed");
@@ -253,10 +242,19 @@ public sealed class LargeBodyReceiveTests
             Assert.Equal(6 + i, server.EpollLoops.Sum(l => l.BodiesReceivedInPlace));
         }
 
-        await using var worker = await RawGearmanConnection.ConnectAsync("127.0.0.1", server.EndPoint.Port, TestContext.Current.CancellationToken);
-        await worker.SendAsync(PacketType.CanDo, fn);
+        var received = await GrabByUniqueAsync(server.EndPoint.Port, fn, sent.Count);
+
+        Assert.Equal(sent.Keys.Order(), received.Keys.Order());
+        Assert.All(sent, pair => Assert.True(received[pair.Key].AsSpan().SequenceEqual(pair.Value), $"{pair.Key}'s data arrived changed"));
+    }
+
+    /// <summary>Runs <paramref name="count"/> jobs of <paramref name="function"/> as a raw worker; returns each one's data by its unique ID.</summary>
+    private static async Task<Dictionary<string, byte[]>> GrabByUniqueAsync(int port, string function, int count)
+    {
+        await using var worker = await RawGearmanConnection.ConnectAsync("127.0.0.1", port, TestContext.Current.CancellationToken);
+        await worker.SendAsync(PacketType.CanDo, function);
         var received = new Dictionary<string, byte[]>();
-        for (int i = 0; i < sent.Count; i++)
+        for (int i = 0; i < count; i++)
         {
             await worker.SendAsync(PacketType.GrabJobUniq);
             var assign = await worker.ExpectPacketAsync(PacketType.JobAssignUniq, Timeout);
@@ -266,8 +264,7 @@ public sealed class LargeBodyReceiveTests
             await worker.SendAsync(PacketMagic.Request, PacketType.WorkComplete, assign.Body[..IndexOfNth(assign.Body, 0, 1)], []);
         }
 
-        Assert.Equal(sent.Keys.Order(), received.Keys.Order());
-        Assert.All(sent, pair => Assert.True(received[pair.Key].AsSpan().SequenceEqual(pair.Value), $"{pair.Key}'s data arrived changed"));
+        return received;
     }
 
     /// <summary>Uneven pieces, each its own write, so the server sees the body arrive over many reads.</summary>
