@@ -271,7 +271,8 @@ internal sealed unsafe class EpollConnection
     /// bytes (a client submitting payloads of one size, a worker returning results of one size): one <c>recvmsg</c>
     /// scatters into the header buffer, a fresh body buffer of that size and the shared buffer. When the header declares
     /// that size, the body is already where the job will keep it: no copy. Otherwise the read is put back together in
-    /// one buffer and framed as usual, and the guess is dropped until the next large request.
+    /// one buffer and framed as usual, and from then on the connection peeks at each header before it allocates
+    /// (<see cref="_peekFirst"/>), receiving a large body of any guessable size in place.
     /// </summary>
     private void ReceivePredicted(byte[] shared)
     {
@@ -284,9 +285,7 @@ internal sealed unsafe class EpollConnection
                 peeked = Recv(_fd, header, PacketReader.HeaderLength, MsgPeek | MsgDontWait);
             }
 
-            if (peeked < PacketReader.HeaderLength
-                || !_loop.Framer.TakesBodyDirectly(_bodyHeader, out size)
-                || size is < PredictedBodyMinimum or > PredictedBodyMaximum)
+            if (peeked < PacketReader.HeaderLength || !_loop.Framer.TakesBodyDirectly(_bodyHeader, out size) || !IsGuessable(size))
             {
                 if (++_peeksWithoutLarge >= PeeksWithoutLargeRequest) StopGuessing();
                 ReceiveShared(shared);
@@ -420,7 +419,7 @@ internal sealed unsafe class EpollConnection
             int start = length - (int)rest.Length;
             if (rest.Length >= PacketReader.HeaderLength
                 && _loop.Framer.TakesBodyDirectly(buffer.AsSpan(start, PacketReader.HeaderLength), out int large)
-                && large is >= PredictedBodyMinimum and <= PredictedBodyMaximum
+                && IsGuessable(large)
                 && rest.Length - PacketReader.HeaderLength >= large)
             {
                 _predictedBody = large;
@@ -469,6 +468,8 @@ internal sealed unsafe class EpollConnection
         }
     }
 
+    private static bool IsGuessable(int bodyLength) => bodyLength is >= PredictedBodyMinimum and <= PredictedBodyMaximum;
+
     private void StopGuessing()
     {
         _predictedBody = 0;
@@ -498,7 +499,7 @@ internal sealed unsafe class EpollConnection
         // The scheduler owns the body from here (or the framer has returned it).
         _body = null;
         _bodyFilled = 0;
-        if (body.Length is >= PredictedBodyMinimum and <= PredictedBodyMaximum) _predictedBody = body.Length;
+        if (IsGuessable(body.Length)) _predictedBody = body.Length;
         var status = _loop.Framer.PostReceivedBody(Peer, _bodyHeader, body, out var posted);
         if ((!posted.IsCompletedSuccessfully && !Wait(posted)) || status == FrameStatus.Close) EndReading(0);
     }
