@@ -92,16 +92,37 @@ public sealed class SdkTransportTests
         Assert.SkipUnless(SocketThreadTransport.IsSupported, "The reader-thread transport runs on Linux only.");
         await using var server = await TestServers.StartAsync(ServerKind.Ours, ct: Ct);
         string fn = TestNames.Unique("t_block");
-        await using var worker = await StartWorkerAsync(Options(server), fn, Echo);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var worker = await StartWorkerAsync(Options(server), fn, async (job, ct) =>
+        {
+            if (Text(job.Workload) == "first") await gate.Task.WaitAsync(ct);
+            return job.Workload;
+        });
         await using var client = new GearmanClient(ClientOptions(server));
         long takeoversBefore = ReaderWatchdog.Takeovers;
 
-        await client.ExecuteAsync(fn, Bytes("first"), cancellationToken: Ct);
-        string? thread = Thread.CurrentThread.Name;
+        // The continuation is registered before the reply can exist (the worker waits for the gate), so it runs where
+        // the reply is read, as an await's would; a reply that came first would run it on this thread instead.
+        var first = client.ExecuteAsync(fn, Bytes("first"), cancellationToken: Ct).GetAwaiter();
+        var outcome = new TaskCompletionSource<(string? Thread, string Second)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        first.UnsafeOnCompleted(() =>
+        {
+            try
+            {
+                first.GetResult();
+                string? thread = Thread.CurrentThread.Name;
 
-        // This continuation runs on the reader that read the reply (no hand-over). Blocking it on a job whose reply only
-        // this connection can read would deadlock without the watchdog.
-        string second = BlockOn(client.ExecuteAsync(fn, Bytes("second"), cancellationToken: Ct).AsTask());
+                // On the reader that read the reply (no hand-over): blocking it on a job whose reply only this
+                // connection can read would deadlock without the watchdog.
+                outcome.SetResult((thread, BlockOn(client.ExecuteAsync(fn, Bytes("second"), cancellationToken: Ct).AsTask())));
+            }
+            catch (Exception ex)
+            {
+                outcome.SetException(ex);
+            }
+        });
+        gate.SetResult();
+        var (thread, second) = await outcome.Task.WaitAsync(WaitLimit, Ct);
         Assert.Equal("second", second);
         Assert.StartsWith("Gearman reader", thread, StringComparison.Ordinal);
         Assert.True(ReaderWatchdog.Takeovers > takeoversBefore);
