@@ -190,6 +190,22 @@ internal sealed class PeerConnection
         }
     }
 
+    /// <summary>Whether <see cref="SendRelayed"/> sends from the relayed buffer rather than copying it.</summary>
+    public bool SendsLentData => SendWithLentData is not null;
+
+    /// <summary>
+    /// A worker's result packet relayed as it came (<paramref name="type"/> with <paramref name="relayed"/>'s bytes as its
+    /// body), under the same cap: sent from the request's buffer where the transport can, otherwise copied.
+    /// </summary>
+    public bool SendRelayed(PacketType type, RelayedBody relayed)
+    {
+        if (SendWithLentData is not { } sendLent) return Send(type, relayed.Body);
+        if (_overLimit) return false;
+        Span<byte> header = stackalloc byte[PacketReader.HeaderLength];
+        PacketWriter.WriteHeader(header, PacketMagic.Response, type, (uint)relayed.Body.Length);
+        return sendLent(header, relayed) && WithinLimit();
+    }
+
     /// <summary>Queues raw bytes (an admin reply), under the same cap.</summary>
     public bool SendRaw(ReadOnlySpan<byte> bytes) => !_overLimit && Outbox.SendRaw(bytes) && WithinLimit();
 
@@ -214,8 +230,8 @@ internal sealed class PeerConnection
     }
 }
 
-/// <summary>Queues <paramref name="prefix"/> and then <paramref name="job"/>'s data, read from the job's buffer when sent; false once the connection takes no more replies.</summary>
-internal delegate bool LentDataSend(ReadOnlySpan<byte> prefix, Job job);
+/// <summary>Queues <paramref name="prefix"/> and then what <paramref name="owner"/> lends, read from its buffer when sent; false once the connection takes no more replies.</summary>
+internal delegate bool LentDataSend(ReadOnlySpan<byte> prefix, ILentBuffer owner);
 
 /// <summary>One CAN_DO or CAN_DO_TIMEOUT of a connection.</summary>
 internal readonly record struct Registration(FunctionRecord Function, int TimeoutMilliseconds);

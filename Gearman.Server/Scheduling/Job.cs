@@ -7,7 +7,7 @@ namespace Gearman.Server.Scheduling;
 /// One job. It owns the pooled copy of its submit packet body: function, unique, reducer and data
 /// are slices of it, so a job costs one buffer and this object. Owned by the scheduler loop; never touched elsewhere.
 /// </summary>
-internal sealed class Job
+internal sealed class Job : ILentBuffer
 {
     /// <summary>
     /// What a job holds besides a large body, for <see cref="HeldMemory"/>: this object, its handle and its table
@@ -24,7 +24,7 @@ internal sealed class Job
     private FieldSlice _data;
     private JobClients _clients;
 
-    /// <summary>Sends that still read the body from a transport (see <see cref="LendData"/>), plus <see cref="ReleasedFlag"/> once released.</summary>
+    /// <summary>Sends that still read the body from a transport (see <see cref="Lend"/>), plus <see cref="ReleasedFlag"/> once released.</summary>
     private int _lends;
     private byte[]? _returnAfterLends;
 
@@ -63,7 +63,7 @@ internal sealed class Job
     public ReadOnlyMemory<byte> DataMemory => _body.AsMemory(_data.Offset, _data.Length);
 
     /// <summary>
-    /// Whether <see cref="LendData"/> may hand the data to a transport: only a large body, which the pool never reuses, so
+    /// Whether <see cref="Lend"/> may hand the data to a transport: only a large body, which the pool never reuses, so
     /// a send that reads it after the job is gone still reads the job's own bytes.
     /// </summary>
     public bool CanLendData => _body.Length > RequestBuffers.MaxPooledLength;
@@ -132,13 +132,13 @@ internal sealed class Job
     /// On the scheduler: the data, for a transport that sends it from this buffer instead of copying it (only when
     /// <see cref="CanLendData"/>). The body is not returned before the transport calls <see cref="EndLend"/>, from any thread.
     /// </summary>
-    public ArraySegment<byte> LendData()
+    public ArraySegment<byte> Lend()
     {
         Interlocked.Increment(ref _lends);
         return new ArraySegment<byte>(_body, _data.Offset, _data.Length);
     }
 
-    /// <summary>The transport no longer reads what <see cref="LendData"/> gave it; the last one returns a released body.</summary>
+    /// <summary>The transport no longer reads what <see cref="Lend"/> gave it; the last one returns a released body.</summary>
     public void EndLend()
     {
         if (Interlocked.Decrement(ref _lends) == ReleasedFlag) ReturnLentBody();

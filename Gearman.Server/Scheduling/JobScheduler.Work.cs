@@ -28,7 +28,7 @@ internal sealed partial class JobScheduler
             case PacketType.WorkData:
             case PacketType.WorkWarning:
                 // Forwarded byte for byte (protocol.md §2.9).
-                foreach (var client in job.Clients) client.Send(type, body);
+                Relay(job, type, body);
                 break;
 
             case PacketType.WorkStatus:
@@ -38,7 +38,7 @@ internal sealed partial class JobScheduler
                 break;
 
             case PacketType.WorkComplete:
-                foreach (var client in job.Clients) client.Send(type, body);
+                Relay(job, type, body);
                 Finish(job, ServerMetrics.Outcome.Completed);
                 break;
 
@@ -58,6 +58,40 @@ internal sealed partial class JobScheduler
                 Finish(job, ServerMetrics.Outcome.Exception);
                 break;
         }
+    }
+
+    /// <summary>
+    /// Forwards a worker's packet to every client of <paramref name="job"/> as it came. A large body (one the pool does not
+    /// hold) goes out from the request's own buffer where a client's transport can send it so (epoll), instead of
+    /// being copied into each client's outbox.
+    /// </summary>
+    private void Relay(Job job, PacketType type, ReadOnlySpan<byte> body)
+    {
+        if (body.Length <= RequestBuffers.MaxPooledLength || _commandBuffer is null || !AnySendsLentData(job.Clients))
+        {
+            foreach (var client in job.Clients) client.Send(type, body);
+            return;
+        }
+
+        var relayed = new RelayedBody(TakeCommandBuffer(), body.Length);
+        try
+        {
+            foreach (var client in job.Clients) client.SendRelayed(type, relayed);
+        }
+        finally
+        {
+            relayed.Release();
+        }
+    }
+
+    private static bool AnySendsLentData(in JobClients clients)
+    {
+        foreach (var client in clients)
+        {
+            if (client.SendsLentData) return true;
+        }
+
+        return false;
     }
 
     /// <summary>The job ended on its worker: remove it from the store and from memory.</summary>

@@ -91,7 +91,7 @@ internal sealed unsafe class EpollConnection
     /// <summary><c>_unsentEnd - _unsentStart</c>, readable without the lock (by the outbound cap, see <see cref="PeerConnection.MaxUnsentBytes"/>).</summary>
     private long _unsentTotal;
 
-    /// <summary>Job data queued by <see cref="SendLent"/> to follow the outbox's bytes at each offset of the pending batch, in order.</summary>
+    /// <summary>Lent bytes queued by <see cref="SendLent"/> to follow the outbox's bytes at each offset of the pending batch, in order.</summary>
     private List<LentData> _lent = [];
     private List<LentData> _lentSpare = [];
 
@@ -580,9 +580,9 @@ internal sealed unsafe class EpollConnection
 
     /// <summary>
     /// From the scheduler (see <see cref="PeerConnection.SendWithLentData"/>): queues <paramref name="prefix"/> in the outbox
-    /// and notes that <paramref name="job"/>'s data follows it, so the flush sends it from the job's buffer.
+    /// and notes that <paramref name="owner"/>'s bytes follow it, so the flush sends them from where they are.
     /// </summary>
-    private bool SendLent(ReadOnlySpan<byte> prefix, Job job)
+    private bool SendLent(ReadOnlySpan<byte> prefix, ILentBuffer owner)
     {
         lock (_sendLock)
         {
@@ -591,9 +591,10 @@ internal sealed unsafe class EpollConnection
             // Under the lock no flush can take the pending batch between the write and the note of where the data goes.
             int offset = Peer.Outbox.PendingBytes + prefix.Length;
             if (!Peer.Outbox.SendRaw(prefix)) return false;
-            var data = job.LendData();
-            _lent.Add(new LentData(offset, data, job));
+            var data = owner.Lend();
+            _lent.Add(new LentData(offset, data, owner));
             Volatile.Write(ref _lentTotal, _lentTotal + data.Count);
+            if (owner is RelayedBody) _loop.OnResultSentFromRequest();
             return true;
         }
     }
@@ -779,5 +780,5 @@ internal sealed unsafe class EpollConnection
     }
 }
 
-/// <summary>Job data that follows the pending batch's bytes up to <see cref="Offset"/>; <see cref="Owner"/> lent it.</summary>
-internal readonly record struct LentData(int Offset, ArraySegment<byte> Data, Job Owner);
+/// <summary>Lent bytes (job data, a relayed result) that follow the pending batch's bytes up to <see cref="Offset"/>; <see cref="Owner"/> lent them.</summary>
+internal readonly record struct LentData(int Offset, ArraySegment<byte> Data, ILentBuffer Owner);

@@ -43,6 +43,7 @@ internal sealed unsafe class EpollLoop : IDisposable
     private int _connectionCount;
     private long _writableWaits;
     private long _bodiesReceivedInPlace;
+    private long _resultsSentFromRequests;
     private bool _started;
 
     public EpollLoop(int index, JobScheduler scheduler, RequestFramer framer, GearmanServerOptions options, ILogger logger, TimeSpan stopTimeout)
@@ -93,6 +94,9 @@ internal sealed unsafe class EpollLoop : IDisposable
     /// <summary>Large request bodies a connection of this loop received in place on a guess of their size (for tests).</summary>
     public long BodiesReceivedInPlace => Interlocked.Read(ref _bodiesReceivedInPlace);
 
+    /// <summary>Worker results this loop's connections queued for sending from the worker's request buffer (for tests).</summary>
+    public long ResultsSentFromRequests => Interlocked.Read(ref _resultsSentFromRequests);
+
     /// <summary>Open connections (for tests).</summary>
     public int ConnectionCount => Volatile.Read(ref _connectionCount);
 
@@ -127,6 +131,9 @@ internal sealed unsafe class EpollLoop : IDisposable
 
     /// <summary>Called by a connection whose guessed read took a large body in place.</summary>
     public void OnBodyReceivedInPlace() => Interlocked.Increment(ref _bodiesReceivedInPlace);
+
+    /// <summary>Called by a connection that queued a relayed result to be sent from its request's buffer, from the scheduler.</summary>
+    public void OnResultSentFromRequest() => Interlocked.Increment(ref _resultsSentFromRequests);
 
     /// <summary>Called by a connection that has closed its socket, from any thread.</summary>
     public void OnClosed(EpollConnection connection)

@@ -8,10 +8,11 @@ using Xunit;
 namespace Gearman.Tests.Integration.Transport;
 
 /// <summary>
-/// <c>JOB_ASSIGN</c>s of large jobs, which the epoll transport sends from the job's own buffer with a gathered write
-/// instead of copying them into the outbox: in order with other replies when the kernel takes them in parts, intact when
-/// the job is gone before the send, and a worker that leaves in the middle of one. Returned buffers are poisoned in every
-/// test, so a body returned while a send still reads it shows up as changed data.
+/// <c>JOB_ASSIGN</c>s of large jobs and large worker results relayed to clients, which the epoll transport sends from the
+/// job's or the request's own buffer with a gathered write instead of copying them into the outbox: in order with other
+/// replies when the kernel takes them in parts, intact when the job is gone before the send, and a worker that leaves in
+/// the middle of one. Returned buffers are poisoned in every test, so a body returned while a send still reads it shows
+/// up as changed data.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class GatheredSendTests
@@ -59,6 +60,65 @@ public sealed class GatheredSendTests
             var (echoType, echo) = await PlainSockets.ReadPacketAsync(worker, chunk: 4096);
             Assert.Equal(PacketType.EchoRes, echoType);
             Assert.Equal($"after {i}", Encoding.ASCII.GetString(echo));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TransportServers.NamesAndGearmand), MemberType = typeof(TransportServers))]
+    public async Task Large_results_relayed_to_two_slow_clients_arrive_whole_and_in_order_with_the_packets_between_them(string server)
+    {
+        await using var running = await TransportServers.StartNamedAsync(server);
+        string fn = TestNames.Unique("gathered_relay");
+        var data = RandomBytes((1 << 20) + 3, seed: 81);
+        var result = RandomBytes((3 << 20) + 5, seed: 82);
+
+        // Two clients of one job (the same unique coalesces them), each reading slowly through a small buffer, so most of
+        // each relayed result waits for its socket while the other client's copy is sent from the same buffer.
+        using var first = await PlainSockets.ConnectAsync(running.Port, receiveBuffer: 4096);
+        using var second = await PlainSockets.ConnectAsync(running.Port, receiveBuffer: 4096);
+        byte[]? handle = null;
+        foreach (var client in (Socket[])[first, second])
+        {
+            await PlainSockets.SendAsync(client, RawGearmanConnection.Encode(PacketMagic.Request, PacketType.SubmitJob, Ascii(fn), "one"u8.ToArray(), "go"u8.ToArray()));
+            var (type, body) = await PlainSockets.ReadPacketAsync(client);
+            Assert.Equal(PacketType.JobCreated, type);
+            Assert.Equal(handle ?? body, body);
+            handle = body;
+        }
+
+        // The worker's data chunk, a small status and its large result in one write, then an echo: every result is
+        // released by the scheduler before the clients' sockets have taken it.
+        await using var worker = await RawGearmanConnection.ConnectAsync("127.0.0.1", running.Port, TestContext.Current.CancellationToken);
+        await worker.SendAsync(PacketType.CanDo, fn);
+        await worker.SendAsync(PacketType.GrabJob);
+        var assign = await worker.ExpectPacketAsync(PacketType.JobAssign, Timeout);
+        Assert.Equal(handle, assign.Body[..handle!.Length]);
+        await worker.SendRawAsync(
+            Concat(
+                RawGearmanConnection.Encode(PacketMagic.Request, PacketType.WorkData, handle, data),
+                RawGearmanConnection.Encode(PacketMagic.Request, PacketType.WorkStatus, handle, "1"u8.ToArray(), "2"u8.ToArray()),
+                RawGearmanConnection.Encode(PacketMagic.Request, PacketType.WorkComplete, handle, result),
+                RawGearmanConnection.Encode(PacketType.EchoReq, "done")),
+            TestContext.Current.CancellationToken);
+        Assert.Equal("done", (await worker.ExpectPacketAsync(PacketType.EchoRes, Timeout)).BodyText);
+
+        foreach (var client in (Socket[])[first, second])
+        {
+            var (dataType, dataBody) = await PlainSockets.ReadPacketAsync(client, chunk: 4096);
+            Assert.Equal(PacketType.WorkData, dataType);
+            Assert.True(dataBody.AsSpan(handle.Length + 1).SequenceEqual(data), "the WORK_DATA arrived changed");
+            var (statusType, statusBody) = await PlainSockets.ReadPacketAsync(client, chunk: 4096);
+            Assert.Equal(PacketType.WorkStatus, statusType);
+            Assert.Equal(Concat(handle, [0], "1"u8.ToArray(), [0], "2"u8.ToArray()), statusBody);
+            var (completeType, completeBody) = await PlainSockets.ReadPacketAsync(client, chunk: 4096);
+            Assert.Equal(PacketType.WorkComplete, completeType);
+            Assert.True(completeBody.AsSpan(handle.Length + 1).SequenceEqual(result), "the WORK_COMPLETE arrived changed");
+        }
+
+        // Epoll sends both large results to both clients from the worker's request buffers; Kestrel copies them.
+        if (running.Server is Gearman.Server.Hosting.GearmanServer ours)
+        {
+            Assert.Equal(server == "epoll" ? 4 : 0, ours.EpollLoops.Sum(l => l.ResultsSentFromRequests));
         }
     }
 

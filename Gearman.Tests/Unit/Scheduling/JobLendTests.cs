@@ -17,8 +17,8 @@ public sealed class JobLendTests
     public void A_body_released_while_lent_keeps_its_bytes_until_the_last_lend_ends()
     {
         var job = NewJob(out var body);
-        var first = job.LendData();
-        var second = job.LendData();
+        var first = job.Lend();
+        var second = job.Lend();
         Assert.Equal(body.Length - 1, first.Count);
 
         job.Release();
@@ -36,7 +36,7 @@ public sealed class JobLendTests
     public void A_body_whose_lends_ended_before_the_release_is_returned_by_the_release()
     {
         var job = NewJob(out var body);
-        job.LendData();
+        job.Lend();
         job.EndLend();
         Assert.Equal(1, body[1]);
 
