@@ -79,6 +79,9 @@ internal sealed unsafe class EpollConnection
     /// <summary>How many reads without a large request a connection peeks at before it reads plainly again.</summary>
     private const int PeeksWithoutLargeRequest = 8;
 
+    /// <summary>Vectors per <c>sendmsg</c> (the kernel's limit, <c>IOV_MAX</c>, is 1024).</summary>
+    private const int MaxSendVectors = 64;
+
     private bool _connectedPosted;
     private bool _readDone;
 
@@ -600,44 +603,121 @@ internal sealed unsafe class EpollConnection
     }
 
     /// <summary>
-    /// Sends a batch with job data between its bytes: each stretch of the batch and the data after it in one
-    /// <c>sendmsg</c>; from the first piece the kernel does not take fully, the rest is copied into <c>_unsent</c> in order.
+    /// Sends a batch with lent bytes between its bytes: the stretches of the batch and the lent pieces after them as the
+    /// vectors of one <c>sendmsg</c> (up to <see cref="MaxSendVectors"/> at a time), so lending never costs more calls
+    /// than a copy into the outbox would; from the first piece the kernel does not take fully, the rest is copied into
+    /// <c>_unsent</c> in order.
     /// </summary>
     private void SendGathered(ReadOnlySpan<byte> batch, List<LentData> lent)
     {
-        bool keeping = _unsentEnd > _unsentStart;
-        int start = 0;
-        foreach (var piece in lent)
+        if (_unsentEnd > _unsentStart)
         {
-            var head = batch[start..piece.Offset];
-            var data = piece.Data.AsSpan();
-            start = piece.Offset;
-            if (_aborted) return;
-            if (keeping)
+            // Bytes already wait: everything goes behind them, in order.
+            int at = 0;
+            foreach (var piece in lent)
             {
-                Keep(head);
-                if (!_aborted) Keep(data);
-                continue;
+                Keep(batch[at..piece.Offset]);
+                if (!_aborted) Keep(piece.Data.AsSpan());
+                if (_aborted) return;
+                at = piece.Offset;
             }
 
-            int sent = SendSome(head, data);
-            if (sent < 0) return;
-            if (sent == head.Length + data.Length) continue;
-            keeping = true;
-            if (sent < head.Length)
-            {
-                Keep(head[sent..]);
-                if (!_aborted) Keep(data);
-            }
-            else
-            {
-                Keep(data[(sent - head.Length)..]);
-            }
+            Keep(batch[at..]);
+            return;
         }
 
-        if (_aborted) return;
-        if (keeping) Keep(batch[start..]);
-        else SendOrKeep(batch[start..]);
+        var pins = ArrayPool<GCHandle>.Shared.Rent(lent.Count);
+        try
+        {
+            for (int i = 0; i < lent.Count; i++) pins[i] = GCHandle.Alloc(lent[i].Data.Array, GCHandleType.Pinned);
+            fixed (byte* batchStart = batch)
+            {
+                int capacity = (2 * lent.Count) + 1;
+                Span<IoVector> vectors = capacity <= 64 ? stackalloc IoVector[capacity] : new IoVector[capacity];
+                int count = 0;
+                int at = 0;
+                for (int i = 0; i < lent.Count; i++)
+                {
+                    var piece = lent[i];
+                    if (piece.Offset > at) vectors[count++] = new IoVector(batchStart + at, (nuint)(piece.Offset - at));
+                    if (piece.Data.Count > 0)
+                    {
+                        byte* data = (byte*)pins[i].AddrOfPinnedObject() + piece.Data.Offset;
+                        vectors[count++] = new IoVector(data, (nuint)piece.Data.Count);
+                    }
+
+                    at = piece.Offset;
+                }
+
+                if (batch.Length > at) vectors[count++] = new IoVector(batchStart + at, (nuint)(batch.Length - at));
+                SendVectorsOrKeep(vectors[..count]);
+            }
+        }
+        finally
+        {
+            for (int i = 0; i < lent.Count; i++)
+            {
+                if (pins[i].IsAllocated) pins[i].Free();
+            }
+
+            ArrayPool<GCHandle>.Shared.Return(pins, clearArray: true);
+        }
+    }
+
+    /// <summary>Non-blocking <c>sendmsg</c> of <paramref name="vectors"/> until the kernel takes no more; what it leaves is kept in order.</summary>
+    private void SendVectorsOrKeep(Span<IoVector> vectors)
+    {
+        var message = default(MessageHeader);
+        int first = 0;
+        nuint skip = 0; // bytes of vectors[first] already sent
+        while (first < vectors.Length)
+        {
+            int count = Math.Min(vectors.Length - first, MaxSendVectors);
+            var chunk = vectors.Slice(first, count);
+            var head = chunk[0];
+            chunk[0] = new IoVector(head.Start + skip, head.Length - skip);
+            nint n;
+            fixed (IoVector* v = chunk)
+            {
+                message.Vectors = v;
+                message.VectorCount = (nuint)count;
+                n = SendMessage(_fd, &message, MsgDontWait | MsgNoSignal);
+            }
+
+            chunk[0] = head;
+            if (n < 0)
+            {
+                int error = Marshal.GetLastPInvokeError();
+                if (error == EIntr) continue;
+                if (error != EAgain)
+                {
+                    // The peer is gone: its reader sees it too and reports the disconnect.
+                    AbortLocked();
+                    return;
+                }
+
+                break;
+            }
+
+            if (n == 0) break;
+
+            // Advance past what the kernel took.
+            nuint taken = (nuint)n;
+            while (first < vectors.Length && taken >= vectors[first].Length - skip)
+            {
+                taken -= vectors[first].Length - skip;
+                skip = 0;
+                first++;
+            }
+
+            skip += taken;
+        }
+
+        for (int i = first; i < vectors.Length && !_aborted; i++)
+        {
+            Keep(new ReadOnlySpan<byte>(vectors[i].Start + skip, (int)(vectors[i].Length - skip)));
+            skip = 0;
+        }
     }
 
     /// <summary>Non-blocking writes of <paramref name="first"/> and then <paramref name="second"/> (<c>sendmsg</c>), until the kernel takes no more.</summary>
