@@ -10,14 +10,9 @@ namespace Gearman.Reactive.Worker;
 /// again), and runs the grab loop on it. The loop takes a capacity credit from the lane before each
 /// <c>GRAB_JOB_ALL</c>, hands an assigned job to the lane's block with <c>SendAsync</c>, and after <c>NO_JOB</c> gives
 /// the credit back, sends <c>PRE_SLEEP</c> and waits for <c>NOOP</c> (libgearman's grab loop, protocol.md §5.2).
-/// When the grab that follows a job keeps finding nothing (one job at a time, as in request-reply use), the loop sends
-/// <c>PRE_SLEEP</c> as the job ends instead, saving the <c>GRAB_JOB_ALL</c>/<c>NO_JOB</c> round trip.
 /// </summary>
 internal sealed class WorkerSession
 {
-    /// <summary>While sleeping first, every this many job ends the loop grabs first instead (see <see cref="GrabLoopAsync"/>).</summary>
-    internal const int SleepFirstProbeInterval = 8;
-
     private readonly Lock _lock = new();
     private readonly CreditWaiter _creditWaiter = new();
     private WorkerConnection? _current;
@@ -131,12 +126,6 @@ internal sealed class WorkerSession
     {
         using var waits = CancellationTokenSource.CreateLinkedTokenSource(stopping, connection.ClosedToken);
         bool healthy = false;
-
-        // Whether the next grab comes straight after a job this loop delivered (no sleep between), and whether such
-        // grabs lately found nothing: then the queue is usually empty when a job ends, and the loop sleeps first.
-        bool followsJob = false;
-        bool sleepFirst = false;
-        int sleepsFirst = 0;
         while (true)
         {
             try
@@ -147,17 +136,6 @@ internal sealed class WorkerSession
             catch (OperationCanceledException)
             {
                 return healthy;
-            }
-
-            if (followsJob && sleepFirst && ++sleepsFirst % SleepFirstProbeInterval != 0)
-            {
-                // PRE_SLEEP instead of a grab that would be answered NO_JOB: the server answers NOOP at once when a job is
-                // queued (protocol.md §2.7), so a job is never missed, and an idle wait costs one round trip less.
-                // Every SleepFirstProbeInterval-th time the loop grabs first, to notice that work has become plentiful.
-                followsJob = false;
-                Lane.Release();
-                if (stopping.IsCancellationRequested || !await SleepUntilNoopAsync(connection, waits.Token).ConfigureAwait(false)) return healthy;
-                continue;
             }
 
             if (stopping.IsCancellationRequested || !SendInline(connection, PacketType.GrabJobAll))
@@ -189,38 +167,30 @@ internal sealed class WorkerSession
             }
 
             healthy = true;
-            if (followsJob) sleepFirst = assignment is null;
             if (assignment is not null)
             {
                 await DeliverAsync(connection, assignment).ConfigureAwait(false);
-                followsJob = true;
                 continue;
             }
 
-            followsJob = false;
             Lane.Release();
-            if (stopping.IsCancellationRequested || !await SleepUntilNoopAsync(connection, waits.Token).ConfigureAwait(false)) return healthy;
-        }
-    }
-
-    /// <summary>Sends <c>PRE_SLEEP</c> and waits for the server's <c>NOOP</c>; false when the connection closed or the wait was cancelled.</summary>
-    private static async ValueTask<bool> SleepUntilNoopAsync(WorkerConnection connection, CancellationToken cancellationToken)
-    {
-        if (!SendInline(connection, PacketType.PreSleep)) return false;
-        while (true)
-        {
-            WorkerEvent? e;
-            try
+            if (stopping.IsCancellationRequested) return healthy;
+            if (!SendInline(connection, PacketType.PreSleep)) return healthy;
+            while (true)
             {
-                e = await ReadAsync(connection, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return false;
-            }
+                WorkerEvent? e;
+                try
+                {
+                    e = await ReadAsync(connection, waits.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return healthy;
+                }
 
-            if (e is null) return false;
-            if (e.Value.Kind == WorkerEventKind.Noop) return true;
+                if (e is null) return healthy;
+                if (e.Value.Kind == WorkerEventKind.Noop) break;
+            }
         }
     }
 

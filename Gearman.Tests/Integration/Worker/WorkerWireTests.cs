@@ -84,43 +84,6 @@ public sealed class WorkerWireTests
     }
 
     [Fact(Timeout = 30_000)]
-    public async Task Once_the_grab_after_a_job_finds_nothing_the_worker_sleeps_as_each_job_ends_and_grabs_first_every_eighth_time()
-    {
-        await using var server = new ScriptedJobServer();
-        await using var worker = await StartWorkerAsync(Options(server), "f", Echo);
-        var conn = await AcceptRegisteredAsync(server);
-
-        // The first grab after a job finds nothing: from then on the worker expects an empty queue when a job ends.
-        await conn.SendAsync(PacketType.JobAssign, "H:0", "f", "0");
-        Assert.Equal(["H:0", "0"], await conn.ExpectAsync(PacketType.WorkComplete));
-        await conn.ExpectAsync(PacketType.GrabJobAll);
-        await conn.SendAsync(PacketType.NoJob);
-        await conn.ExpectAsync(PacketType.PreSleep);
-        await conn.SendAsync(PacketType.Noop);
-        await conn.ExpectAsync(PacketType.GrabJobAll);
-
-        // Each result goes with a PRE_SLEEP and the worker grabs on the NOOP, except every eighth job end, which grabs first.
-        for (int i = 1; i <= WorkerSession.SleepFirstProbeInterval; i++)
-        {
-            await conn.SendAsync(PacketType.JobAssign, $"H:{i}", "f", $"{i}");
-            Assert.Equal([$"H:{i}", $"{i}"], await conn.ExpectAsync(PacketType.WorkComplete));
-            if (i == WorkerSession.SleepFirstProbeInterval) break;
-            await conn.ExpectAsync(PacketType.PreSleep);
-            await conn.SendAsync(PacketType.Noop);
-            await conn.ExpectAsync(PacketType.GrabJobAll);
-        }
-
-        // The probing grab returns a job: work is queued again, so the worker grabs first after each job from now on.
-        await conn.ExpectAsync(PacketType.GrabJobAll);
-        await conn.SendAsync(PacketType.JobAssign, "H:9", "f", "9");
-        Assert.Equal(["H:9", "9"], await conn.ExpectAsync(PacketType.WorkComplete));
-        await conn.ExpectAsync(PacketType.GrabJobAll);
-        await conn.SendAsync(PacketType.JobAssign, "H:10", "f", "10");
-        Assert.Equal(["H:10", "10"], await conn.ExpectAsync(PacketType.WorkComplete));
-        await conn.ExpectAsync(PacketType.GrabJobAll);
-    }
-
-    [Fact(Timeout = 30_000)]
     public async Task A_function_without_timeout_registers_with_CAN_DO_and_sends_no_client_id_by_default()
     {
         await using var server = new ScriptedJobServer();
