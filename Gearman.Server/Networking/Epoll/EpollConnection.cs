@@ -720,41 +720,34 @@ internal sealed unsafe class EpollConnection
         }
     }
 
-    /// <summary>Non-blocking writes of <paramref name="first"/> and then <paramref name="second"/> (<c>sendmsg</c>), until the kernel takes no more.</summary>
+    /// <summary>Non-blocking writes of <paramref name="bytes"/> (<c>sendmsg</c>), until the kernel takes no more.</summary>
     /// <returns>Bytes the kernel took, or -1 after a send error (the connection is then aborted).</returns>
-    private int SendSome(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second = default)
+    private int SendSome(ReadOnlySpan<byte> bytes)
     {
-        int total = first.Length + second.Length;
         int sent = 0;
-        var vectors = stackalloc IoVector[2];
+        var vector = default(IoVector);
         var message = default(MessageHeader);
-        fixed (byte* a = first)
+        fixed (byte* start = bytes)
         {
-            fixed (byte* b = second)
+            while (sent < bytes.Length)
             {
-                while (sent < total)
+                vector = new IoVector(start + sent, (nuint)(bytes.Length - sent));
+                message.Vectors = &vector;
+                message.VectorCount = 1;
+                nint n = SendMessage(_fd, &message, MsgDontWait | MsgNoSignal);
+                if (n > 0)
                 {
-                    int count = 0;
-                    if (sent < first.Length) vectors[count++] = new IoVector(a + sent, (nuint)(first.Length - sent));
-                    int intoSecond = Math.Max(0, sent - first.Length);
-                    if (intoSecond < second.Length) vectors[count++] = new IoVector(b + intoSecond, (nuint)(second.Length - intoSecond));
-                    message.Vectors = vectors;
-                    message.VectorCount = (nuint)count;
-                    nint n = SendMessage(_fd, &message, MsgDontWait | MsgNoSignal);
-                    if (n > 0)
-                    {
-                        sent += (int)n;
-                        continue;
-                    }
-
-                    int error = Marshal.GetLastPInvokeError();
-                    if (n < 0 && error == EIntr) continue;
-                    if (n < 0 && error == EAgain) break;
-
-                    // The peer is gone: its reader sees it too and reports the disconnect.
-                    AbortLocked();
-                    return -1;
+                    sent += (int)n;
+                    continue;
                 }
+
+                int error = Marshal.GetLastPInvokeError();
+                if (n < 0 && error == EIntr) continue;
+                if (n < 0 && error == EAgain) break;
+
+                // The peer is gone: its reader sees it too and reports the disconnect.
+                AbortLocked();
+                return -1;
             }
         }
 
