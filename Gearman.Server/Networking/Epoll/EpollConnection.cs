@@ -610,22 +610,6 @@ internal sealed unsafe class EpollConnection
     /// </summary>
     private void SendGathered(ReadOnlySpan<byte> batch, List<LentData> lent)
     {
-        if (_unsentEnd > _unsentStart)
-        {
-            // Bytes already wait: everything goes behind them, in order.
-            int at = 0;
-            foreach (var piece in lent)
-            {
-                Keep(batch[at..piece.Offset]);
-                if (!_aborted) Keep(piece.Data.AsSpan());
-                if (_aborted) return;
-                at = piece.Offset;
-            }
-
-            Keep(batch[at..]);
-            return;
-        }
-
         var pins = ArrayPool<GCHandle>.Shared.Rent(lent.Count);
         try
         {
@@ -633,7 +617,7 @@ internal sealed unsafe class EpollConnection
             fixed (byte* batchStart = batch)
             {
                 int capacity = (2 * lent.Count) + 1;
-                Span<IoVector> vectors = capacity <= 64 ? stackalloc IoVector[capacity] : new IoVector[capacity];
+                Span<IoVector> vectors = capacity <= MaxSendVectors ? stackalloc IoVector[capacity] : new IoVector[capacity];
                 int count = 0;
                 int at = 0;
                 for (int i = 0; i < lent.Count; i++)
@@ -664,13 +648,16 @@ internal sealed unsafe class EpollConnection
         }
     }
 
-    /// <summary>Non-blocking <c>sendmsg</c> of <paramref name="vectors"/> until the kernel takes no more; what it leaves is kept in order.</summary>
+    /// <summary>
+    /// Non-blocking <c>sendmsg</c> of <paramref name="vectors"/> until the kernel takes no more; what it leaves is kept in
+    /// order. While earlier bytes still wait in <c>_unsent</c>, nothing is sent: everything goes behind them.
+    /// </summary>
     private void SendVectorsOrKeep(Span<IoVector> vectors)
     {
         var message = default(MessageHeader);
         int first = 0;
         nuint skip = 0; // bytes of vectors[first] already sent
-        while (first < vectors.Length)
+        while (first < vectors.Length && _unsentEnd == _unsentStart)
         {
             int count = Math.Min(vectors.Length - first, MaxSendVectors);
             var chunk = vectors.Slice(first, count);
