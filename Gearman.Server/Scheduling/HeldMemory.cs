@@ -81,6 +81,7 @@ internal static class HeldMemory
         {
             long held = Volatile.Read(ref _held);
             Volatile.Write(ref _peak, held);
+            RecycledBodies.Shared.Clear();
             GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             Interlocked.Increment(ref _reclaims);

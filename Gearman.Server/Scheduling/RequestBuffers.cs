@@ -7,8 +7,10 @@ namespace Gearman.Server.Scheduling;
 /// up to <see cref="MaxPooledLength"/> come from <see cref="ArrayPool{T}.Shared"/>; larger ones are exactly sized arrays
 /// that go back to the GC, because the pool rounds a length up to a power of two (a 64 KiB + 12 B job cost 128 KiB)
 /// and keeps only a few arrays per size, so a burst of large jobs bought fresh arrays anyway and left them for a GC
-/// that never came once the burst had drained (docs/benchmarks/memory-causes.md). The bytes of large bodies still
-/// held are counted in <see cref="HeldMemory"/>, which returns a drained burst's memory to the OS.
+/// that never came once the burst had drained (docs/benchmarks/memory-causes.md). The last few given back are kept
+/// for a body of the same length (<see cref="RecycledBodies"/>), as a fresh array costs the kernel's copy into it
+/// twice. The bytes of large bodies still held are counted in <see cref="HeldMemory"/>, which returns a drained
+/// burst's memory to the OS.
 /// Returned buffers can be poisoned (<see cref="PoisonReturned"/>) so that a use after return becomes visible.
 /// </summary>
 internal static class RequestBuffers
@@ -28,14 +30,14 @@ internal static class RequestBuffers
         set => _poisonReturned = value;
     }
 
-    /// <summary>A buffer of at least <paramref name="length"/> bytes, exactly <paramref name="length"/> above <see cref="MaxPooledLength"/> (the empty array for 0).</summary>
+    /// <summary>A buffer of at least <paramref name="length"/> bytes, exactly <paramref name="length"/> above <see cref="MaxPooledLength"/> (the empty array for 0); its contents are undefined.</summary>
     public static byte[] Rent(int length)
     {
         if (length == 0) return [];
         if (length <= MaxPooledLength) return ArrayPool<byte>.Shared.Rent(length);
 
         HeldMemory.Add(length);
-        return GC.AllocateUninitializedArray<byte>(length);
+        return RecycledBodies.Shared.Take(length) ?? GC.AllocateUninitializedArray<byte>(length);
     }
 
     /// <summary>Gives <paramref name="buffer"/> back; nothing may read or write it afterwards.</summary>
@@ -50,5 +52,6 @@ internal static class RequestBuffers
         }
 
         HeldMemory.Remove(buffer.Length);
+        RecycledBodies.Shared.Keep(buffer);
     }
 }

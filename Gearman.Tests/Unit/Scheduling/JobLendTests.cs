@@ -53,10 +53,13 @@ public sealed class JobLendTests
         Assert.True(NewJob(out _).CanLendData);
     }
 
-    /// <summary>A job whose data is all of a body one byte over the pooled size but the first (0), filled with 1s.</summary>
+    /// <summary>
+    /// A job whose data is all of a large body but the first byte (0), filled with 1s. Longer than the recycled bodies,
+    /// so once returned no other test can be given it and fill it while the poison is checked.
+    /// </summary>
     private static Job NewJob(out byte[] body)
     {
-        body = RequestBuffers.Rent(RequestBuffers.MaxPooledLength + 1);
+        body = RequestBuffers.Rent(RecycledBodies.Shared.MaxLength + 1);
         body.AsSpan().Fill(1);
         body[0] = 0;
         return new Job(2, "H:t:2"u8.ToArray(), Function, body, default, default, new FieldSlice(1, body.Length - 1), JobPriority.Normal, background: true, epoch: 0, sequence: 2);

@@ -43,9 +43,10 @@ public sealed class RelayedBodyTests
         Assert.All(buffer, b => Assert.Equal(RequestBuffers.Poison, b));
     }
 
+    /// <summary>A large body of 1s, longer than the recycled bodies (so no other test is given it once it is returned).</summary>
     private static byte[] Filled(out RelayedBody relayed)
     {
-        var buffer = RequestBuffers.Rent(RequestBuffers.MaxPooledLength + 100);
+        var buffer = RequestBuffers.Rent(RecycledBodies.Shared.MaxLength + 100);
         buffer.AsSpan().Fill(1);
         relayed = new RelayedBody(buffer, buffer.Length);
         return buffer;
