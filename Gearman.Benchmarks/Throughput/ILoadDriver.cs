@@ -26,8 +26,11 @@ internal interface ILoadDriver
     RunMeasurement Run(ScenarioRun run, RunningServer server, MeasurementWindow window);
 }
 
-/// <summary>A scenario with this invocation's counts.</summary>
-internal sealed record ScenarioRun(Scenario Scenario, long Jobs, long Warmup, TimeSpan PhaseTimeout);
+/// <summary>
+/// A scenario with this invocation's counts. SettleJit: warm up until the JIT is idle (<see cref="MeasurementWindow.WarmUp"/>);
+/// off for smoke runs, which check the harness, not figures.
+/// </summary>
+internal sealed record ScenarioRun(Scenario Scenario, long Jobs, long Warmup, TimeSpan PhaseTimeout, bool SettleJit);
 
 /// <summary>What a driver measured.</summary>
 /// <param name="Jobs">Jobs completed in the measured part (map-reduce: map jobs; memory: jobs queued).</param>
@@ -41,10 +44,60 @@ internal sealed record ScenarioRun(Scenario Scenario, long Jobs, long Warmup, Ti
 /// </param>
 internal sealed record RunMeasurement(long Jobs, double Seconds, double? P50Us, double? P99Us, string Notes = "", LoadUsage? Load = null);
 
-/// <summary>Reads the server's CPU time and memory at the start and end of the measured part of a run.</summary>
+/// <summary>Runs a run's warm-up, and reads the server's CPU time and memory at the start and end of its measured part.</summary>
 internal sealed class MeasurementWindow(RunningServer server)
 {
+    /// <summary>
+    /// How long the background JIT must have stayed idle, under the warm-up load, before the window opens. The runtime
+    /// recompiles hot methods in waves, each after a 100 ms delay that restarts with new activity; 0.5 s of quiet
+    /// left none in the windows measured (docs/benchmarks.md, "A warm-up that outlasts the JIT").
+    /// </summary>
+    public static readonly TimeSpan QuietJit = TimeSpan.FromSeconds(0.5);
+
+    /// <summary>The longest warm-up, however busy the JIT still is (the raw runs then show its CPU in the window).</summary>
+    public static readonly TimeSpan MaxWarmup = TimeSpan.FromSeconds(10);
+
+    private readonly JitActivity _jit = new(server.Pid);
     private double? _cpuBegin;
+
+    /// <summary>Warm-up rounds run (each of the run's warm-up job count).</summary>
+    public int WarmupRounds { get; private set; }
+
+    /// <summary>CPU seconds of the background JIT, in this process and the server, inside the window (0 when the warm-up did its job).</summary>
+    public double JitSecondsInWindow { get; private set; }
+
+    /// <summary>
+    /// Runs <paramref name="round"/> (one warm-up of the run's warm-up job count) until the background JIT of this
+    /// process and of the server has been idle for the last <see cref="QuietJit"/> of it, so that the window measures
+    /// steady state; at most <see cref="MaxWarmup"/>. The rule is the same for every server and load, so gearmand and
+    /// loadgen, which have no JIT, get the same minimum warm-up.
+    /// </summary>
+    public void WarmUp(ScenarioRun run, Action round)
+    {
+        if (run.Warmup <= 0) return;
+        var warming = new WarmupClock();
+        do
+        {
+            _jit.Mark();
+            round();
+            WarmupRounds++;
+        }
+        while (run.SettleJit && warming.Continue(_jit.SecondsSinceMark() > 0));
+    }
+
+    /// <inheritdoc cref="WarmUp"/>
+    public async Task WarmUpAsync(ScenarioRun run, Func<Task> round)
+    {
+        if (run.Warmup <= 0) return;
+        var warming = new WarmupClock();
+        do
+        {
+            _jit.Mark();
+            await round().ConfigureAwait(false);
+            WarmupRounds++;
+        }
+        while (run.SettleJit && warming.Continue(_jit.SecondsSinceMark() > 0));
+    }
 
     public double? CpuSeconds { get; private set; }
 
@@ -66,9 +119,11 @@ internal sealed class MeasurementWindow(RunningServer server)
     /// <summary>This process's CPU, context switches and work items in the window: an in-process load's usage.</summary>
     public LoadUsage Self => new(SelfCpuSeconds, SelfContextSwitches, SelfWorkItems);
 
+
     public void Begin()
     {
         if (_cpuBegin is not null) throw new InvalidOperationException("Begin called twice");
+        _jit.Mark();
         RssBefore = server.Memory().Rss;
         _cpuBegin = server.CpuSeconds();
         SelfCpuSeconds = -Environment.CpuUsage.TotalTime.TotalSeconds;
@@ -83,6 +138,22 @@ internal sealed class MeasurementWindow(RunningServer server)
         SelfContextSwitches += ProcStats.SelfContextSwitches();
         SelfWorkItems += ThreadPool.CompletedWorkItemCount;
         CpuSeconds = server.CpuSeconds() - _cpuBegin.Value;
+        JitSecondsInWindow = _jit.SecondsSinceMark();
         (RssAfter, PeakRss) = server.Memory();
+    }
+
+    /// <summary>Times the warm-up and the quiet stretch at its end.</summary>
+    private sealed class WarmupClock
+    {
+        private readonly System.Diagnostics.Stopwatch _total = System.Diagnostics.Stopwatch.StartNew();
+        private TimeSpan _quietSince = TimeSpan.Zero;
+
+        /// <summary>After a round: whether to run another, given whether the JIT ran during it.</summary>
+        public bool Continue(bool jitRan)
+        {
+            var now = _total.Elapsed;
+            if (jitRan) _quietSince = now;
+            return now < MaxWarmup && now - _quietSince < QuietJit;
+        }
     }
 }

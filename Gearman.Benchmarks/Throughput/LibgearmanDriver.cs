@@ -53,7 +53,7 @@ internal sealed class LibgearmanDriver : ILoadDriver
         using var workers = lg.Start("worker", [.. Common(server, s.PayloadSize), "--threads", N(s.Workers)]);
         workers.WaitReady(run.PhaseTimeout);
         string[] client = [.. Common(server, s.PayloadSize), "--threads", N(s.Clients), "--batch", N(s.Batch)];
-        if (run.Warmup > 0) lg.Run(run.PhaseTimeout, "client", [.. client, "--jobs", N(run.Warmup)]);
+        window.WarmUp(run, () => lg.Run(run.PhaseTimeout, "client", [.. client, "--jobs", N(run.Warmup)]));
 
         window.Begin();
         var workersBefore = workers.Usage(run.PhaseTimeout);
@@ -73,13 +73,13 @@ internal sealed class LibgearmanDriver : ILoadDriver
         var s = run.Scenario;
         string[] worker = [.. Common(server, s.PayloadSize), "--threads", N(s.Workers), "--latency"];
         string[] submit = [.. Common(server, s.PayloadSize), "--threads", N(s.Clients), "--batch", N(s.Batch)];
-        if (run.Warmup > 0)
+        window.WarmUp(run, () =>
         {
             using var warm = lg.Start("worker", [.. worker, "--jobs", N(run.Warmup)]);
             warm.WaitReady(run.PhaseTimeout);
             lg.Run(run.PhaseTimeout, "submit", [.. submit, "--jobs", N(run.Warmup)]);
             warm.WaitForResult(run.PhaseTimeout);
-        }
+        });
 
         using var workers = lg.Start("worker", [.. worker, "--jobs", N(run.Jobs)]);
         workers.WaitReady(run.PhaseTimeout);
@@ -104,7 +104,7 @@ internal sealed class LibgearmanDriver : ILoadDriver
         using var workers = lg.Start("worker", [.. Common(server, s.PayloadSize), "--threads", N(s.Workers), "--mappers", "1", "--mapper", MapFunction]);
         workers.WaitReady(run.PhaseTimeout);
         string[] client = [.. Common(server, s.PayloadSize), "--threads", N(s.Clients), "--mapper", MapFunction, "--chunks", N(s.Chunks)];
-        if (run.Warmup > 0) lg.Run(run.PhaseTimeout, "mapreduce", [.. client, "--jobs", N(run.Warmup)]);
+        window.WarmUp(run, () => lg.Run(run.PhaseTimeout, "mapreduce", [.. client, "--jobs", N(run.Warmup)]));
 
         window.Begin();
         var workersBefore = workers.Usage(run.PhaseTimeout);

@@ -10,14 +10,17 @@ internal static class ProcStats
     private static readonly Lazy<double> ClockTicks = new(ReadClockTicks);
 
     /// <summary>User plus system CPU seconds used so far (fields 14 and 15 of /proc/PID/stat).</summary>
-    public static double CpuSeconds(int pid)
+    public static double CpuSeconds(int pid) => CpuTicks(File.ReadAllText($"/proc/{pid}/stat")) / ClockTicks.Value;
+
+    /// <summary>The clock ticks per second that /proc counts CPU time in.</summary>
+    public static double ClockTicksPerSecond => ClockTicks.Value;
+
+    /// <summary>utime + stime, in clock ticks, of the text of a /proc stat file (a process's or a thread's).</summary>
+    public static long CpuTicks(string stat)
     {
-        string stat = File.ReadAllText($"/proc/{pid}/stat");
         // The command name (field 2) is in parentheses and may contain spaces: count fields after the last ')'.
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        long utime = long.Parse(fields[11], CultureInfo.InvariantCulture);
-        long stime = long.Parse(fields[12], CultureInfo.InvariantCulture);
-        return (utime + stime) / ClockTicks.Value;
+        return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
     }
 
     /// <summary>

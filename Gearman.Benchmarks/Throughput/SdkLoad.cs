@@ -63,7 +63,7 @@ internal static class SdkLoad
         {
             var payload = new byte[s.PayloadSize];
             Array.Fill(payload, (byte)'x');
-            if (run.Warmup > 0) await ForegroundJobsAsync(clients, payload, run.Warmup, s.Batch, run.PhaseTimeout).ConfigureAwait(false);
+            await window.WarmUpAsync(run, () => ForegroundJobsAsync(clients, payload, run.Warmup, s.Batch, run.PhaseTimeout)).ConfigureAwait(false);
 
             window.Begin();
             var clock = Stopwatch.StartNew();
@@ -135,13 +135,13 @@ internal static class SdkLoad
         var clients = NewClients(servers, s.Clients);
         try
         {
-            if (run.Warmup > 0)
+            await window.WarmUpAsync(run, async () =>
             {
                 var warm = new Drain(run.Warmup);
                 Volatile.Write(ref phase, warm);
                 await SubmitBackgroundJobsAsync(clients, EchoFunction, s.PayloadSize, run.Warmup, s.Batch, stamp: true, run.PhaseTimeout).ConfigureAwait(false);
                 await warm.Drained.WaitAsync(run.PhaseTimeout).ConfigureAwait(false);
-            }
+            }).ConfigureAwait(false);
 
             var measured = new Drain(run.Jobs);
             Volatile.Write(ref phase, measured);

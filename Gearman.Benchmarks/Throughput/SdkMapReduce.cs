@@ -46,7 +46,7 @@ internal static class SdkMapReduce
             string expected = $"{s.Chunks}:{payload.Length}";
 
             using var timeout = new CancellationTokenSource(run.PhaseTimeout);
-            if (run.Warmup > 0) await RunJobsAsync(client, payload, expected, run.Warmup, s.Clients, timeout.Token).ConfigureAwait(false);
+            await window.WarmUpAsync(run, () => RunJobsAsync(client, payload, expected, run.Warmup, s.Clients, timeout.Token)).ConfigureAwait(false);
 
             window.Begin();
             var clock = Stopwatch.StartNew();

@@ -93,7 +93,7 @@ internal static class ThroughputCommand
                 }
 
                 long jobs = scenario.JobsFor(options.Smoke, options.Scale);
-                var run = new ScenarioRun(scenario, jobs, scenario.WarmupFor(options.Smoke, jobs), options.PhaseTimeout);
+                var run = new ScenarioRun(scenario, jobs, scenario.WarmupFor(options.Smoke, jobs), options.PhaseTimeout, SettleJit: !options.Smoke);
                 for (int round = 1; round <= scenario.RoundsFor(options.Runs); round++)
                 {
                     foreach (var server in servers)
@@ -145,6 +145,7 @@ internal static class ThroughputCommand
                     throw new LoadException($"driver {driver.Name} measured an impossible load usage: {load}");
                 }
 
+                m = m with { Notes = WarmupNote(m.Notes, window) };
                 return new RunRecord(
                     run.Scenario, driver.Name, spec.Name, round, RunStatus.Ok, string.Empty, m, cpu, window.RssBefore, window.RssAfter, window.PeakRss, load);
             }
@@ -157,6 +158,17 @@ internal static class ThroughputCommand
                 return new RunRecord(run.Scenario, driver.Name, spec.Name, round, RunStatus.Failed, "cancelled");
             }
         }
+    }
+
+    /// <summary>The warm-up rounds, and any background JIT left in the window (which the warm-up is there to prevent).</summary>
+    private static string WarmupNote(string notes, MeasurementWindow window)
+    {
+        if (window.WarmupRounds == 0) return notes;
+        string rounds = window.WarmupRounds == 1 ? "1 round" : $"{window.WarmupRounds} rounds";
+        string warmup = window.JitSecondsInWindow > 0
+            ? $"warm-up {rounds}, JIT {window.JitSecondsInWindow:0.00} s in the window"
+            : $"warm-up {rounds}";
+        return notes.Length > 0 ? $"{notes}; {warmup}" : warmup;
     }
 
     private static int Finish(ThroughputOptions options, List<RunRecord> records, IReadOnlyList<ServerSpec> servers, bool cancelled)

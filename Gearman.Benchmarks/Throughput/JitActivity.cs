@@ -1,0 +1,61 @@
+using System.Globalization;
+
+namespace Gearman.Benchmarks.Throughput;
+
+/// <summary>
+/// CPU of the .NET runtime's background JIT (its tiered-compilation thread) in this process, which hosts the SDK load,
+/// and in the server. Hot methods are recompiled with profile data a while after their first calls; a warm-up that
+/// ends before that leaves the recompilation in the measured window, where it was up to 0.2 s of the SDK's CPU in a
+/// one-second run. Processes without the thread (gearmand, loadgen) count nothing. Linux only, from /proc.
+/// </summary>
+internal sealed class JitActivity(int serverPid)
+{
+    /// <summary>What /proc calls the thread: its name, ".NET Tiered Compilation Worker", cut to 15 bytes.</summary>
+    private const string ThreadName = ".NET Tiered Com";
+
+    private Dictionary<(int Pid, int Tid), long> _marked = [];
+
+    /// <summary>Starts counting from now.</summary>
+    public void Mark() => _marked = Read();
+
+    /// <summary>JIT-thread CPU seconds since <see cref="Mark"/> (a thread that started since counts whole; one that ended is lost).</summary>
+    public double SecondsSinceMark()
+    {
+        long ticks = 0;
+        foreach (var (thread, now) in Read()) ticks += now - _marked.GetValueOrDefault(thread);
+        return ticks / ProcStats.ClockTicksPerSecond;
+    }
+
+    private Dictionary<(int Pid, int Tid), long> Read()
+    {
+        var ticks = new Dictionary<(int Pid, int Tid), long>();
+        foreach (int pid in (int[])[Environment.ProcessId, serverPid])
+        {
+            string[] tasks;
+            try
+            {
+                tasks = Directory.GetDirectories($"/proc/{pid}/task");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue; // the server has exited; its run will fail on its own
+            }
+
+            foreach (string task in tasks)
+            {
+                try
+                {
+                    if (!File.ReadAllText(Path.Combine(task, "comm")).StartsWith(ThreadName, StringComparison.Ordinal)) continue;
+                    int tid = int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture);
+                    ticks[(pid, tid)] = ProcStats.CpuTicks(File.ReadAllText(Path.Combine(task, "stat")));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // The thread ended between the listing and the read.
+                }
+            }
+        }
+
+        return ticks;
+    }
+}
