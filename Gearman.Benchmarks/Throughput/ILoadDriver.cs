@@ -45,7 +45,9 @@ internal sealed record ScenarioRun(Scenario Scenario, long Jobs, long Warmup, Ti
 internal sealed record RunMeasurement(long Jobs, double Seconds, double? P50Us, double? P99Us, string Notes = "", LoadUsage? Load = null);
 
 /// <summary>Runs a run's warm-up, and reads the server's CPU time and memory at the start and end of its measured part.</summary>
-internal sealed class MeasurementWindow(RunningServer server)
+/// <param name="server">The server under load.</param>
+/// <param name="loadInProcess">Whether the load runs in this process (the SDK), whose own JIT then counts as the load's.</param>
+internal sealed class MeasurementWindow(RunningServer server, bool loadInProcess)
 {
     /// <summary>
     /// How long the background JIT must have stayed idle, under the warm-up load, before the window opens. The runtime
@@ -57,18 +59,18 @@ internal sealed class MeasurementWindow(RunningServer server)
     /// <summary>The longest warm-up, however busy the JIT still is (the raw runs then show its CPU in the window).</summary>
     public static readonly TimeSpan MaxWarmup = TimeSpan.FromSeconds(10);
 
-    private readonly JitActivity _jit = new(server.Pid);
+    private readonly JitActivity _jit = new(server.Pid, loadInProcess);
     private double? _cpuBegin;
 
     /// <summary>Warm-up rounds run (each of the run's warm-up job count).</summary>
     public int WarmupRounds { get; private set; }
 
-    /// <summary>CPU seconds of the background JIT, in this process and the server, inside the window (0 when the warm-up did its job).</summary>
+    /// <summary>CPU seconds of the background JIT, in the server and an in-process load, inside the window (0 when the warm-up did its job).</summary>
     public double JitSecondsInWindow { get; private set; }
 
     /// <summary>
-    /// Runs <paramref name="round"/> (one warm-up of the run's warm-up job count) until the background JIT of this
-    /// process and of the server has been idle for the last <see cref="QuietJit"/> of it, so that the window measures
+    /// Runs <paramref name="round"/> (one warm-up of the run's warm-up job count) until the background JIT of the
+    /// server and of an in-process load has been idle for the last <see cref="QuietJit"/> of it, so that the window measures
     /// steady state; at most <see cref="MaxWarmup"/>. The rule is the same for every server and load, so gearmand and
     /// loadgen, which have no JIT, get the same minimum warm-up.
     /// </summary>
@@ -118,7 +120,6 @@ internal sealed class MeasurementWindow(RunningServer server)
 
     /// <summary>This process's CPU, context switches and work items in the window: an in-process load's usage.</summary>
     public LoadUsage Self => new(SelfCpuSeconds, SelfContextSwitches, SelfWorkItems);
-
 
     public void Begin()
     {

@@ -3,12 +3,12 @@ using System.Globalization;
 namespace Gearman.Benchmarks.Throughput;
 
 /// <summary>
-/// CPU of the .NET runtime's background JIT (its tiered-compilation thread) in this process, which hosts the SDK load,
-/// and in the server. Hot methods are recompiled with profile data a while after their first calls; a warm-up that
+/// CPU of the .NET runtime's background JIT (its tiered-compilation thread) in the server and, when it hosts the load
+/// (the SDK driver), in this process. Hot methods are recompiled with profile data a while after their first calls; a warm-up that
 /// ends before that leaves the recompilation in the measured window, where it was up to 0.2 s of the SDK's CPU in a
 /// one-second run. Processes without the thread (gearmand, loadgen) count nothing. Linux only, from /proc.
 /// </summary>
-internal sealed class JitActivity(int serverPid)
+internal sealed class JitActivity(int serverPid, bool includeSelf)
 {
     /// <summary>What /proc calls the thread: its name, ".NET Tiered Compilation Worker", cut to 15 bytes.</summary>
     private const string ThreadName = ".NET Tiered Com";
@@ -29,7 +29,7 @@ internal sealed class JitActivity(int serverPid)
     private Dictionary<(int Pid, int Tid), long> Read()
     {
         var ticks = new Dictionary<(int Pid, int Tid), long>();
-        foreach (int pid in (int[])[Environment.ProcessId, serverPid])
+        foreach (int pid in includeSelf ? (int[])[Environment.ProcessId, serverPid] : [serverPid])
         {
             string[] tasks;
             try

@@ -131,7 +131,7 @@ internal static class ThroughputCommand
 
         using (server)
         {
-            var window = new MeasurementWindow(server);
+            var window = new MeasurementWindow(server, loadInProcess: driver is SdkDriver);
             try
             {
                 var m = driver.Run(run, server, window);
