@@ -21,8 +21,10 @@ public sealed class LibgearmanWorkerTests
         Assert.Equal(["result hello world", "ret GEARMAN_SUCCESS"], await Peers.RunCClientAsync(server, "do", fn, "hello world"));
 
         // libgearman sends GRAB_JOB_ALL; a job without a reducer comes back as JOB_ASSIGN_UNIQ, so the worker sees the
-        // client's generated UUID unique (protocol.md §2.8, §5.1).
-        string job = Assert.Single(worker.OutputLines);
+        // client's generated UUID unique (protocol.md §2.8, §5.1). The worker's line is read from its stdout, which can
+        // arrive after the client has its result, so wait for it.
+        string job = await worker.WaitForLineAsync(l => l.StartsWith("job ", StringComparison.Ordinal), ct: Ct);
+        Assert.Single(worker.OutputLines);
         Assert.Matches(@"^job \S+ [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12} hello world$", job);
     }
 

@@ -37,10 +37,12 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
     public const string SpinMicrosecondsSetting = "Gearman.Reactive.ReaderSpinMicroseconds";
 
     /// <summary>
-    /// How long a reader polls for the next bytes before it blocks. Measured (docs/benchmarks.md): 150 µs doubled
-    /// fg-1x1's jobs/s against blocking at once, at no more CPU per job; 50 µs helped half as much, 300 µs no more.
+    /// How long a reader polls for the next bytes before it blocks: by default not at all. Measured with the JIT out of
+    /// the window (docs/benchmarks.md, "Blocking at once by default"): a 150 µs poll gave 1.2-1.6x libgearman's fg-1x1
+    /// rate at 1.4-1.6x its CPU per job; without it the SDK met libgearman's rate and CPU in 14 of 16 scenario rows,
+    /// against 9 with it. The poll is the CPU spent waiting for the peer, so it is for a process that asks for it.
     /// </summary>
-    public const int DefaultSpinMicroseconds = 150;
+    public const int DefaultSpinMicroseconds = 0;
 
     private static readonly long SpinTicks = SpinMicroseconds() * Stopwatch.Frequency / 1_000_000;
 
