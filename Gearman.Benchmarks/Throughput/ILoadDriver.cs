@@ -74,18 +74,12 @@ internal sealed class MeasurementWindow(RunningServer server, bool loadInProcess
     /// steady state; at most <see cref="MaxWarmup"/>. The rule is the same for every server and load, so gearmand and
     /// loadgen, which have no JIT, get the same minimum warm-up.
     /// </summary>
-    public void WarmUp(ScenarioRun run, Action round)
+    /// <remarks>A synchronous round runs on the calling thread throughout (the libgearman driver starts processes from it).</remarks>
+    public void WarmUp(ScenarioRun run, Action round) => WarmUpAsync(run, () =>
     {
-        if (run.Warmup <= 0) return;
-        var warming = new WarmupClock();
-        do
-        {
-            _jit.Mark();
-            round();
-            WarmupRounds++;
-        }
-        while (run.SettleJit && warming.Continue(_jit.SecondsSinceMark() > 0));
-    }
+        round();
+        return Task.CompletedTask;
+    }).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="WarmUp"/>
     public async Task WarmUpAsync(ScenarioRun run, Func<Task> round)
