@@ -86,13 +86,13 @@ internal sealed class MeasurementWindow(RunningServer server, bool loadInProcess
     {
         if (run.Warmup <= 0) return;
         var warming = new WarmupClock();
+        _jit.Lap();
         do
         {
-            _jit.Mark();
             await round().ConfigureAwait(false);
             WarmupRounds++;
         }
-        while (run.SettleJit && warming.Continue(_jit.SecondsSinceMark() > 0));
+        while (run.SettleJit && warming.Continue(_jit.Lap() > 0));
     }
 
     public double? CpuSeconds { get; private set; }
@@ -118,7 +118,7 @@ internal sealed class MeasurementWindow(RunningServer server, bool loadInProcess
     public void Begin()
     {
         if (_cpuBegin is not null) throw new InvalidOperationException("Begin called twice");
-        _jit.Mark();
+        _jit.Lap();
         RssBefore = server.Memory().Rss;
         _cpuBegin = server.CpuSeconds();
         SelfCpuSeconds = -Environment.CpuUsage.TotalTime.TotalSeconds;
@@ -133,7 +133,7 @@ internal sealed class MeasurementWindow(RunningServer server, bool loadInProcess
         SelfContextSwitches += ProcStats.SelfContextSwitches();
         SelfWorkItems += ThreadPool.CompletedWorkItemCount;
         CpuSeconds = server.CpuSeconds() - _cpuBegin.Value;
-        JitSecondsInWindow = _jit.SecondsSinceMark();
+        JitSecondsInWindow = _jit.Lap();
         (RssAfter, PeakRss) = server.Memory();
     }
 

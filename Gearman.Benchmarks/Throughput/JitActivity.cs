@@ -13,16 +13,18 @@ internal sealed class JitActivity(int serverPid, bool includeSelf)
     /// <summary>What /proc calls the thread: its name, ".NET Tiered Compilation Worker", cut to 15 bytes.</summary>
     private const string ThreadName = ".NET Tiered Com";
 
-    private Dictionary<(int Pid, int Tid), long> _marked = [];
+    private Dictionary<(int Pid, int Tid), long> _lapStart = [];
 
-    /// <summary>Starts counting from now.</summary>
-    public void Mark() => _marked = Read();
-
-    /// <summary>JIT-thread CPU seconds since <see cref="Mark"/> (a thread that started since counts whole; one that ended is lost).</summary>
-    public double SecondsSinceMark()
+    /// <summary>
+    /// JIT-thread CPU seconds since the previous lap (the first counts all they have used), and starts the next: one
+    /// read of /proc ends one lap and begins the next. A thread that started in the lap counts whole; one that ended is lost.
+    /// </summary>
+    public double Lap()
     {
+        var now = Read();
         long ticks = 0;
-        foreach (var (thread, now) in Read()) ticks += now - _marked.GetValueOrDefault(thread);
+        foreach (var (thread, total) in now) ticks += total - _lapStart.GetValueOrDefault(thread);
+        _lapStart = now;
         return ticks / ProcStats.ClockTicksPerSecond;
     }
 
