@@ -44,7 +44,7 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
     /// </summary>
     public const int DefaultSpinMicroseconds = 0;
 
-    private static readonly long SpinTicks = SpinMicroseconds() * Stopwatch.Frequency / 1_000_000;
+    private static readonly long ConfiguredSpinTicks = SpinMicroseconds() * Stopwatch.Frequency / 1_000_000;
 
     private readonly Socket _socket;
     private readonly int _fd;
@@ -66,6 +66,11 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
     private long _deliveringSince;
     private ReaderDelivery? _delivering;
 
+    // The poll: the process's setting, changeable per transport by tests; the counters are the reader's alone.
+    private long _spinTicks = ConfiguredSpinTicks;
+    private long _polledReads;
+    private long _expiredPolls;
+
     private SocketThreadTransport(Socket socket)
     {
         _socket = socket;
@@ -82,6 +87,15 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
 
     /// <summary>The socket's descriptor (for tests).</summary>
     internal int Descriptor => _fd;
+
+    /// <summary>Reads that found bytes while polling (for tests; counted only while a poll is set).</summary>
+    internal long PolledReads => Volatile.Read(ref _polledReads);
+
+    /// <summary>Polls that ran out before bytes came, so that the reader blocked (for tests; as <see cref="PolledReads"/>).</summary>
+    internal long ExpiredPolls => Volatile.Read(ref _expiredPolls);
+
+    /// <summary>Sets this transport's poll, taking effect from the reader's next read (for tests: the setting is read once per process).</summary>
+    internal void SetPollForTests(TimeSpan poll) => Volatile.Write(ref _spinTicks, (long)(poll.TotalSeconds * Stopwatch.Frequency));
 
     /// <summary>Connects to <paramref name="host"/>:<paramref name="port"/>, trying each address it resolves to in turn.</summary>
     /// <exception cref="SocketException">No address accepted the connection.</exception>
@@ -355,16 +369,25 @@ internal sealed class SocketThreadTransport : ConnectionTransport, IBatchWriter
     /// </summary>
     private unsafe nint ReceiveSoonOrWait(byte* free, nuint length)
     {
-        if (SpinTicks > 0)
+        long spinTicks = Volatile.Read(ref _spinTicks);
+        if (spinTicks > 0)
         {
-            long deadline = Stopwatch.GetTimestamp() + SpinTicks;
+            long deadline = Stopwatch.GetTimestamp() + spinTicks;
             do
             {
                 nint n = Recv(_fd, free, length, MsgDontWait);
-                if (n >= 0 || Marshal.GetLastPInvokeError() is not (EAgain or EIntr)) return n;
+                if (n >= 0)
+                {
+                    Volatile.Write(ref _polledReads, _polledReads + 1);
+                    return n;
+                }
+
+                if (Marshal.GetLastPInvokeError() is not (EAgain or EIntr)) return n;
                 Thread.Yield();
             }
             while (Stopwatch.GetTimestamp() < deadline);
+
+            Volatile.Write(ref _expiredPolls, _expiredPolls + 1);
         }
 
         return Recv(_fd, free, length, 0);

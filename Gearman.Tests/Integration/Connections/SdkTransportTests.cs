@@ -199,6 +199,56 @@ public sealed class SdkTransportTests
         Assert.Equal("second", Text(await second.WaitAsync(WaitLimit, Ct)));
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task With_a_poll_set_replies_within_it_are_read_while_polling()
+    {
+        Assert.SkipUnless(SocketThreadTransport.IsSupported, "The reader-thread transport runs on Linux only.");
+        await using var server = await TestServers.StartAsync(ServerKind.Ours, ct: Ct);
+        string fn = TestNames.Unique("t_poll");
+        await using var worker = await StartWorkerAsync(Options(server), fn, Echo);
+        await using var client = new GearmanClient(ClientOptions(server));
+        var transport = Assert.IsType<SocketThreadTransport>((await client.ConnectionForTestsAsync(Ct)).Transport);
+
+        // A poll far longer than the test: every reply comes within it, so no read blocks.
+        transport.SetPollForTests(TimeSpan.FromSeconds(30));
+        Assert.Equal("warm", Text(await client.ExecuteAsync(fn, Bytes("warm"), cancellationToken: Ct))); // the reader was blocked before the poll was set
+        long polledBefore = transport.PolledReads;
+        for (int i = 0; i < 20; i++)
+        {
+            Assert.Equal($"job {i}", Text(await client.ExecuteAsync(fn, Bytes($"job {i}"), cancellationToken: Ct)));
+        }
+
+        Assert.True(transport.PolledReads - polledBefore >= 20, $"{transport.PolledReads - polledBefore} polled reads for 20 jobs");
+        Assert.Equal(0, transport.ExpiredPolls);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task With_a_poll_set_a_reply_that_comes_later_is_read_by_blocking()
+    {
+        Assert.SkipUnless(SocketThreadTransport.IsSupported, "The reader-thread transport runs on Linux only.");
+        await using var server = await TestServers.StartAsync(ServerKind.Ours, ct: Ct);
+        string fn = TestNames.Unique("t_pollout");
+
+        // The worker answers 50 ms after each job starts, far longer than the 1 ms poll below.
+        await using var worker = await StartWorkerAsync(Options(server), fn, async (job, ct) =>
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(50), ct);
+            return job.Workload;
+        });
+        await using var client = new GearmanClient(ClientOptions(server));
+        var transport = Assert.IsType<SocketThreadTransport>((await client.ConnectionForTestsAsync(Ct)).Transport);
+        transport.SetPollForTests(TimeSpan.FromMilliseconds(1));
+        Assert.Equal("warm", Text(await client.ExecuteAsync(fn, Bytes("warm"), cancellationToken: Ct)));
+
+        long expiredBefore = transport.ExpiredPolls;
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal($"late {i}", Text(await client.ExecuteAsync(fn, Bytes($"late {i}"), cancellationToken: Ct)));
+        }
+
+        Assert.True(transport.ExpiredPolls - expiredBefore >= 3, $"{transport.ExpiredPolls - expiredBefore} expired polls for 3 late replies");
+    }
+
     /// <summary>Waits for <paramref name="job"/> by blocking this thread, as careless user code does.</summary>
 #pragma warning disable xUnit1031 // blocking is what the test is about
     private static string BlockOn(Task<ReadOnlyMemory<byte>> job)
