@@ -65,7 +65,8 @@ public sealed class LibgearmanWorkerTests
         await using var rescuer = await Peers.StartCWorkerAsync(server, fn, "echo");
         Assert.Equal(0, await client.WaitForExitAsync(Peers.RunTimeout));
         Assert.Equal(["result survivor", "ret GEARMAN_SUCCESS"], client.OutputLines);
-        string second = Assert.Single(rescuer.OutputLines);
+        string second = await rescuer.WaitForLineAsync(l => l.StartsWith("job ", StringComparison.Ordinal), ct: Ct); // still running: its line can trail the client's exit
+        Assert.Single(rescuer.OutputLines);
         Assert.Equal(handle, second.Split(' ')[1]); // the same job, same handle
     }
 
@@ -107,7 +108,9 @@ public sealed class LibgearmanWorkerTests
         // When the timer fires the job is requeued (the hung worker is not told) and the sleeping peer gets it.
         Assert.Equal(0, await client.WaitForExitAsync(Peers.RunTimeout));
         Assert.Equal(["result patience", "ret GEARMAN_SUCCESS"], client.OutputLines);
-        Assert.Equal(first.Split(' ')[1], Assert.Single(rescuer.OutputLines).Split(' ')[1]);
+        string rescued = await rescuer.WaitForLineAsync(l => l.StartsWith("job ", StringComparison.Ordinal), ct: Ct); // still running: its line can trail the client's exit
+        Assert.Single(rescuer.OutputLines);
+        Assert.Equal(first.Split(' ')[1], rescued.Split(' ')[1]);
         Assert.False(hung.HasExited);
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(15));
     }

@@ -30,7 +30,9 @@ public sealed class TlsInteropTests
         var output = await Peers.RunPerlClientAsync(server, tls, "do", fn, "secret");
 
         Assert.Equal(["status 1/2", "result perl:terces"], output);
-        Assert.Matches(@"^job \S+ secret$", Assert.Single(worker.OutputLines));
+        // The worker's line comes from its stdout, which can arrive after the client has its result.
+        Assert.Matches(@"^job \S+ secret$", await worker.WaitForLineAsync(l => l.StartsWith("job ", StringComparison.Ordinal), ct: Ct));
+        Assert.Single(worker.OutputLines);
         Assert.Empty(server.Logs.Messages("TlsHandshakeFailed"));
     }
 
