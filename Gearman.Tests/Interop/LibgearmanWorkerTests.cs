@@ -21,10 +21,8 @@ public sealed class LibgearmanWorkerTests
         Assert.Equal(["result hello world", "ret GEARMAN_SUCCESS"], await Peers.RunCClientAsync(server, "do", fn, "hello world"));
 
         // libgearman sends GRAB_JOB_ALL; a job without a reducer comes back as JOB_ASSIGN_UNIQ, so the worker sees the
-        // client's generated UUID unique (protocol.md §2.8, §5.1). The worker's line is read from its stdout, which can
-        // arrive after the client has its result, so wait for it.
-        string job = await worker.WaitForLineAsync(l => l.StartsWith("job ", StringComparison.Ordinal), ct: Ct);
-        Assert.Single(worker.OutputLines);
+        // client's generated UUID unique (protocol.md §2.8, §5.1).
+        string job = await Peers.SoleJobLineAsync(worker, Ct);
         Assert.Matches(@"^job \S+ [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12} hello world$", job);
     }
 
@@ -65,8 +63,7 @@ public sealed class LibgearmanWorkerTests
         await using var rescuer = await Peers.StartCWorkerAsync(server, fn, "echo");
         Assert.Equal(0, await client.WaitForExitAsync(Peers.RunTimeout));
         Assert.Equal(["result survivor", "ret GEARMAN_SUCCESS"], client.OutputLines);
-        string second = await rescuer.WaitForLineAsync(l => l.StartsWith("job ", StringComparison.Ordinal), ct: Ct); // still running: its line can trail the client's exit
-        Assert.Single(rescuer.OutputLines);
+        string second = await Peers.SoleJobLineAsync(rescuer, Ct);
         Assert.Equal(handle, second.Split(' ')[1]); // the same job, same handle
     }
 
@@ -108,8 +105,7 @@ public sealed class LibgearmanWorkerTests
         // When the timer fires the job is requeued (the hung worker is not told) and the sleeping peer gets it.
         Assert.Equal(0, await client.WaitForExitAsync(Peers.RunTimeout));
         Assert.Equal(["result patience", "ret GEARMAN_SUCCESS"], client.OutputLines);
-        string rescued = await rescuer.WaitForLineAsync(l => l.StartsWith("job ", StringComparison.Ordinal), ct: Ct); // still running: its line can trail the client's exit
-        Assert.Single(rescuer.OutputLines);
+        string rescued = await Peers.SoleJobLineAsync(rescuer, Ct);
         Assert.Equal(first.Split(' ')[1], rescued.Split(' ')[1]);
         Assert.False(hung.HasExited);
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(15));

@@ -24,6 +24,17 @@ internal static class Peers
         return worker;
     }
 
+    /// <summary>
+    /// Waits for the <c>job</c> line of a worker that ran one job and may still be running (its stdout can arrive after
+    /// the client has the result), checks that it is the worker's only line, and returns it.
+    /// </summary>
+    public static async Task<string> SoleJobLineAsync(ExternalProgram worker, CancellationToken ct)
+    {
+        string line = await worker.WaitForLineAsync(l => l.StartsWith("job ", StringComparison.Ordinal), ct: ct);
+        Assert.Single(worker.OutputLines);
+        return line;
+    }
+
     /// <summary>Starts <c>gm_client</c> (it runs until its tasks finish).</summary>
     public static async Task<ExternalProgram> StartCClientAsync(IServerUnderTest server, params string[] args)
         => ExternalProgram.Start(await CPrograms.GetAsync("gm_client"), [server.Host, Port(server), .. args]);
