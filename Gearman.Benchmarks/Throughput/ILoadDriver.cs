@@ -92,7 +92,7 @@ internal sealed class MeasurementWindow(RunningServer server, bool loadInProcess
             await round().ConfigureAwait(false);
             WarmupRounds++;
         }
-        while (run.SettleJit && warming.Continue(_jit.Lap() > 0));
+        while (run.SettleJit && warming.Continue(_jit.Lap() > 0, WarmupRounds < run.Scenario.MinWarmupRounds));
     }
 
     public double? CpuSeconds { get; private set; }
@@ -143,12 +143,12 @@ internal sealed class MeasurementWindow(RunningServer server, bool loadInProcess
         private readonly System.Diagnostics.Stopwatch _total = System.Diagnostics.Stopwatch.StartNew();
         private TimeSpan _quietSince = TimeSpan.Zero;
 
-        /// <summary>After a round: whether to run another, given whether the JIT ran during it.</summary>
-        public bool Continue(bool jitRan)
+        /// <summary>After a round: whether to run another, given whether the JIT ran during it and whether the scenario's minimum of rounds is still ahead.</summary>
+        public bool Continue(bool jitRan, bool belowMinimum)
         {
             var now = _total.Elapsed;
             if (jitRan) _quietSince = now;
-            return now < MaxWarmup && now - _quietSince < QuietJit;
+            return now < MaxWarmup && (belowMinimum || now - _quietSince < QuietJit);
         }
     }
 }
