@@ -59,6 +59,6 @@ internal static class SdkMapReduce
         return latencies;
     }
 
-    internal static double? Percentile(List<double> sorted, double p)
+    private static double? Percentile(List<double> sorted, double p)
         => sorted.Count == 0 ? null : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 }
